@@ -1,0 +1,59 @@
+"""The `incidentbot` command: serve, console, check-config."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from bot import config, logs
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="YAML file with settings (env vars override it)")
+    parser = argparse.ArgumentParser(
+        prog="incidentbot",
+        description="ChatOps incident bot for Kafka and RabbitMQ.",
+        parents=[common],
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("serve", parents=[common], help="run the Slack app's HTTP service (events, /healthz, /readyz, /metrics)")
+    console = sub.add_parser(
+        "console", parents=[common],
+        help="try the bot without Slack: type slash commands, see what it posts (local Slack stand-in)",
+    )
+    console.add_argument("--user", default="U0ALICE", help="the Slack user you act as (default U0ALICE)")
+    console.add_argument("--channel", default="C0INCIDENTS", help="the channel you type in (default #incidents)")
+    sub.add_parser("check-config", parents=[common], help="validate the configuration and print it with secrets masked")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = config.load(args.config)
+    except config.ConfigError as exc:
+        print(f"incidentbot: {exc}".replace("\n", "\nincidentbot: "), file=sys.stderr)
+        return 2
+    if args.command == "check-config":
+        print(json.dumps(config.masked(settings), indent=2))
+        print("configuration OK", file=sys.stderr)
+        return 0
+    logs.setup(settings)
+    if args.command == "serve":
+        from bot.serve import StartupError, serve
+
+        try:
+            serve(settings)
+        except StartupError as exc:
+            print(f"incidentbot: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    from bot.console import run_console
+
+    return run_console(settings, user=args.user, channel=args.channel)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

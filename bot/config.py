@@ -1,0 +1,216 @@
+"""The bot's whole configuration: one pydantic-settings model.
+
+Sources, strongest first: keyword arguments (tests), environment variables with the
+``INCIDENTBOT_`` prefix (nested fields joined by ``__``, e.g.
+``INCIDENTBOT_SLACK__BOT_TOKEN``), an optional YAML file (``--config``), defaults.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+import yaml
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+ENV_PREFIX = "INCIDENTBOT_"
+SECRET_KEY_PATTERN = re.compile(r"pass|secret|token|key|credential|auth", re.IGNORECASE)
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded as one line per field for a person to fix."""
+
+
+class SlackSettings(BaseModel):
+    bot_token: SecretStr | None = Field(None, description="xoxb- bot token")
+    signing_secret: SecretStr | None = Field(None, description="Slack app signing secret")
+    api_url: str | None = Field(
+        None, description="Web API base URL; unset means Slack itself (https://slack.com/api/)"
+    )
+    incidents_channel: str = "#incidents"
+    umbrella_command: str = "/ops"
+
+    @field_validator("bot_token")
+    @classmethod
+    def _token_shape(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith(("xoxb-", "xoxp-")):
+            raise ValueError("must be a Slack bot token starting with xoxb-")
+        return v
+
+    @field_validator("signing_secret")
+    @classmethod
+    def _secret_shape(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 16:
+            raise ValueError("looks truncated: Slack signing secrets are 32 characters")
+        return v
+
+    @field_validator("umbrella_command")
+    @classmethod
+    def _slash(cls, v: str) -> str:
+        if not re.fullmatch(r"/[a-z0-9_-]{1,31}", v):
+            raise ValueError("must look like /ops: a slash, then lowercase letters, digits, - or _")
+        return v
+
+
+class HttpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(3000, ge=0, le=65535)
+    threads: int = Field(16, ge=1, le=512)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+
+
+class KafkaClusterSettings(BaseModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    request_timeout_s: float = Field(5.0, gt=0, le=120)
+    # Extra librdkafka settings (security.protocol, sasl.*, ssl.*); values whose key
+    # looks secret are masked whenever the configuration is shown.
+    client_config: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _servers(cls, v: str) -> str:
+        for server in v.split(","):
+            if not re.fullmatch(r"[\w.\-\[\]:]+:\d{1,5}", server.strip()):
+                raise ValueError(f"'{server.strip()}' is not host:port")
+        return v
+
+
+class RabbitMQSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(5672, ge=1, le=65535)
+    vhost: str = "/"
+    username: str = "guest"
+    password: SecretStr = SecretStr("guest")
+    management_url: str = "http://127.0.0.1:15672"
+    request_timeout_s: float = Field(5.0, gt=0, le=120)
+
+    @field_validator("management_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"https?://", v):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+
+class Thresholds(BaseModel):
+    """The operations guide's alert thresholds; every one can be tuned."""
+
+    lag_warning: int = Field(10_000, ge=0)
+    lag_critical: int = Field(100_000, ge=0)
+    lag_growth_per_minute: int = Field(1_000, ge=0)
+    dlq_warning: int = Field(100, ge=0)
+    dlq_critical: int = Field(1_000, ge=0)
+    under_replicated_percent: float = Field(5.0, ge=0, le=100)
+    error_rate_percent: float = Field(1.0, ge=0, le=100)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+    # Set by load() before instantiation: pydantic-settings reads the YAML path from
+    # the model configuration, not from an argument.
+    _yaml_file: ClassVar[Path | None] = None
+
+    database_url: str = "sqlite:///incidentbot.db"
+    log_level: str = "INFO"
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    kafka: dict[str, KafkaClusterSettings] = Field(
+        default_factory=lambda: {"local": KafkaClusterSettings()}
+    )
+    rabbitmq: dict[str, RabbitMQSettings] = Field(
+        default_factory=lambda: {"local": RabbitMQSettings()}
+    )
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, v: str) -> str:
+        if not re.match(r"(sqlite|postgresql)(\+\w+)?://", v):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        if v.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return v.upper()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls._yaml_file is not None:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=cls._yaml_file))
+        return tuple(sources)
+
+
+def load(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings, or raise ConfigError with one line per problem."""
+    path = Path(config_file) if config_file else None
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"--config: {path} does not exist or is not a file")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"--config: {path} is not valid YAML{where}") from None
+        if data is not None and not isinstance(data, dict):
+            raise ConfigError(f"--config: {path} must hold a mapping of settings at the top")
+    Settings._yaml_file = path
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(_describe(err) for err in exc.errors())) from None
+    finally:
+        Settings._yaml_file = None
+
+
+def _describe(err: Any) -> str:
+    field = ".".join(str(part) for part in err["loc"]) or "(top level)"
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = "unknown setting (check the spelling)"
+    hint = f"{ENV_PREFIX}{'__'.join(str(p) for p in err['loc']).upper()}"
+    value = err.get("input")
+    shown = ""
+    if not SECRET_KEY_PATTERN.search(field) and isinstance(value, (str, int, float)):
+        shown = f" (got {value!r})"
+    return f"configuration error: {field}: {message}{shown} [env {hint}]"
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective configuration as plain data, with every secret masked."""
+    data = _mask(settings.model_dump(mode="json"))
+    data["database_url"] = re.sub(r"(://[^:/@]+:)[^@]*@", r"\1********@", data["database_url"])
+    return data
+
+
+def _mask(node: Any, key: str = "") -> Any:
+    if isinstance(node, dict):
+        return {k: _mask(v, k) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_mask(v, key) for v in node]
+    if node is not None and SECRET_KEY_PATTERN.search(key):
+        return "********"
+    return node

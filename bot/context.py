@@ -1,0 +1,45 @@
+"""What a running bot holds: settings, database, broker clients, Slack client and
+the background work pool. Built once at start-up and passed to every handler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+
+from bot import db, runbooks
+from bot.config import Settings
+from bot.probes.clients import Clients
+from bot.runbooks import Runbook
+from bot.slack.client import make_client
+from bot.work import WorkPool
+
+
+@dataclass
+class BotContext:
+    settings: Settings
+    engine: Engine
+    clients: Clients
+    slack: WebClient
+    work: WorkPool
+    runbooks: dict[str, Runbook]
+
+    def close(self) -> None:
+        self.work.shutdown(wait=True)
+        self.engine.dispose()
+
+
+def build(settings: Settings) -> BotContext:
+    books = runbooks.load_all()  # a broken runbook stops start-up, not an incident
+    engine = db.create(settings.database_url)
+    db.migrate(engine)
+    token = settings.slack.bot_token
+    return BotContext(
+        settings=settings,
+        engine=engine,
+        clients=Clients(settings),
+        slack=make_client(token.get_secret_value() if token else "", settings.slack.api_url),
+        work=WorkPool(),
+        runbooks=books,
+    )

@@ -1,0 +1,49 @@
+"""A WSGI app served by cheroot (a production HTTP server with a thread pool), in
+the foreground for `incidentbot serve` or on a background thread for the console,
+the local Slack stand-in and the tests."""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+from cheroot import wsgi
+
+
+class HttpServer:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 16) -> None:
+        self._server = wsgi.Server((host, port), app, numthreads=threads, timeout=30, shutdown_timeout=5)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.bind_addr[1])
+
+    @property
+    def url(self) -> str:
+        host = self._server.bind_addr[0]
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> "HttpServer":
+        """Bind (so the port is known at once) and serve on a daemon thread."""
+        self._server.prepare()
+        self._thread = threading.Thread(target=self._server.serve, name="http", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        self._server.prepare()
+        self._server.serve()
+
+    def stop(self) -> None:
+        self._server.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> "HttpServer":
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()

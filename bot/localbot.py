@@ -1,0 +1,65 @@
+"""The whole bot wired to the local Slack stand-in over real HTTP with real request
+signing: what the console, the tests and the benchmarks run."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import requests
+from pydantic import SecretStr
+
+from bot import context, web
+from bot.config import Settings
+from bot.context import BotContext
+from bot.httpserver import HttpServer
+from bot.localslack.sender import SlackSender
+from bot.localslack.server import LocalSlack
+from bot.slack import app as slack_app
+
+
+class LocalBot:
+    def __init__(self, settings: Settings, slack: LocalSlack | None = None) -> None:
+        token = settings.slack.bot_token or SecretStr("xoxb-local-" + secrets.token_hex(12))
+        secret = settings.slack.signing_secret or SecretStr(secrets.token_hex(16))
+        self.owns_slack = slack is None
+        self.slack = slack or LocalSlack(token=token.get_secret_value())
+        if self.owns_slack:
+            self.slack.start()
+        slack_settings = settings.slack.model_copy(
+            update={"bot_token": token, "signing_secret": secret, "api_url": self.slack.url}
+        )
+        self.ctx: BotContext = context.build(settings.model_copy(update={"slack": slack_settings}))
+        bolt = slack_app.build(self.ctx)
+        self.server = HttpServer(web.create(self.ctx, bolt), "127.0.0.1", 0, threads=8).start()
+        self.sender = SlackSender(self.server.url, secret.get_secret_value())
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def slash(self, line: str, *, user: str = "U0ALICE", channel: str = "C0INCIDENTS", wait: bool = True,
+              **signing: Any) -> requests.Response:
+        """Type a slash command as `user` in `channel`; by default wait until the
+        bot has finished everything it does after the acknowledgement."""
+        command, _, text = line.strip().partition(" ")
+        response = self.sender.slash(
+            command, text.strip(), user_id=user, channel_id=channel,
+            response_url=self.slack.response_url(channel=channel, user=user),
+            trigger_id=self.slack.issue_trigger_id(), **signing,
+        )
+        if wait:
+            self.ctx.work.wait_idle(timeout=120)
+        return response
+
+    def close(self) -> None:
+        self.server.stop()
+        self.ctx.close()
+        if self.owns_slack:
+            self.slack.stop()
+
+    def __enter__(self) -> "LocalBot":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

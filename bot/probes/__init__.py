@@ -1,0 +1,1 @@
+"""Read-only inspection of Kafka, RabbitMQ and the Schema Registry."""

@@ -1,0 +1,76 @@
+"""Long-lived broker clients, one per configured cluster, shared by every probe.
+
+Creating an AdminClient costs a bootstrap round trip and a thread; a bot that
+creates one per question is slow and leaks connections, so they are made once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pika
+import requests
+from confluent_kafka.admin import AdminClient
+
+from bot.config import KafkaClusterSettings, RabbitMQSettings, Settings
+
+log = logging.getLogger(__name__)
+_librdkafka_log = logging.getLogger("librdkafka")
+
+
+def kafka_config(cluster: KafkaClusterSettings) -> dict[str, object]:
+    return {
+        "bootstrap.servers": cluster.bootstrap_servers,
+        "client.id": "incidentbot",
+        "socket.timeout.ms": int(cluster.request_timeout_s * 1000),
+        # librdkafka prints to stderr by default; route it through logging so a
+        # broker that is down does not flood the console.
+        "logger": _librdkafka_log,
+        **cluster.client_config,
+    }
+
+
+def amqp_parameters(rabbit: RabbitMQSettings) -> pika.ConnectionParameters:
+    return pika.ConnectionParameters(
+        host=rabbit.host,
+        port=rabbit.port,
+        virtual_host=rabbit.vhost,
+        credentials=pika.PlainCredentials(rabbit.username, rabbit.password.get_secret_value()),
+        connection_attempts=1,
+        socket_timeout=rabbit.request_timeout_s,
+        blocked_connection_timeout=rabbit.request_timeout_s,
+        stack_timeout=rabbit.request_timeout_s * 2,
+        client_properties={"connection_name": "incidentbot"},
+    )
+
+
+class Clients:
+    """The bot's broker clients, made lazily and kept for the life of the process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._admins: dict[str, AdminClient] = {}
+        self._http: dict[str, requests.Session] = {}
+
+    def kafka_admin(self, cluster: str) -> AdminClient:
+        with self._lock:
+            if cluster not in self._admins:
+                self._admins[cluster] = AdminClient(kafka_config(self.settings.kafka[cluster]))
+            return self._admins[cluster]
+
+    def rabbit_http(self, cluster: str) -> requests.Session:
+        """A session for the RabbitMQ management API, with its credentials set."""
+        with self._lock:
+            if cluster not in self._http:
+                rabbit = self.settings.rabbitmq[cluster]
+                session = requests.Session()
+                session.auth = (rabbit.username, rabbit.password.get_secret_value())
+                self._http[cluster] = session
+            return self._http[cluster]
+
+    def amqp(self, cluster: str) -> pika.BlockingConnection:
+        """A new AMQP connection; the caller closes it. pika's blocking connections
+        are not thread-safe, so they are never shared between threads."""
+        return pika.BlockingConnection(amqp_parameters(self.settings.rabbitmq[cluster]))

@@ -1,0 +1,97 @@
+"""Runbooks are data: one YAML file each in the `runbooks` package, validated
+against these models when the bot starts. Adding a runbook is adding a file."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+
+class Check(StrEnum):
+    """What the bot can run for a step by itself; `manual` steps are for people."""
+
+    KAFKA_LAG = "kafka.lag"
+    KAFKA_GROUP = "kafka.group"
+    KAFKA_DLQ = "kafka.dlq"
+    KAFKA_BROKERS = "kafka.brokers"
+    RABBITMQ_QUEUE = "rabbitmq.queue"
+    RABBITMQ_NODES = "rabbitmq.nodes"
+    SCHEMA_SUBJECT = "schema.subject"
+    MANUAL = "manual"
+
+
+class Step(BaseModel):
+    id: str = Field(pattern=r"^[a-z0-9-]+$")
+    title: str = Field(min_length=3, max_length=150)
+    check: Check = Check.MANUAL
+    detail: str = ""
+    command: str | None = None  # the CLI line a person would type, with {group}, {topic}... placeholders
+
+
+class Remedy(BaseModel):
+    when: str
+    do: str
+    action: str | None = None  # a destructive action the bot can run with approval
+
+
+class Runbook(BaseModel):
+    id: str = Field(pattern=r"^[a-z0-9-]+$")
+    title: str
+    summary: str
+    severity: str = Field("warning", pattern=r"^(critical|warning|info)$")
+    match: list[dict[str, str]] = Field(default_factory=list, description="alert label matchers, any may match")
+    symptoms: list[str] = Field(default_factory=list)
+    diagnosis: list[Step] = Field(min_length=1)
+    remediation: list[Remedy] = Field(default_factory=list)
+
+    @field_validator("match")
+    @classmethod
+    def _matchers(cls, v: list[dict[str, str]]) -> list[dict[str, str]]:
+        for matcher in v:
+            if not matcher:
+                raise ValueError("an empty matcher would match every alert")
+        return v
+
+    @model_validator(mode="after")
+    def _unique_steps(self) -> "Runbook":
+        ids = [s.id for s in self.diagnosis]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"step ids repeat in {self.id}: {sorted(i for i in ids if ids.count(i) > 1)}")
+        return self
+
+
+class RunbookError(Exception):
+    pass
+
+
+def load_file(path: Path) -> Runbook:
+    try:
+        data = yaml.safe_load(path.read_text())
+        return Runbook.model_validate(data)
+    except yaml.YAMLError as exc:
+        raise RunbookError(f"{path.name}: not valid YAML ({exc})") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise RunbookError(f"{path.name}: {where}: {first['msg']}") from None
+
+
+def load_all(folder: Path | None = None) -> dict[str, Runbook]:
+    """Every runbook, by id: the shipped ones, or those of another folder."""
+    root = folder or Path(str(resources.files("runbooks")))
+    books: dict[str, Runbook] = {}
+    for path in sorted(root.glob("*.yaml")):
+        book = load_file(path)
+        if book.id in books:
+            raise RunbookError(f"{path.name}: runbook id {book.id!r} is already used")
+        if re.sub(r"\.yaml$", "", path.name) != book.id:
+            raise RunbookError(f"{path.name}: the file name must be the runbook id ({book.id}.yaml)")
+        books[book.id] = book
+    if not books:
+        raise RunbookError(f"no runbooks found in {root}")
+    return books

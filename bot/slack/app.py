@@ -1,0 +1,94 @@
+"""The Bolt app: registers every slash command and answers within Slack's 3 seconds.
+
+Parsing and pure replies (help, usage errors) are sent in the acknowledgement
+itself; anything that talks to a broker or to Slack is handed to the work pool and
+runs after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+
+from bot import metrics
+from bot.context import BotContext
+from commands import router
+from commands.base import Deferred, Reply, UsageError
+from commands.registry import REGISTRY, SLASH_COMMANDS
+
+log = logging.getLogger(__name__)
+
+
+def _message(reply: Reply) -> dict[str, Any]:
+    out: dict[str, Any] = {"text": reply.text, "response_type": "in_channel" if reply.in_channel else "ephemeral"}
+    if reply.blocks:
+        out["blocks"] = reply.blocks
+    return out
+
+
+def build(ctx: BotContext, *, verify_token: bool = True) -> App:
+    settings = ctx.settings.slack
+    if settings.signing_secret is None:
+        raise ValueError("slack.signing_secret is required to receive Slack requests")
+    app = App(
+        client=ctx.slack,
+        signing_secret=settings.signing_secret.get_secret_value(),
+        token_verification_enabled=verify_token,
+        # The listener only parses and hands slow work to the pool, so answering after
+        # it returns costs nothing and means the work is queued before Slack hears back.
+        process_before_response=True,
+        # Bolt's own per-request logging would include payloads; ours is enough.
+        logger=logging.getLogger("bot.slack.bolt"),
+    )
+
+    def on_command(ack: Ack, command: dict[str, str], respond: Respond) -> None:
+        started = time.perf_counter()
+        slash, text = command.get("command", ""), command.get("text", "")
+        name = "unknown"
+        try:
+            spec, rest = router.resolve(REGISTRY, settings.umbrella_command, slash, text)
+            name = spec.name
+            assert spec.handle is not None
+            outcome = spec.handle(router.invocation(command, spec, rest), ctx)
+        except UsageError as exc:
+            ack(text=str(exc), response_type="ephemeral")
+            metrics.command_latency.labels(name, "ack").observe(time.perf_counter() - started)
+            return
+        if isinstance(outcome, Reply):
+            ack(**_message(outcome))
+            metrics.command_latency.labels(name, "ack").observe(time.perf_counter() - started)
+            return
+        if outcome.ack:
+            ack(**_message(outcome.ack))
+        else:
+            ack()
+        metrics.command_latency.labels(name, "ack").observe(time.perf_counter() - started)
+        _run_later(ctx, name, outcome, respond, started)
+
+    for name in {settings.umbrella_command, *(f"/{n}" for n in SLASH_COMMANDS)}:
+        app.command(name)(on_command)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> None:
+        # Bolt answers Slack with a 500 here; the person sees Slack's "failed" notice.
+        log.error("unhandled error in a Slack handler: %s", type(error).__name__, exc_info=error)
+
+    return app
+
+
+def _run_later(ctx: BotContext, name: str, outcome: Deferred, respond: Respond, started: float) -> None:
+    def work() -> None:
+        reply = outcome.run()
+        respond(**_message(reply))
+        metrics.command_latency.labels(name, "work").observe(time.perf_counter() - started)
+
+    def failed(ref: str) -> None:
+        respond(
+            text=f"Sorry, `{name}` failed before it could answer. The error is in the bot's log as ref {ref}.",
+            response_type="ephemeral",
+        )
+
+    ctx.work.submit(work, on_error=failed)

@@ -1,0 +1,58 @@
+"""Small Block Kit builders that respect Slack's limits, so no renderer has to
+remember them (3000 characters a section, 150 a header, 50 blocks a message)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Block = dict[str, Any]
+
+SECTION_LIMIT = 3000
+HEADER_LIMIT = 150
+MAX_BLOCKS = 50
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": {"type": "plain_text", "text": clip(text, HEADER_LIMIT), "emoji": True}}
+
+
+def section(markdown: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(markdown, SECTION_LIMIT)}}
+
+
+def sections(markdown: str) -> list[Block]:
+    """Long text as several sections, cut at line ends so no line is split."""
+    blocks: list[Block] = []
+    chunk = ""
+    for line in markdown.splitlines(keepends=True):
+        if chunk and len(chunk) + len(line) > SECTION_LIMIT:
+            blocks.append(section(chunk.rstrip("\n")))
+            chunk = ""
+        chunk += line
+    if chunk.strip():
+        blocks.append(section(chunk.rstrip("\n")))
+    return blocks
+
+
+def context(*markdown: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(m, SECTION_LIMIT)} for m in markdown[:10]]}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def escape(text: str) -> str:
+    """Text from outside (broker data, user input) shown verbatim: Slack's three
+    control characters escaped, so nothing in it can mention anyone or fake a link."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def limit_blocks(blocks: list[Block], note: str = "…more was cut to fit one Slack message") -> list[Block]:
+    if len(blocks) <= MAX_BLOCKS:
+        return blocks
+    return blocks[: MAX_BLOCKS - 1] + [context(note)]

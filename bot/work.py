@@ -1,0 +1,56 @@
+"""Work done after a Slack acknowledgement, on a bounded pool of threads.
+
+Slack wants an answer within 3 seconds; anything that talks to a broker or to Slack
+runs here instead. The pool counts what is in flight so that the console, the tests
+and a graceful shutdown can wait until the bot has finished answering.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+log = logging.getLogger(__name__)
+
+
+class WorkPool:
+    def __init__(self, workers: int = 8) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="work")
+        self._idle = threading.Condition()
+        self._in_flight = 0
+
+    def submit(
+        self, fn: Callable[[], None], *, on_error: Callable[[str], None] | None = None
+    ) -> Future[None]:
+        """Run fn later. If it raises, the error is logged with a reference that
+        on_error receives, so a person can be told something went wrong without a trace."""
+        with self._idle:
+            self._in_flight += 1
+
+        def run() -> None:
+            try:
+                fn()
+            except Exception:
+                ref = uuid.uuid4().hex[:8]
+                log.exception("background work failed (ref %s)", ref)
+                if on_error is not None:
+                    try:
+                        on_error(ref)
+                    except Exception:
+                        log.exception("could not report failure ref %s", ref)
+            finally:
+                with self._idle:
+                    self._in_flight -= 1
+                    self._idle.notify_all()
+
+        return self._pool.submit(run)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait, cancel_futures=not wait)

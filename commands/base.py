@@ -1,0 +1,62 @@
+"""What every slash command is made of: the invocation it receives, the reply it
+gives, and the spec that registers it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from bot.context import BotContext
+
+
+class UsageError(Exception):
+    """Bad input from a person; the message is shown to them as it is."""
+
+
+class Invocation(BaseModel):
+    """A slash command as Slack sent it, after the umbrella command was unwrapped."""
+
+    command: str  # canonical name, e.g. "incident"
+    text: str = ""
+    user_id: str
+    user_name: str | None = None
+    channel_id: str
+    channel_name: str | None = None
+    team_id: str | None = None
+    response_url: str | None = None
+    trigger_id: str | None = None
+
+    @property
+    def args(self) -> list[str]:
+        return self.text.split()
+
+
+class Reply(BaseModel):
+    text: str
+    blocks: list[dict[str, Any]] | None = None
+    in_channel: bool = False
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """Acknowledge now with `ack` (or nothing), then run `run` after the
+    acknowledgement and send what it returns to the person who asked."""
+
+    run: Callable[[], Reply]
+    ack: Reply | None = None
+
+
+Outcome = Reply | Deferred
+Handler = Callable[[Invocation, "BotContext"], Outcome]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    summary: str
+    usage: list[str] = field(default_factory=list)
+    handle: Handler | None = None

@@ -1,0 +1,80 @@
+"""Shared fixtures: the real Kafka and RabbitMQ started by scripts/services, a
+local Slack stand-in, and the bot served over real HTTP with real signing."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot import config
+from bot.config import Settings
+from bot.localbot import LocalBot
+from bot.localslack.server import LocalSlack
+
+KAFKA = os.environ.get("INCIDENTBOT_TEST_KAFKA", "127.0.0.1:" + os.environ.get("KAFKA_PORT", "9092"))
+RABBIT_PORT = int(os.environ.get("RABBITMQ_PORT", "5672"))
+RABBIT_MGMT = f"http://127.0.0.1:{os.environ.get('RABBITMQ_MANAGEMENT_PORT', '15672')}"
+BOT_TOKEN = "xoxb-test-0000-token"
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((host, port)) == 0
+
+
+@pytest.fixture(scope="session")
+def brokers() -> None:
+    """The tests run against real brokers; a missing one is a failure, not a skip."""
+    host, port = KAFKA.rsplit(":", 1)
+    down = [name for name, ok in (("Kafka", _port_open(host, int(port))),
+                                  ("RabbitMQ", _port_open("127.0.0.1", RABBIT_PORT))) if not ok]
+    if down:
+        pytest.fail(f"{' and '.join(down)} not reachable: start them with `scripts/services up`", pytrace=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    base: dict[str, object] = {
+        "database_url": f"sqlite:///{tmp_path / 'bot.db'}",
+        "kafka": {"local": {"bootstrap_servers": KAFKA, "request_timeout_s": 3}},
+        "rabbitmq": {"local": {"port": RABBIT_PORT, "management_url": RABBIT_MGMT, "request_timeout_s": 3}},
+        "slack": {"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET},
+    }
+    base.update(overrides)
+    return config.load(**base)
+
+
+@pytest.fixture
+def local_slack() -> Iterator[LocalSlack]:
+    slack = LocalSlack(token=BOT_TOKEN)
+    slack.start()
+    yield slack
+    slack.stop()
+
+
+def start_bot(settings: Settings, slack: LocalSlack) -> LocalBot:
+    return LocalBot(settings, slack)
+
+
+@pytest.fixture
+def bot(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> Iterator[LocalBot]:
+    running = start_bot(make_settings(tmp_path), local_slack)
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10]

@@ -1,0 +1,118 @@
+"""The bot's HTTP surface, through the real server: Slack signatures, slash command
+round trips to the local Slack stand-in, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import requests
+
+from bot.localslack.server import LocalSlack
+from bot.localbot import LocalBot
+from tests.conftest import SIGNING_SECRET, free_port, make_settings, start_bot
+
+
+def test_valid_signature_is_accepted(bot: LocalBot) -> None:
+    response = bot.slash("/incident help")
+    assert response.status_code == 200
+    assert "incident" in response.json()["text"]
+
+
+def test_wrong_signature_is_rejected(bot: LocalBot) -> None:
+    response = bot.slash("/incident help", secret="0" * 32)
+    assert response.status_code == 401
+
+
+def test_stale_timestamp_is_rejected(bot: LocalBot) -> None:
+    six_minutes_ago = int(time.time()) - 6 * 60
+    response = bot.slash("/incident help", timestamp=six_minutes_ago)
+    assert response.status_code == 401
+
+
+def test_unsigned_request_is_rejected(bot: LocalBot) -> None:
+    response = requests.post(bot.url + "/slack/events", data={"command": "/incident", "text": "help"}, timeout=5)
+    assert response.status_code == 401
+
+
+def test_help_lists_commands_directly_and_through_the_umbrella(bot: LocalBot) -> None:
+    direct = bot.slash("/incident help").json()
+    umbrella = bot.slash("/ops incident help").json()
+    assert direct["response_type"] == "ephemeral"
+    assert direct["text"] == umbrella["text"]
+    assert "/incident help" in direct["text"] and "/ops status" in direct["text"]
+    assert any(b["type"] == "header" for b in direct["blocks"])
+
+
+def test_unknown_command_gets_a_usage_message(bot: LocalBot) -> None:
+    reply = bot.slash("/ops frobnicate now").json()
+    assert reply["response_type"] == "ephemeral"
+    assert "I don't know `frobnicate`" in reply["text"] and "/ops help" in reply["text"]
+    reply = bot.slash("/incident explode").json()
+    assert "not a subcommand I know" in reply["text"]
+
+
+def test_status_round_trip_reaches_slack_after_the_ack(bot: LocalBot) -> None:
+    response = bot.slash("/ops status")
+    assert response.status_code == 200
+    assert "Checking" in response.json()["text"]
+    posts = bot.slack.state.response_url_posts()
+    assert len(posts) == 1
+    text = posts[0]["text"]
+    assert "All connections are up." in text
+    assert "OK kafka:local: 1 broker" in text
+    assert "OK rabbitmq:local: RabbitMQ" in text
+    assert "OK database: sqlite" in text
+
+
+def test_healthz_and_readyz(bot: LocalBot) -> None:
+    assert requests.get(bot.url + "/healthz", timeout=5).json() == {"status": "ok"}
+    ready = requests.get(bot.url + "/readyz", timeout=15)
+    assert ready.status_code == 200
+    checks = {c["name"]: c for c in ready.json()["checks"]}
+    assert checks["kafka:local"]["ok"] and checks["rabbitmq:local"]["ok"] and checks["database"]["ok"]
+
+
+def test_readyz_names_kafka_when_it_is_unreachable(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> None:
+    closed = f"127.0.0.1:{free_port()}"
+    settings = make_settings(tmp_path, kafka={"local": {"bootstrap_servers": closed, "request_timeout_s": 1}})
+    running = start_bot(settings, local_slack)
+    try:
+        ready = requests.get(running.url + "/readyz", timeout=15)
+    finally:
+        running.close()
+    assert ready.status_code == 503
+    body = ready.json()
+    assert body["ready"] is False
+    checks = {c["name"]: c for c in body["checks"]}
+    assert checks["kafka:local"]["ok"] is False
+    assert "Broker transport failure" in checks["kafka:local"]["error"]
+    assert checks["rabbitmq:local"]["ok"] and checks["database"]["ok"]
+
+
+def test_metrics_count_requests_and_commands(bot: LocalBot) -> None:
+    bot.slash("/incident help")
+    bot.slash("/incident help", secret="f" * 32)
+    text = requests.get(bot.url + "/metrics", timeout=5).text
+    assert 'incidentbot_http_requests_total{method="POST",route="/slack/events",status="200"}' in text
+    assert 'incidentbot_http_requests_total{method="POST",route="/slack/events",status="401"}' in text
+    assert 'incidentbot_command_seconds_count{command="incident",phase="ack"}' in text
+    assert "incidentbot_slack_api_errors_total" in text or "incidentbot_slack_api_errors" in text
+
+
+def test_oversized_body_gets_413_with_a_reason(bot: LocalBot) -> None:
+    body = b"x" * (bot.ctx.settings.http.max_body_bytes + 1)
+    response = bot.sender.post_signed(body)
+    assert response.status_code == 413
+    assert response.json()["error"] == "Request Entity Too Large"
+
+
+def test_unknown_route_is_json_404(bot: LocalBot) -> None:
+    response = requests.get(bot.url + "/nope", timeout=5)
+    assert response.status_code == 404 and response.json()["error"] == "Not Found"
+
+
+def test_slack_secret_never_in_responses(bot: LocalBot) -> None:
+    bodies = [bot.slash("/incident help").text, requests.get(bot.url + "/readyz", timeout=15).text,
+              requests.get(bot.url + "/metrics", timeout=5).text]
+    assert not any(SIGNING_SECRET in b or "xoxb-test" in b for b in bodies)
