@@ -10,13 +10,11 @@ from bot import config, logs
 
 
 def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="incidentbot", description="ChatOps incident bot for Kafka and RabbitMQ.")
+    parser.add_argument("--config", metavar="FILE", help="YAML file with settings (env vars override it)")
+    # Accepted after the subcommand too; SUPPRESS keeps it from overwriting a value given before.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE", help="YAML file with settings (env vars override it)")
-    parser = argparse.ArgumentParser(
-        prog="incidentbot",
-        description="ChatOps incident bot for Kafka and RabbitMQ.",
-        parents=[common],
-    )
+    common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("serve", parents=[common], help="run the Slack app's HTTP service (events, /healthz, /readyz, /metrics)")
     console = sub.add_parser(

@@ -8,6 +8,7 @@ With stdin not a terminal it reads one command per line, so it can be scripted.
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import sys
 from typing import Any, TextIO
@@ -117,6 +118,8 @@ class Console:
 def run_console(settings: Settings, *, user: str, channel: str, stdin: TextIO = sys.stdin,
                 out: TextIO = sys.stdout) -> int:
     interactive = stdin.isatty()
+    # The stand-in's own start-up chatter is not what the person asked to see.
+    logging.getLogger("bot.localslack").setLevel(logging.WARNING)
     console = Console(settings, user, channel, out)
     try:
         if interactive:
