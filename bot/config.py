@@ -109,6 +109,44 @@ class Thresholds(BaseModel):
     dlq_critical: int = Field(1_000, ge=0)
     under_replicated_percent: float = Field(5.0, ge=0, le=100)
     error_rate_percent: float = Field(1.0, ge=0, le=100)
+    error_rate_minutes: int = Field(5, ge=1)  # how long the error rate must stay high
+
+
+class DlqSettings(BaseModel):
+    """How DLQs are found and shown."""
+
+    # Kafka topics whose names fit one of these (with {topic} standing for the source
+    # topic) are dead-letter topics of that source.
+    kafka_patterns: list[str] = Field(default_factory=lambda: ["{topic}.dlq", "{topic}-dlq", "dlq-{topic}"])
+    # Explicit DLQ -> source mappings, for names no pattern fits.
+    kafka_mappings: dict[str, str] = Field(default_factory=dict)
+    # Header names (besides Kafka Connect's __connect.errors.* and Spring's kafka_dlt-*)
+    # that carry the error a message failed with.
+    error_headers: list[str] = Field(default_factory=lambda: ["error", "exception", "x-exception-message"])
+    sample_size: int = Field(10, ge=1, le=100)
+    preview_chars: int = Field(200, ge=0, le=2000)
+
+    @field_validator("kafka_patterns")
+    @classmethod
+    def _patterns(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            if pattern.count("{topic}") != 1:
+                raise ValueError(f"'{pattern}' must contain {{topic}} exactly once")
+        return v
+
+
+class SchemaRegistrySettings(BaseModel):
+    url: str = "http://127.0.0.1:8081"
+    username: str | None = None
+    password: SecretStr | None = None
+    request_timeout_s: float = Field(5.0, gt=0, le=120)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"https?://", v):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
 
 
 class Settings(BaseSettings):
@@ -132,7 +170,9 @@ class Settings(BaseSettings):
     rabbitmq: dict[str, RabbitMQSettings] = Field(
         default_factory=lambda: {"local": RabbitMQSettings()}
     )
+    schema_registry: dict[str, SchemaRegistrySettings] = Field(default_factory=dict)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    dlq: DlqSettings = Field(default_factory=DlqSettings)
 
     @field_validator("database_url")
     @classmethod

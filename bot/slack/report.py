@@ -1,0 +1,98 @@
+"""The one shape of every summary the bot posts: the verdict and its reason first,
+then the numbers as a monospace table (worst rows first, "+N more" instead of
+breaking Block Kit's limits), the snapshot's time, and the CLI command that shows
+the same thing by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from pydantic import BaseModel, Field
+
+from bot.health.verdict import Verdict
+from bot.slack import blocks
+from bot.slack.blocks import Block
+
+# A code block inside one section: 3000 characters less the fences and a margin.
+TABLE_CHARS = blocks.SECTION_LIMIT - 100
+
+
+class Table(BaseModel):
+    headers: list[str]
+    rows: list[list[str]]  # already ordered worst first
+    title: str | None = None
+    total_rows: int | None = None  # when rows were cut before they got here
+
+
+class Report(BaseModel):
+    title: str
+    verdict: Verdict
+    tables: list[Table] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)  # sentences shown after the tables
+    taken_at: datetime
+    cli: list[str] = Field(default_factory=list)  # equivalent commands for people who check by hand
+
+
+def format_table(table: Table, max_chars: int = TABLE_CHARS) -> str:
+    """Columns padded to their widest cell; rows that do not fit become "+N more"."""
+    cells = [table.headers, *table.rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(table.headers))]
+
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(cell.rjust(w) if _numeric(cell) else cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+
+    out = [line(table.headers)]
+    total = table.total_rows if table.total_rows is not None else len(table.rows)
+    used = len(out[0]) + 1
+    shown = 0
+    for row in table.rows:
+        text = line(row)
+        if used + len(text) + 1 > max_chars - 20:
+            break
+        out.append(text)
+        used += len(text) + 1
+        shown += 1
+    if total > shown:
+        out.append(f"+{total - shown} more")
+    return "\n".join(out)
+
+
+def _numeric(cell: str) -> bool:
+    return cell.replace(",", "").replace(".", "").replace("-", "").replace("%", "").replace("+", "").isdigit()
+
+
+def when(ts: datetime) -> str:
+    return ts.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def to_text(report: Report) -> str:
+    """The plain-text fallback Slack shows in notifications and to screen readers."""
+    parts = [f"{report.title}: {report.verdict.headline}"]
+    parts += [f"- {r}" for r in report.verdict.reasons[1:]]
+    for table in report.tables:
+        parts += ([table.title] if table.title else []) + [format_table(table)]
+    parts += report.notes
+    parts.append(f"Snapshot {when(report.taken_at)}")
+    parts += [f"By hand: {c}" for c in report.cli]
+    return "\n".join(parts)
+
+
+def to_blocks(report: Report) -> list[Block]:
+    level = report.verdict.level
+    reasons = report.verdict.reasons or ["nothing to report"]
+    out: list[Block] = [
+        blocks.header(report.title),
+        blocks.section(f"{level.emoji} *{level.name}*: {blocks.escape(reasons[0])}"
+                       + "".join(f"\n• {blocks.escape(r)}" for r in reasons[1:6])
+                       + (f"\n• +{len(reasons) - 6} more" if len(reasons) > 6 else "")),
+    ]
+    for table in report.tables:
+        title = f"*{blocks.escape(table.title)}*\n" if table.title else ""
+        out.append(blocks.section(f"{title}```{blocks.escape(format_table(table))}```"))
+    for note in report.notes:
+        out.append(blocks.section(blocks.escape(note)))
+    footer = [f"Snapshot {when(report.taken_at)}"]
+    footer += [f"By hand: `{blocks.escape(c)}`" for c in report.cli]
+    out.append(blocks.context(*footer))
+    return blocks.limit_blocks(out)
