@@ -16,14 +16,7 @@ metadata = MetaData()
 
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 
-# Migrations run in order, each once, inside one transaction with the version bump.
-# Later modules append theirs at import time through `migration`.
-MIGRATIONS: list[Callable[[Connection], None]] = []
-
-
-def migration(fn: Callable[[Connection], None]) -> Callable[[Connection], None]:
-    MIGRATIONS.append(fn)
-    return fn
+Migration = Callable[[Connection], None]
 
 
 def create(url: str) -> Engine:
@@ -48,14 +41,18 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 
 def migrate(engine: Engine) -> int:
-    """Bring the schema up to date; returns the version now in force."""
+    """Bring the schema up to date; returns the version now in force. Migrations run
+    in the order of bot.migrations.STEPS, each once, in one transaction with the
+    version bump, so a crash half-way leaves the previous version intact."""
+    from bot.migrations import STEPS
+
     with engine.begin() as conn:
         schema_version.create(conn, checkfirst=True)
         current = conn.execute(select(schema_version.c.version)).scalar()
         if current is None:
             conn.execute(insert(schema_version).values(version=0))
             current = 0
-        for number, step in enumerate(MIGRATIONS[current:], start=current + 1):
+        for number, step in enumerate(STEPS[current:], start=current + 1):
             step(conn)
             conn.execute(schema_version.update().values(version=number))
             current = number

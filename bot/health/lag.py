@@ -1,0 +1,164 @@
+"""Consumer lag judged against the operations guide: a snapshot plus its stored
+samples become, per group, a verdict, the trend and scaling advice."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.config import Thresholds
+from bot.health import lag_trend
+from bot.health.lag_trend import Sample, Status
+from bot.health.verdict import Level, Verdict, verdict
+from bot.probes.lag_models import GroupLag, PartitionLag
+
+PartitionKey = tuple[str, str, int]
+
+
+@dataclass
+class PartitionTrend:
+    row: PartitionLag
+    status: Status | None
+    seconds_behind: float | None
+
+
+@dataclass
+class GroupAssessment:
+    group: GroupLag
+    verdict: Verdict
+    partitions: list[PartitionTrend]
+    growth_per_minute: float | None
+    seconds_behind: float | None  # the worst partition's
+    catch_up_seconds: float | None  # None: not catching up, or no history
+    catching_up: bool | None  # None: not enough history to say
+    advice: list[str] = field(default_factory=list)
+
+    @property
+    def total_lag(self) -> int:
+        return self.group.total_lag
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def assess(group: GroupLag, history: dict[PartitionKey, list[Sample]], partitions_per_topic: dict[str, int],
+           thresholds: Thresholds, now: float) -> GroupAssessment:
+    """Judge one group; `history` holds its stored samples, the current one included."""
+    has_members = bool(group.members)
+    trends: list[PartitionTrend] = []
+    firsts: list[Sample] = []
+    lasts: list[Sample] = []
+    catch_ups: list[float | None] = []
+    for row in group.partitions:
+        samples = history.get((group.group, row.topic, row.partition), [])
+        trends.append(PartitionTrend(
+            row=row, status=lag_trend.status(samples, has_members),
+            seconds_behind=lag_trend.seconds_behind(samples, row.committed, now),
+        ))
+        committed = [s for s in samples if s.committed is not None]
+        if len(committed) >= 2:
+            firsts.append(committed[0])
+            lasts.append(committed[-1])
+            catch_ups.append(lag_trend.catch_up_seconds(committed))
+    growth = lag_trend.growth_per_minute(firsts, lasts)
+    behind = max((t.seconds_behind for t in trends if t.seconds_behind is not None), default=None)
+    lagging = [c for c, t in zip(catch_ups, trends) if (t.row.lag or 0) > 0]
+    if not catch_ups:
+        catching_up, eta = None, None
+    elif any(c is None for c in lagging):
+        catching_up, eta = False, None
+    else:
+        catching_up, eta = True, max((c for c in lagging if c is not None), default=0.0)
+    trends.sort(key=lambda t: t.row.lag or 0, reverse=True)
+    assessment = GroupAssessment(
+        group=group, verdict=Verdict(), partitions=trends, growth_per_minute=growth,
+        seconds_behind=behind, catch_up_seconds=eta, catching_up=catching_up,
+    )
+    assessment.advice = scaling_advice(group, partitions_per_topic, persistent=_persistent(assessment, thresholds))
+    assessment.verdict = judge(assessment, thresholds)
+    return assessment
+
+
+def _persistent(a: GroupAssessment, t: Thresholds) -> bool:
+    return a.total_lag > t.lag_warning or (a.growth_per_minute or 0) > t.lag_growth_per_minute
+
+
+def judge(a: GroupAssessment, t: Thresholds) -> Verdict:
+    g = a.group
+    total = a.total_lag
+    reasons: list[tuple[Level, str]] = []
+    if total > t.lag_critical:
+        reasons.append((Level.CRITICAL, f"{g.group} lags {_n(total)} messages (critical above {_n(t.lag_critical)})"))
+    elif total > t.lag_warning:
+        reasons.append((Level.WARNING, f"{g.group} lags {_n(total)} messages (warning above {_n(t.lag_warning)})"))
+    growth = a.growth_per_minute
+    if growth is not None and growth > t.lag_growth_per_minute:
+        reasons.append((Level.WARNING, f"{g.group}'s lag grows {_n(growth)} messages/minute "
+                                       f"(warning above {_n(t.lag_growth_per_minute)})"))
+    stuck = [p for p in a.partitions if p.status in (Status.STALL, Status.STOP)]
+    if stuck:
+        kind = "no consumer is committing" if stuck[0].status is Status.STOP else "consumers are not advancing"
+        reasons.append((Level.WARNING, f"{g.group}: committed offsets stand still on {len(stuck)} lagging "
+                                       f"partition(s) — {kind}"))
+    rewound = [p for p in a.partitions if p.status is Status.REWIND]
+    if rewound:
+        reasons.append((Level.WARNING, f"{g.group}: committed offsets went backwards on {len(rewound)} partition(s) "
+                                       "(an offset reset or a replay)"))
+    skipped = sum(p.retention_skipped for p in g.partitions)
+    if skipped:
+        reasons.append((Level.WARNING, f"{g.group}: retention deleted {_n(skipped)} messages before the group read "
+                                       "them; lag is counted from the log start"))
+    if g.error:
+        reasons.append((Level.WARNING, f"{g.group}: {g.error}"))
+    if g.state not in ("Stable", "Empty") and g.state != "Unknown":
+        reasons.append((Level.WARNING, f"{g.group} is {g.state}: a rebalance is under way"))
+    uneven = slow_partitions(g)
+    if uneven and total > 0:
+        reasons.append((Level.OK, uneven))
+    if not any(level > Level.OK for level, _ in reasons):
+        reasons.insert(0, (Level.OK, f"{g.group} lags {_n(total)} messages"))
+    return verdict(reasons)
+
+
+def slow_partitions(g: GroupLag) -> str | None:
+    """The guide's "slow partition" sign: lag far from uniform across partitions."""
+    lags = [p.lag or 0 for p in g.partitions if p.committed is not None]
+    if len(lags) < 2 or sum(lags) == 0:
+        return None
+    mean = sum(lags) / len(lags)
+    worst = max(g.partitions, key=lambda p: p.lag or 0)
+    if (worst.lag or 0) >= 3 * mean and (worst.lag or 0) - mean >= 100:
+        share = 100 * (worst.lag or 0) / sum(lags)
+        return (f"lag is uneven: {worst.topic}[{worst.partition}] holds {share:.0f}% of it "
+                f"({_n(worst.lag or 0)} of {_n(sum(lags))}) — a slow partition")
+    return None
+
+
+def scaling_advice(g: GroupLag, partitions_per_topic: dict[str, int], *, persistent: bool) -> list[str]:
+    """The guide's scaling rules, per topic: consumers beyond the partition count
+    sit idle; with one consumer per partition only more partitions help."""
+    advice: list[str] = []
+    topics = sorted({p.topic for p in g.partitions})
+    lag_by_topic = g.topic_lag()
+    for topic in topics:
+        total = partitions_per_topic.get(topic)
+        if not total:
+            continue
+        if lag_by_topic.get(topic, 0) == 0 and not persistent:
+            idle = sum(1 for m in g.members if any(t == topic for t, _ in m.partitions)) - total
+            if idle > 0:
+                advice.append(f"{topic}: {idle} consumers sit idle; it has only {total} partitions.")
+            continue
+        members = sum(1 for m in g.members if any(t == topic for t, _ in m.partitions))
+        if members == 0:
+            advice.append(f"{topic}: no active consumer; up to {total} can work in parallel.")
+        elif members < total:
+            advice.append(f"{topic}: {members} member{'s' if members != 1 else ''} on {total} partitions: up to "
+                          f"{total - members} more consumers help; beyond {total} they sit idle.")
+        elif members == total:
+            if persistent:
+                advice.append(f"{topic}: every one of its {total} partitions already has its own consumer and lag "
+                              "persists: only more partitions (or faster consumers) help.")
+        else:
+            advice.append(f"{topic}: {members - total} of {members} consumers sit idle; it has only {total} partitions.")
+    return advice

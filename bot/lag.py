@@ -1,0 +1,44 @@
+"""Lag of consumer groups, judged: probe the cluster, store the samples, read the
+window back and assess every group. The one entry point for /lag, the escalation
+ladder's lag step and (later) watch mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from bot import lag_history
+from bot.config import Thresholds
+from bot.health.lag import GroupAssessment, assess
+from bot.health.verdict import Level, Verdict, combine
+from bot.probes import kafka_lag
+from bot.probes.lag_models import LagSnapshot
+from bot.probes.clients import Clients
+
+WINDOW_SECONDS = 15 * 60
+
+
+@dataclass
+class LagReport:
+    snapshot: LagSnapshot
+    groups: list[GroupAssessment]  # worst first
+    verdict: Verdict
+
+
+def check(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: str,
+          groups: list[str] | None = None, topic: str | None = None,
+          window_seconds: float = WINDOW_SECONDS) -> LagReport:
+    timeout = clients.settings.kafka[cluster].request_timeout_s
+    snap = kafka_lag.snapshot(clients.kafka_admin(cluster), cluster, groups, timeout, topic=topic)
+    lag_history.record(engine, snap)
+    now = snap.taken_at.timestamp()
+    history = lag_history.window(engine, cluster, [g.group for g in snap.groups], now - window_seconds)
+    assessed = [assess(g, history, snap.partitions_per_topic, thresholds, now) for g in snap.groups]
+    assessed.sort(key=lambda a: (a.verdict.level, a.total_lag), reverse=True)
+    overall = combine(*(a.verdict for a in assessed))
+    if overall.level is Level.OK and len(assessed) != 1:
+        total = sum(a.total_lag for a in assessed)
+        overall = Verdict(reasons=[f"{len(assessed)} group{'s' if len(assessed) != 1 else ''}, "
+                                   f"{total:,} messages of lag in all; none above the thresholds"])
+    return LagReport(snapshot=snap, groups=assessed, verdict=overall)

@@ -1,0 +1,65 @@
+"""Stored samples of committed and log-end offsets, one row per group partition per
+probe: what the lag trend, lag in seconds and the catch-up estimate are read from."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import BigInteger, Column, Engine, Float, Index, Integer, String, Table, delete, insert, select
+
+from bot.db import metadata
+from bot.health.lag_trend import Sample
+from bot.probes.lag_models import LagSnapshot
+
+lag_samples = Table(
+    "lag_samples", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cluster", String(100), nullable=False),
+    Column("group_id", String(255), nullable=False),
+    Column("topic", String(255), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("committed", BigInteger, nullable=True),
+    Column("log_end", BigInteger, nullable=False),
+    Column("taken_at", Float, nullable=False),  # unix seconds
+    Index("ix_lag_samples_lookup", "cluster", "group_id", "taken_at"),
+)
+
+PartitionKey = tuple[str, str, int]  # group, topic, partition
+KEEP_SECONDS = 7 * 24 * 3600
+
+
+def record(engine: Engine, snap: LagSnapshot) -> None:
+    taken = snap.taken_at.timestamp()
+    rows = [
+        {"cluster": snap.cluster, "group_id": g.group, "topic": p.topic, "partition": p.partition,
+         "committed": p.committed, "log_end": p.log_end, "taken_at": taken}
+        for g in snap.groups for p in g.partitions
+    ]
+    if not rows:
+        return
+    with engine.begin() as conn:
+        conn.execute(insert(lag_samples), rows)
+
+
+def window(engine: Engine, cluster: str, groups: list[str], since: float) -> dict[PartitionKey, list[Sample]]:
+    """Samples per group partition taken at or after `since`, oldest first."""
+    query = (
+        select(lag_samples.c.group_id, lag_samples.c.topic, lag_samples.c.partition,
+               lag_samples.c.committed, lag_samples.c.log_end, lag_samples.c.taken_at)
+        .where(lag_samples.c.cluster == cluster, lag_samples.c.taken_at >= since)
+        .order_by(lag_samples.c.taken_at)
+    )
+    if len(groups) <= 500:  # beyond that one scan of the window is cheaper than a huge IN list
+        query = query.where(lag_samples.c.group_id.in_(groups))
+    wanted = set(groups)
+    found: dict[PartitionKey, list[Sample]] = defaultdict(list)
+    with engine.connect() as conn:
+        for g, t, p, committed, log_end, taken_at in conn.execute(query):
+            if g in wanted:
+                found[(g, t, p)].append(Sample(taken_at=taken_at, committed=committed, log_end=log_end))
+    return dict(found)
+
+
+def prune(engine: Engine, now: float, keep_seconds: float = KEEP_SECONDS) -> int:
+    with engine.begin() as conn:
+        return conn.execute(delete(lag_samples).where(lag_samples.c.taken_at < now - keep_seconds)).rowcount

@@ -1,0 +1,16 @@
+"""The schema's history, in order. Append; never reorder or edit a step that shipped."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Connection
+
+from bot.db import Migration
+
+
+def _lag_samples(conn: Connection) -> None:
+    from bot.lag_history import lag_samples
+
+    lag_samples.create(conn, checkfirst=True)
+
+
+STEPS: list[Migration] = [_lag_samples]

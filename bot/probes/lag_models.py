@@ -1,0 +1,74 @@
+"""Typed snapshots of consumer-group lag, as the probe returns them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class Member(BaseModel):
+    member_id: str
+    client_id: str
+    host: str
+    partitions: list[tuple[str, int]] = Field(default_factory=list)  # (topic, partition) assigned
+
+
+class PartitionLag(BaseModel):
+    """One row of `kafka-consumer-groups --describe`, plus what the bot adds."""
+
+    topic: str
+    partition: int
+    committed: int | None  # None: the group never committed here ("-" in Kafka's tool)
+    log_start: int
+    log_end: int
+    member_id: str | None = None  # None: no active member is assigned this partition
+    client_id: str | None = None
+    host: str | None = None
+    # Retention deleted messages the group had not read yet: Kafka's tool counts them as
+    # lag, but they can never be consumed; `lag` then counts from the log start instead.
+    retention_skipped: int = 0
+
+    @property
+    def cli_lag(self) -> int | None:
+        """The LAG column exactly as Kafka's consumer-groups command prints it."""
+        return None if self.committed is None else self.log_end - self.committed
+
+    @property
+    def lag(self) -> int | None:
+        if self.committed is None:
+            return None
+        return self.log_end - max(self.committed, self.log_start)
+
+
+class GroupLag(BaseModel):
+    cluster: str
+    group: str
+    state: str  # Stable, Empty, PreparingRebalance, CompletingRebalance, Dead, Unknown
+    coordinator: int | None = None
+    assignor: str | None = None
+    simple: bool = False  # commits offsets without group membership (assign() users)
+    members: list[Member] = Field(default_factory=list)
+    partitions: list[PartitionLag] = Field(default_factory=list)
+    error: str | None = None  # the group could not be described; its rows may be missing
+
+    @property
+    def total_lag(self) -> int:
+        return sum(p.lag or 0 for p in self.partitions)
+
+    def topic_lag(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for p in self.partitions:
+            totals[p.topic] = totals.get(p.topic, 0) + (p.lag or 0)
+        return totals
+
+    def worst(self, n: int = 5) -> list[PartitionLag]:
+        return sorted(self.partitions, key=lambda p: p.lag or 0, reverse=True)[:n]
+
+
+class LagSnapshot(BaseModel):
+    cluster: str
+    taken_at: datetime
+    groups: list[GroupLag]
+    partitions_per_topic: dict[str, int] = Field(default_factory=dict)
+    elapsed_ms: float = 0.0

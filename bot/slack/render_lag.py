@@ -1,0 +1,88 @@
+"""Lag reports as Slack messages."""
+
+from __future__ import annotations
+
+from bot.health.lag import GroupAssessment
+from bot.lag import LagReport
+from bot.slack.report import Report, Table
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600:02d}h"
+
+
+def _num(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def _growth(value: float | None) -> str:
+    return "-" if value is None else f"{value:+,.0f}"
+
+
+def catch_up(a: GroupAssessment) -> str:
+    if a.total_lag == 0:
+        return "caught up"
+    if a.catching_up is None:
+        return "trend needs another sample"
+    if not a.catching_up:
+        return "not catching up"
+    return f"catches up in ~{duration(a.catch_up_seconds)}"
+
+
+def cli(bootstrap: str, group: str | None) -> str:
+    target = f"--group {group}" if group else "--all-groups"
+    return f"kafka-consumer-groups.sh --bootstrap-server {bootstrap} --describe {target}"
+
+
+def group_report(report: LagReport, bootstrap: str) -> Report:
+    a = report.groups[0]
+    g = a.group
+    rows = []
+    for t in a.partitions:
+        p = t.row
+        consumer = f"{p.client_id}@{p.host.lstrip('/')}" if p.client_id and p.host else "-"
+        lag = _num(p.lag) + ("*" if p.retention_skipped else "")
+        rows.append([p.topic, str(p.partition), _num(p.committed), _num(p.log_end), lag,
+                     t.status.value if t.status else "-", duration(t.seconds_behind), consumer])
+    summary = (f"State {g.state} · {len(g.members)} member{'s' if len(g.members) != 1 else ''} · "
+               f"lag {a.total_lag:,} · growth {_growth(a.growth_per_minute)}/min · "
+               f"behind {duration(a.seconds_behind)} · {catch_up(a)}")
+    notes = [summary]
+    if any(t.row.retention_skipped for t in a.partitions):
+        notes.append("* retention deleted messages below the committed offset; lag counts from the log start.")
+    notes += a.advice
+    return Report(
+        title=f"Consumer lag: {g.group} ({report.snapshot.cluster})",
+        verdict=a.verdict,
+        tables=[Table(headers=["TOPIC", "PART", "CURRENT", "LOG-END", "LAG", "STATUS", "BEHIND", "CONSUMER"],
+                      rows=rows)],
+        notes=notes, taken_at=report.snapshot.taken_at, cli=[cli(bootstrap, g.group)],
+    )
+
+
+def all_groups_report(report: LagReport, bootstrap: str, topic: str | None = None) -> Report:
+    rows = []
+    for a in report.groups:
+        statuses = [t.status for t in a.partitions if t.status is not None]
+        worst = max(statuses, key=lambda s: ["OK", "WARN", "REWIND", "STALL", "STOP"].index(s.value), default=None)
+        rows.append([a.group.group, a.group.state, str(len(a.group.members)), f"{a.total_lag:,}",
+                     _growth(a.growth_per_minute), duration(a.seconds_behind), worst.value if worst else "-",
+                     a.verdict.level.name])
+    scope = f"topic {topic}" if topic else "all groups"
+    return Report(
+        title=f"Consumer lag: {scope} ({report.snapshot.cluster})",
+        verdict=report.verdict,
+        tables=[Table(headers=["GROUP", "STATE", "MEMBERS", "LAG", "GROWTH/MIN", "BEHIND", "TREND", "VERDICT"],
+                      rows=rows)],
+        notes=[f"{len(report.groups)} groups read in {report.snapshot.elapsed_ms:.0f} ms."],
+        taken_at=report.snapshot.taken_at, cli=[cli(bootstrap, None)],
+    )

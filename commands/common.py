@@ -1,0 +1,39 @@
+"""Pieces several commands share: picking a cluster, and turning a report into a reply."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.slack import report as report_view
+from bot.slack.report import Report
+from commands.base import Reply, UsageError
+
+if TYPE_CHECKING:
+    from bot.context import BotContext
+
+
+def kafka_cluster(ctx: BotContext, name: str | None) -> str:
+    clusters = list(ctx.settings.kafka)
+    if name is None:
+        return clusters[0]
+    if name not in clusters:
+        raise UsageError(f"No Kafka cluster named `{name}`. Configured: {', '.join(clusters)}.")
+    return name
+
+
+def rabbit_cluster(ctx: BotContext, name: str | None) -> str:
+    clusters = list(ctx.settings.rabbitmq)
+    if name is None:
+        return clusters[0]
+    if name not in clusters:
+        raise UsageError(f"No RabbitMQ named `{name}`. Configured: {', '.join(clusters)}.")
+    return name
+
+
+def report_reply(report: Report) -> Reply:
+    return Reply(text=report_view.to_text(report), blocks=report_view.to_blocks(report), in_channel=True)
+
+
+def problem(text: str) -> Reply:
+    """Something the person should know that is not a report (not found, unreachable)."""
+    return Reply(text=text)

@@ -1,0 +1,62 @@
+"""`/lag [group] [topic]`: consumer lag, per group or for all groups, worst first."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from bot import lag
+from bot.probes import kafka_lag
+from bot.slack import render_lag
+from commands import args, common
+from commands.base import CommandSpec, Deferred, Invocation, Reply
+
+if TYPE_CHECKING:
+    from bot.context import BotContext
+
+USAGE = "/lag [group] [topic] [--cluster NAME]"
+
+
+class LagArgs(BaseModel):
+    group: str | None = None
+    topic: str | None = None
+    cluster: str | None = None
+
+
+def handle(inv: Invocation, ctx: BotContext) -> Deferred:
+    a = args.parse(inv.text, LagArgs, positional=["group", "topic"], usage=USAGE)
+    cluster = common.kafka_cluster(ctx, a.cluster)
+    settings = ctx.settings.kafka[cluster]
+
+    def run() -> Reply:
+        admin = ctx.clients.kafka_admin(cluster)
+        try:
+            if a.group is not None:
+                known = kafka_lag.list_groups(admin, settings.request_timeout_s)
+                if a.group not in known:
+                    return common.problem(str(args.not_found("consumer group", a.group, known)))
+            report = lag.check(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster,
+                               groups=[a.group] if a.group else None, topic=a.topic)
+        except kafka_lag.KafkaUnavailable as exc:
+            return common.problem(f"Kafka cluster `{cluster}` is unreachable (tried {settings.bootstrap_servers}): {exc}")
+        if a.topic is not None and not any(g.group.partitions for g in report.groups):
+            topics = list(admin.list_topics(timeout=settings.request_timeout_s).topics)
+            if a.topic not in topics:
+                return common.problem(str(args.not_found("topic", a.topic, topics)))
+            whose = f"`{a.group}`" if a.group else "any group"
+            return common.problem(f"Topic `{a.topic}` exists, but {whose} has no committed offsets or members on it.")
+        if a.group is not None:
+            return common.report_reply(render_lag.group_report(report, settings.bootstrap_servers))
+        return common.report_reply(render_lag.all_groups_report(report, settings.bootstrap_servers, a.topic))
+
+    what = f"`{a.group}`" if a.group else "every consumer group"
+    return Deferred(run=run, ack=Reply(text=f"Reading the lag of {what} on `{cluster}`…"))
+
+
+SPEC = CommandSpec(
+    name="lag",
+    summary="consumer lag per partition with trend, seconds behind and scaling advice; all groups worst first",
+    usage=[USAGE, "/lag billing", "/lag billing orders"],
+    handle=handle,
+)

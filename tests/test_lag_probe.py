@@ -1,0 +1,144 @@
+"""Lag from the real Kafka: exact per-partition numbers, Kafka's conventions, and
+parity with Kafka's own consumer-groups command, row by row."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import TopicPartition
+
+from bot import db, lag
+from bot.probes import kafka_lag
+from bot.probes.clients import Clients
+from tests import kafka_fixtures as kf
+from tests import kafka_tool
+from tests.conftest import KAFKA, free_port, make_settings
+
+COUNTS = {0: 100, 1: 40, 2: 7, 3: 0}
+
+
+@pytest.fixture
+def topic(brokers: None, unique: str) -> str:
+    name = f"lag-{unique}"
+    kf.create_topic(name, 4)
+    kf.produce(name, COUNTS)
+    return name
+
+
+def _rows(snap, group):  # type: ignore[no-untyped-def]
+    found = next(g for g in snap.groups if g.group == group)
+    return found, {(p.topic, p.partition): p for p in found.partitions}
+
+
+def test_exact_lag_per_partition_of_an_empty_group(topic: str, unique: str) -> None:
+    group = f"billing-{unique}"
+    kf.commit(group, {(topic, 0): 60, (topic, 1): 40, (topic, 2): 0})
+    snap = kafka_lag.snapshot(kf.admin(), "local", [group], timeout=5)
+    g, rows = _rows(snap, group)
+    assert g.state == "Empty" and g.members == []
+    assert [(p, r.committed, r.log_end, r.lag) for (_, p), r in sorted(rows.items())] == [
+        (0, 60, 100, 40), (1, 40, 40, 0), (2, 0, 7, 7),
+    ]  # partition 3: never committed, nobody assigned: not a row, as in Kafka's tool
+    assert g.total_lag == 47
+    assert all(r.member_id is None for r in rows.values())
+    assert snap.partitions_per_topic == {topic: 4}
+
+
+def test_members_assignments_and_uncommitted_partitions(topic: str, unique: str) -> None:
+    group = f"orders-{unique}"
+    with kf.members(group, topic, 2, client_prefix=f"svc-{unique}") as consumers:
+        consumers[0].commit(offsets=[TopicPartition(topic, p, 5) for p, _ in
+                                     [(tp.partition, 0) for tp in consumers[0].assignment()]], asynchronous=False)
+        snap = kafka_lag.snapshot(kf.admin(), "local", [group], timeout=5)
+        g, rows = _rows(snap, group)
+        assert g.state == "Stable"
+        assert sorted(m.client_id for m in g.members) == [f"svc-{unique}-0", f"svc-{unique}-1"]
+        assigned = sorted(p for m in g.members for _, p in m.partitions)
+        assert assigned == [0, 1, 2, 3]
+        first = {tp.partition for tp in consumers[0].assignment()}
+        for (_, p), row in rows.items():
+            assert row.client_id is not None and row.host is not None
+            if p in first:
+                assert row.committed == 5 and row.lag == COUNTS[p] - 5
+            else:  # assigned but never committed: no current offset and no lag, as Kafka prints "-"
+                assert row.committed is None and row.lag is None
+        cli_rows, output = kafka_tool.describe(KAFKA, group)
+    assert len(cli_rows) == 4, output
+    for cli in cli_rows:
+        row = rows[(cli.topic, cli.partition)]
+        assert (row.committed, row.log_end, row.cli_lag, row.member_id, row.host, row.client_id) == (
+            cli.current, cli.log_end, cli.lag, cli.consumer_id, cli.host, cli.client_id), output
+
+
+def test_parity_with_kafka_consumer_groups_for_several_groups(topic: str, unique: str) -> None:
+    groups = {f"p1-{unique}": {(topic, 0): 10, (topic, 1): 39},
+              f"p2-{unique}": {(topic, 0): 100, (topic, 2): 3, (topic, 3): 0}}
+    for group, offsets in groups.items():
+        kf.commit(group, offsets)
+    snap = kafka_lag.snapshot(kf.admin(), "local", list(groups), timeout=5)
+    cli_rows, output = kafka_tool.describe(KAFKA, *groups)
+    bot_rows = {(g.group, p.topic, p.partition): p for g in snap.groups for p in g.partitions}
+    assert {(r.group, r.topic, r.partition) for r in cli_rows} == set(bot_rows), output
+    for cli in cli_rows:
+        row = bot_rows[(cli.group, cli.topic, cli.partition)]
+        assert (row.committed, row.log_end, row.cli_lag) == (cli.current, cli.log_end, cli.lag)
+
+
+def test_retention_below_the_committed_offset_is_flagged_not_phantom_lag(topic: str, unique: str) -> None:
+    group = f"slow-{unique}"
+    kf.commit(group, {(topic, 0): 10})
+    # Retention (here: an explicit delete) removes messages 0..69 the group never read.
+    result = kf.admin().delete_records([TopicPartition(topic, 0, 70)])
+    for future in result.values():
+        future.result(timeout=30)
+    snap = kafka_lag.snapshot(kf.admin(), "local", [group], timeout=5)
+    _, rows = _rows(snap, group)
+    row = rows[(topic, 0)]
+    assert (row.committed, row.log_start, row.log_end) == (10, 70, 100)
+    assert row.retention_skipped == 60
+    assert row.lag == 30  # what can still be consumed
+    cli_rows, _ = kafka_tool.describe(KAFKA, group)
+    assert cli_rows[0].lag == row.cli_lag == 90  # Kafka's tool counts the deleted messages too
+
+
+def test_topic_filter_and_all_groups(topic: str, unique: str) -> None:
+    kf.create_topic(f"other-{unique}", 1)
+    kf.produce(f"other-{unique}", {0: 5})
+    group = f"mixed-{unique}"
+    kf.commit(group, {(topic, 0): 1, (f"other-{unique}", 0): 2})
+    snap = kafka_lag.snapshot(kf.admin(), "local", None, timeout=5, topic=topic)
+    g, rows = _rows(snap, group)
+    assert set(rows) == {(topic, 0)}
+    assert group in kafka_lag.list_groups(kf.admin(), 5)
+
+
+def test_unreachable_cluster_answers_within_the_timeout(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, kafka={"local": {"bootstrap_servers": f"127.0.0.1:{free_port()}",
+                                                        "request_timeout_s": 2}})
+    engine = db.create(settings.database_url)
+    db.migrate(engine)
+    started = time.monotonic()
+    with pytest.raises(kafka_lag.KafkaUnavailable):
+        lag.check(Clients(settings), engine, settings.thresholds, cluster="local")
+    assert time.monotonic() - started < 4
+
+
+def test_samples_are_stored_and_give_a_trend(topic: str, unique: str, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    engine = db.create(settings.database_url)
+    db.migrate(engine)
+    clients = Clients(settings)
+    group = f"trend-{unique}"
+    kf.commit(group, {(topic, 0): 0, (topic, 1): 0})
+    first = lag.check(clients, engine, settings.thresholds, cluster="local", groups=[group])
+    assert first.groups[0].growth_per_minute is None  # one sample: no trend yet
+    kf.produce(topic, {0: 50})
+    time.sleep(1.1)
+    second = lag.check(clients, engine, settings.thresholds, cluster="local", groups=[group])
+    a = second.groups[0]
+    assert a.total_lag == 190  # 150 + 40
+    assert a.growth_per_minute is not None and a.growth_per_minute > 1000  # 50 messages in ~1 s
+    assert a.catching_up is False
+    assert any("Lag grows" in r or "grows" in r for r in a.verdict.reasons)
