@@ -67,7 +67,8 @@ def kafka_cluster_verdict(snapshot: KafkaClusterSnapshot, thresholds: Thresholds
                                         f"if it was retired."))
     if s.offline:
         replicas = _ids(r for p in s.offline for r in p.replicas)
-        reasons.append((Level.CRITICAL, f"{len(s.offline)} of {total} partitions {_are(len(s.offline))} offline (no leader): "
+        n = len(s.offline)
+        reasons.append((Level.CRITICAL, f"{n} of {total} partitions {_are(n)} offline (no leader): "
                                         f"{_examples(s.offline)}; nobody can produce to or consume from them. "
                                         f"Bring back a broker holding their replicas ({replicas or 'none'})."))
 

@@ -145,11 +145,14 @@ def scaling_advice(g: GroupLag, partitions_per_topic: dict[str, int], *, persist
         if not total:
             continue
         if lag_by_topic.get(topic, 0) == 0 and not persistent:
-            idle = sum(1 for m in g.members if any(t == topic for t, _ in m.partitions)) - total
+            idle = (len(g.members) if len(topics) == 1 else 0) - total
             if idle > 0:
                 advice.append(f"{topic}: {idle} consumers sit idle; it has only {total} partitions.")
             continue
-        members = sum(1 for m in g.members if any(t == topic for t, _ in m.partitions))
+        # Idle members have no assignment to tell which topic they wait for; when the
+        # group reads one topic they are all its members.
+        members = len(g.members) if len(topics) == 1 else sum(
+            1 for m in g.members if any(t == topic for t, _ in m.partitions))
         if members == 0:
             advice.append(f"{topic}: no active consumer; up to {total} can work in parallel.")
         elif members < total:

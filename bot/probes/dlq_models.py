@@ -156,6 +156,7 @@ class QueueSnapshot(BaseModel):
     dead_letter_exchange: str | None = None  # from arguments or the effective policy
     dead_letter_routing_key: str | None = None
     is_dead_letter_queue: bool = False  # some queue dead-letters into it, or its name says DLQ
+    dead_letter_sources: list[str] = Field(default_factory=list)  # queues whose DLX routes here
     samples: list[RabbitMessage] = Field(default_factory=list)  # oldest first (queue head)
     death_groups: list[DeathGroup] = Field(default_factory=list)  # most frequent first
     growth_per_minute: float | None = None
@@ -164,6 +165,11 @@ class QueueSnapshot(BaseModel):
     @property
     def depth(self) -> int:
         return self.messages if self.messages is not None else self.messages_ready
+
+    @property
+    def observation(self) -> tuple[int, datetime]:
+        """Keep this and pass it back as ``previous`` to get growth per minute."""
+        return self.depth, self.taken_at
 
 
 class QueueSummary(BaseModel):

@@ -41,8 +41,9 @@ def _error_text(exc: BaseException) -> str:
     return first.str() if hasattr(first, "str") else (str(exc) or type(exc).__name__)
 
 
-def list_groups(admin: AdminClient, timeout: float) -> list[str]:
-    """Every consumer group of the cluster (not share groups), sorted."""
+def group_states(admin: AdminClient, timeout: float) -> dict[str, str]:
+    """Every consumer group of the cluster (not share groups) with its state, from
+    one ListGroups request."""
     try:
         result = admin.list_consumer_groups(request_timeout=timeout).result(timeout=timeout + 1)
     except KafkaException as exc:
@@ -52,7 +53,11 @@ def list_groups(admin: AdminClient, timeout: float) -> list[str]:
     if result.errors and not result.valid:
         # An unreachable cluster is reported here, not raised: every broker failed.
         raise KafkaUnavailable(f"listing consumer groups failed: {result.errors[0].str()}")
-    return sorted(g.group_id for g in result.valid)
+    return {g.group_id: STATE_NAMES.get(g.state, "Unknown") for g in sorted(result.valid, key=lambda g: g.group_id)}
+
+
+def list_groups(admin: AdminClient, timeout: float) -> list[str]:
+    return list(group_states(admin, timeout))
 
 
 def _wait(future: Future[Any], timeout: float) -> tuple[Any, str | None]:
@@ -83,10 +88,13 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
     """Lag of the named groups (all groups when None), optionally of one topic only."""
     started = time.perf_counter()
     taken_at = datetime.now(timezone.utc)
-    ids = list_groups(admin, timeout) if groups is None else groups
+    listed = group_states(admin, timeout) if groups is None else {}
+    ids = list(listed) if groups is None else groups
     if not ids:
         return LagSnapshot(cluster=cluster, taken_at=taken_at, groups=[], elapsed_ms=0.0)
-    described = admin.describe_consumer_groups(ids, request_timeout=timeout)
+    # An Empty group has no members to describe: the listing already says all there is.
+    to_describe = [g for g in ids if listed.get(g) != "Empty"]
+    described = admin.describe_consumer_groups(to_describe, request_timeout=timeout) if to_describe else {}
     committed_futures = {
         g: admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(g)], request_timeout=timeout)[g]
         for g in ids
@@ -100,9 +108,12 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
     wanted: set[tuple[str, int]] = set()
     rows: dict[str, dict[tuple[str, int], PartitionLag]] = {}
     for g in ids:
-        description, describe_error = _wait(described[g], timeout + 1)
+        if g in described:
+            description, describe_error = _wait(described[g], timeout + 1)
+        else:
+            description, describe_error = None, None
         committed, offsets_error = _wait(committed_futures[g], timeout + 1)
-        group = _group(cluster, g, description, describe_error or offsets_error)
+        group = _group(cluster, g, description, describe_error or offsets_error, listed.get(g))
         by_partition: dict[tuple[str, int], PartitionLag] = {}
         for tp in committed.topic_partitions if committed else []:
             if tp.error is None and tp.offset >= 0:
@@ -140,9 +151,9 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
                        elapsed_ms=round((time.perf_counter() - started) * 1000, 1))
 
 
-def _group(cluster: str, group_id: str, description: Any, error: str | None) -> GroupLag:
+def _group(cluster: str, group_id: str, description: Any, error: str | None, listed_state: str | None = None) -> GroupLag:
     if description is None:
-        return GroupLag(cluster=cluster, group=group_id, state="Unknown", error=error)
+        return GroupLag(cluster=cluster, group=group_id, state=listed_state or "Unknown", error=error)
     members = [
         Member(
             member_id=m.member_id, client_id=m.client_id, host=m.host,

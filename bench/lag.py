@@ -1,0 +1,99 @@
+"""All-groups lag: the bot against Kafka's own consumer-groups command.
+
+On the real local Kafka, creates `--groups` groups over one topic of `--partitions`
+partitions, each group with a different lag; times the bot's all-groups lag
+computation (probe, stored samples, verdicts: what `/lag` runs) `--runs` times and
+`kafka-consumer-groups --describe --all-groups` once, compares every partition's
+lag, and prints one JSON line.
+Target: bot_ms (median) <= 300, speedup >= 10, mismatches 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
+
+from bot import config, db, lag  # noqa: E402
+from bot.probes.clients import Clients  # noqa: E402
+from tests import kafka_tool  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092")
+    parser.add_argument("--groups", type=int, default=100)
+    parser.add_argument("--partitions", type=int, default=12)
+    parser.add_argument("--messages", type=int, default=500, help="per partition")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+
+    run = uuid.uuid4().hex[:8]
+    topic = f"bench-lag-{run}"
+    admin = AdminClient({"bootstrap.servers": args.bootstrap})
+    admin.create_topics([NewTopic(topic, args.partitions, 1)])[topic].result(timeout=30)
+    producer = Producer({"bootstrap.servers": args.bootstrap, "linger.ms": 20})
+    for p in range(args.partitions):
+        for i in range(args.messages):
+            producer.produce(topic, value=b"x", partition=p)
+    producer.flush(60)
+    groups = [f"bench-{run}-{i:03d}" for i in range(args.groups)]
+    futures = []
+    for i, g in enumerate(groups):
+        # Each group a different lag; each partition of a group a different one too.
+        offsets = [TopicPartition(topic, p, (i * 7 + p * 13) % args.messages) for p in range(args.partitions)]
+        futures.append(admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(g, offsets)])[g])
+    for f in futures:
+        f.result(timeout=30)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = config.load(database_url=f"sqlite:///{tmp}/bench.db",
+                               kafka={"local": {"bootstrap_servers": args.bootstrap}})
+        engine = db.create(settings.database_url)
+        db.migrate(engine)
+        clients = Clients(settings)
+        lag.check(clients, engine, settings.thresholds, cluster="local", groups=groups[:1])  # connect, warm up
+        timings, report = [], None
+        for _ in range(args.runs):
+            started = time.perf_counter()
+            report = lag.check(clients, engine, settings.thresholds, cluster="local")
+            timings.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    cli_rows, _ = kafka_tool.describe(args.bootstrap)
+    cli_ms = (time.perf_counter() - started) * 1000
+
+    assert report is not None
+    ours = {(a.group.group, p.topic, p.partition): p.cli_lag for a in report.groups for p in a.group.partitions}
+    theirs = {(r.group, r.topic, r.partition): r.lag for r in cli_rows if r.group in set(groups)}
+    mismatches = sum(1 for key, value in theirs.items() if ours.get(key, "missing") != value)
+    mismatches += sum(1 for key in ours if key[0] in set(groups) and key not in theirs)
+    bot_ms = statistics.median(timings)
+    print(json.dumps({
+        "groups": args.groups,
+        "partitions": args.groups * args.partitions,
+        "groups_in_cluster": len(report.groups),
+        "rows_compared": len(theirs),
+        "bot_ms": round(bot_ms, 1),
+        "bot_ms_runs": [round(t, 1) for t in timings],
+        "cli_ms": round(cli_ms, 1),
+        "speedup": round(cli_ms / bot_ms, 1),
+        "mismatches": mismatches,
+    }))
+    for future in admin.delete_consumer_groups(groups).values():
+        future.result(timeout=30)
+    admin.delete_topics([topic])[topic].result(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
