@@ -1,0 +1,64 @@
+"""`/lag` as a person uses it, through the real HTTP server and the Slack stand-in."""
+
+from __future__ import annotations
+
+from bot.localbot import LocalBot
+from tests import kafka_fixtures as kf
+
+
+def _posted(bot: LocalBot) -> dict:  # type: ignore[type-arg]
+    posts = bot.slack.state.response_url_posts()
+    assert posts, "the bot posted nothing after the acknowledgement"
+    return posts[-1]
+
+
+def test_lag_for_one_group_shows_exact_numbers(bot: LocalBot, unique: str) -> None:
+    topic, group = f"orders-{unique}", f"billing-{unique}"
+    kf.create_topic(topic, 3)
+    kf.produce(topic, {0: 30, 1: 12, 2: 5})
+    kf.commit(group, {(topic, 0): 10, (topic, 1): 12})
+    ack = bot.slash(f"/lag {group}")
+    assert ack.status_code == 200 and "Reading the lag" in ack.json()["text"]
+    post = _posted(bot)
+    assert post["response_type"] == "in_channel"
+    text = post["text"]
+    assert f"Consumer lag: {group} (local): OK: {group} lags 20 messages" in text
+    lines = [line.split() for line in text.splitlines() if line.startswith(topic + " ")]
+    assert [row[:5] for row in lines] == [[topic, "0", "10", "30", "20"], [topic, "1", "12", "12", "0"]]
+    assert f"kafka-consumer-groups.sh --bootstrap-server" in text and f"--group {group}" in text
+    assert f"{topic}: no active consumer; up to 3 can work in parallel." in text
+    blocks = post["blocks"]
+    assert blocks[0]["type"] == "header"
+    assert ":large_green_circle: *OK*" in blocks[1]["text"]["text"]
+
+
+def test_lag_through_the_umbrella_and_all_groups(bot: LocalBot, unique: str) -> None:
+    topic, group = f"pay-{unique}", f"ledger-{unique}"
+    kf.create_topic(topic, 1)
+    kf.produce(topic, {0: 15_000})
+    kf.commit(group, {(topic, 0): 1})
+    bot.slash("/ops lag")
+    text = _posted(bot)["text"]
+    assert text.startswith("Consumer lag: all groups (local): WARNING: ")
+    assert f"{group} lags 14,999 messages (warning above 10,000)" in text
+    first_row = next(line for line in text.splitlines() if line.startswith(("GROUP",)))
+    after = text.splitlines()[text.splitlines().index(first_row) + 1]
+    assert after.startswith(group)  # the worst group first
+
+
+def test_unknown_group_suggests_close_names(bot: LocalBot, unique: str) -> None:
+    topic = f"inv-{unique}"
+    kf.create_topic(topic, 1)
+    kf.commit(f"inventory-{unique}", {(topic, 0): 0})
+    bot.slash(f"/lag inventory-{unique[:-1]}")
+    post = _posted(bot)
+    assert post["response_type"] == "ephemeral"
+    assert f"No consumer group named `inventory-{unique[:-1]}`. Did you mean `inventory-{unique}`" in post["text"]
+
+
+def test_wrong_arguments_get_usage_in_the_ack(bot: LocalBot) -> None:
+    reply = bot.slash("/lag a b c").json()
+    assert reply["response_type"] == "ephemeral"
+    assert reply["text"] == "Too many arguments: `c`. Usage: `/lag [group] [topic] [--cluster NAME]`"
+    assert "No Kafka cluster named `prod`" in bot.slash("/lag --cluster prod").json()["text"]
+    assert bot.slack.state.response_url_posts() == []
