@@ -6,26 +6,30 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from bot import lag
+from bot import charts, lag, lag_history
 from bot.probes import kafka_lag
 from bot.slack import render_lag
 from commands import args, common
-from commands.base import CommandSpec, Deferred, Invocation, Reply
+from commands.base import CommandSpec, Deferred, Invocation, Reply, UsageError
 
 if TYPE_CHECKING:
     from bot.context import BotContext
 
-USAGE = "/lag [group] [topic] [--cluster NAME]"
+USAGE = "/lag [group] [topic] [--cluster NAME] [--chart]"
+CHART_HOURS = 6
 
 
 class LagArgs(BaseModel):
     group: str | None = None
     topic: str | None = None
     cluster: str | None = None
+    chart: bool = False
 
 
 def handle(inv: Invocation, ctx: BotContext) -> Deferred:
     a = args.parse(inv.text, LagArgs, positional=["group", "topic"], usage=USAGE)
+    if a.chart and a.group is None:
+        raise UsageError(f"`--chart` draws one group's lag: name the group. Usage: `{USAGE}`")
     cluster = common.kafka_cluster(ctx, a.cluster)
     settings = ctx.settings.kafka[cluster]
 
@@ -47,6 +51,8 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
             whose = f"`{a.group}`" if a.group else "any group"
             return common.problem(f"Topic `{a.topic}` exists, but {whose} has no committed offsets or members on it.")
         if a.group is not None:
+            if a.chart:
+                _upload_chart(ctx, inv, cluster, a.group, report.snapshot.taken_at.timestamp())
             return common.report_reply(render_lag.group_report(report, settings.bootstrap_servers))
         return common.report_reply(render_lag.all_groups_report(report, settings.bootstrap_servers, a.topic))
 
@@ -54,9 +60,19 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
     return Deferred(run=run, ack=Reply(text=f"Reading the lag of {what} on `{cluster}`…"))
 
 
+def _upload_chart(ctx: BotContext, inv: Invocation, cluster: str, group: str, now: float) -> None:
+    history = lag_history.window(ctx.engine, cluster, [group], now - CHART_HOURS * 3600)
+    png = charts.lag_chart(group, history)
+    samples = max((len(v) for v in history.values()), default=0)
+    ctx.slack.files_upload_v2(
+        channel=inv.channel_id, file=png, filename=f"lag-{group}.png", title=f"Lag of {group}",
+        initial_comment=f"Lag of `{group}` over the last {CHART_HOURS} h ({samples} stored samples per partition).",
+    )
+
+
 SPEC = CommandSpec(
     name="lag",
     summary="consumer lag per partition with trend, seconds behind and scaling advice; all groups worst first",
-    usage=[USAGE, "/lag billing", "/lag billing orders"],
+    usage=[USAGE, "/lag billing", "/lag billing orders", "/lag billing --chart"],
     handle=handle,
 )

@@ -41,9 +41,12 @@ def test_lag_through_the_umbrella_and_all_groups(bot: LocalBot, unique: str) -> 
     text = _posted(bot)["text"]
     assert text.startswith("Consumer lag: all groups (local): WARNING: ")
     assert f"{group} lags 14,999 messages (warning above 10,000)" in text
-    first_row = next(line for line in text.splitlines() if line.startswith(("GROUP",)))
-    after = text.splitlines()[text.splitlines().index(first_row) + 1]
-    assert after.startswith(group)  # the worst group first
+    lines = text.splitlines()
+    rows = lines[next(i for i, line in enumerate(lines) if line.startswith("GROUP")) + 1:]
+    ours = next(line for line in rows if line.startswith(group + " "))
+    assert ours.split()[3] == "14,999" and ours.split()[-1] == "WARNING"
+    levels = [line.split()[-1] for line in rows if line.split() and line.split()[-1] in ("OK", "WARNING", "CRITICAL")]
+    assert levels == sorted(levels, key=["CRITICAL", "WARNING", "OK"].index)  # the worst groups first
 
 
 def test_unknown_group_suggests_close_names(bot: LocalBot, unique: str) -> None:
@@ -59,6 +62,23 @@ def test_unknown_group_suggests_close_names(bot: LocalBot, unique: str) -> None:
 def test_wrong_arguments_get_usage_in_the_ack(bot: LocalBot) -> None:
     reply = bot.slash("/lag a b c").json()
     assert reply["response_type"] == "ephemeral"
-    assert reply["text"] == "Too many arguments: `c`. Usage: `/lag [group] [topic] [--cluster NAME]`"
+    assert reply["text"] == "Too many arguments: `c`. Usage: `/lag [group] [topic] [--cluster NAME] [--chart]`"
     assert "No Kafka cluster named `prod`" in bot.slash("/lag --cluster prod").json()["text"]
     assert bot.slack.state.response_url_posts() == []
+
+
+def test_chart_is_uploaded_into_the_channel(bot: LocalBot, unique: str) -> None:
+    topic, group = f"chart-{unique}", f"charted-{unique}"
+    kf.create_topic(topic, 2)
+    kf.commit(group, {(topic, 0): 0, (topic, 1): 0})
+    for n in (10, 40):
+        kf.produce(topic, {0: n, 1: n // 2})
+        bot.slash(f"/lag {group}")
+    bot.slash(f"/lag {group} --chart")
+    files = bot.slack.state.files()
+    assert len(files) == 1
+    f = files[0]
+    assert f.filename == f"lag-{group}.png" and f.data.startswith(b"\x89PNG")
+    shared = [m for m in bot.slack.state.messages("C0INCIDENTS") if m.files]
+    assert shared and f"Lag of `{group}` over the last 6 h (3 stored samples per partition)." in shared[-1].text
+    assert "--chart` draws one group's lag" in bot.slash("/lag --chart").json()["text"]
