@@ -93,6 +93,7 @@ def to_blocks(report: Report) -> list[Block]:
     for note in report.notes:
         out.append(blocks.section(blocks.escape(note)))
     footer = [f"Snapshot {when(report.taken_at)}"]
-    footer += [f"By hand: `{blocks.escape(c)}`" for c in report.cli]
+    if report.cli:
+        footer.append("By hand: " + "  ·  ".join(f"`{blocks.escape(c)}`" for c in report.cli))
     out.append(blocks.context(*footer))
     return blocks.limit_blocks(out)
