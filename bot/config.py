@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -149,6 +149,22 @@ class SchemaRegistrySettings(BaseModel):
         return v.rstrip("/")
 
 
+class TeamSettings(BaseModel):
+    """A team that owns consumer groups, topics or queues, and who leads it."""
+
+    lead_users: list[str] = Field(default_factory=list)  # Slack user ids, e.g. U0123ABC
+    lead_usergroup: str | None = None  # Slack user group id, e.g. S0123ABC
+    channel: str | None = None
+
+    @field_validator("lead_users")
+    @classmethod
+    def _users(cls, v: list[str]) -> list[str]:
+        for user in v:
+            if not re.fullmatch(r"[UW][A-Z0-9]{2,}", user):
+                raise ValueError(f"'{user}' is not a Slack user id (like U0123ABC)")
+        return v
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -173,6 +189,19 @@ class Settings(BaseSettings):
     schema_registry: dict[str, SchemaRegistrySettings] = Field(default_factory=dict)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     dlq: DlqSettings = Field(default_factory=DlqSettings)
+    teams: dict[str, TeamSettings] = Field(default_factory=dict)
+    # Name prefix (of a consumer group, topic or queue) -> team; the longest prefix wins.
+    ownership: dict[str, str] = Field(default_factory=dict)
+    default_team: str | None = None
+
+    @model_validator(mode="after")
+    def _teams_exist(self) -> "Settings":
+        for prefix, team in self.ownership.items():
+            if team not in self.teams:
+                raise ValueError(f"ownership: '{prefix}' names team '{team}', which is not under teams")
+        if self.default_team is not None and self.default_team not in self.teams:
+            raise ValueError(f"default_team: '{self.default_team}' is not under teams")
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -227,8 +256,10 @@ def load(config_file: str | Path | None = None, **overrides: Any) -> Settings:
 
 
 def _describe(err: Any) -> str:
-    field = ".".join(str(part) for part in err["loc"]) or "(top level)"
     message = err["msg"].removeprefix("Value error, ")
+    if not err["loc"]:  # a rule across fields; the message names them
+        return f"configuration error: {message}"
+    field = ".".join(str(part) for part in err["loc"])
     if err["type"] == "extra_forbidden":
         message = "unknown setting (check the spelling)"
     hint = f"{ENV_PREFIX}{'__'.join(str(p) for p in err['loc']).upper()}"

@@ -34,8 +34,13 @@ def produce(topic: str, counts: dict[int, int], headers: list[tuple[str, bytes]]
     producer = Producer({"bootstrap.servers": KAFKA, "linger.ms": 5})
     for partition, n in counts.items():
         for i in range(n):
-            producer.produce(topic, key=f"k{i}".encode(), value=f"message {i}".encode(), partition=partition,
-                             headers=headers)
+            while True:
+                try:
+                    producer.produce(topic, key=f"k{i}".encode(), value=f"message {i}".encode(),
+                                     partition=partition, headers=headers)
+                    break
+                except BufferError:  # the local queue is full: let deliveries drain
+                    producer.poll(0.2)
     assert producer.flush(30) == 0
 
 

@@ -124,3 +124,24 @@ def test_serve_without_slack_credentials_says_what_to_set(tmp_path: Path) -> Non
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "slack.bot_token: required to serve Slack" in result.stderr
     assert "INCIDENTBOT_SLACK__BOT_TOKEN" in result.stderr
+
+
+def test_ownership_must_name_known_teams() -> None:
+    with pytest.raises(config.ConfigError) as info:
+        config.load(teams={"payments": {}}, ownership={"billing-": "billing-team"})
+    assert str(info.value) == ("configuration error: ownership: 'billing-' names team 'billing-team', "
+                               "which is not under teams")
+    with pytest.raises(config.ConfigError) as info:
+        config.load(teams={"payments": {"lead_users": ["bob"]}})
+    assert "teams.payments.lead_users: 'bob' is not a Slack user id" in str(info.value)
+
+
+def test_longest_ownership_prefix_wins() -> None:
+    from bot.ownership import owner
+
+    settings = config.load(teams={"payments": {}, "core": {}}, ownership={"billing": "payments", "bill": "core"},
+                           default_team="core")
+    assert owner(settings, "billing-svc") == "payments"
+    assert owner(settings, "bills") == "core"
+    assert owner(settings, None, "billing.dlq") == "payments"
+    assert owner(settings, "unrelated") == "core"

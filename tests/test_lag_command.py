@@ -82,3 +82,24 @@ def test_chart_is_uploaded_into_the_channel(bot: LocalBot, unique: str) -> None:
     shared = [m for m in bot.slack.state.messages("C0INCIDENTS") if m.files]
     assert shared and f"Lag of `{group}` over the last 6 h (3 stored samples per partition)." in shared[-1].text
     assert "--chart` draws one group's lag" in bot.slash("/lag --chart").json()["text"]
+
+
+def test_topology_maps_groups_to_topics_with_owners(tmp_path, local_slack, brokers, unique: str) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import make_settings, start_bot
+
+    topic = f"topo-{unique}"
+    kf.create_topic(topic, 2)
+    kf.produce(topic, {0: 300_009, 1: 3})  # the worst topic in the cluster, so it comes first
+    kf.commit(f"billing-{unique}", {(topic, 0): 4, (topic, 1): 3})
+    kf.commit(f"audit-{unique}", {(topic, 0): 300_009})
+    settings = make_settings(tmp_path, teams={"payments": {"lead_users": ["U0BOB"]}, "platform": {}},
+                             ownership={"billing-": "payments"}, default_team="platform")
+    running = start_bot(settings, local_slack)
+    try:
+        running.slash("/topology")
+    finally:
+        running.close()
+    text = local_slack.state.response_url_posts()[-1]["text"]
+    rows = [line.split() for line in text.splitlines() if line.startswith(topic + " ")]
+    assert rows == [[topic, f"billing-{unique}", "Empty", "0", "300,005", "payments"],
+                    [topic, f"audit-{unique}", "Empty", "0", "0", "platform"]]
