@@ -13,4 +13,12 @@ def _lag_samples(conn: Connection) -> None:
     lag_samples.create(conn, checkfirst=True)
 
 
-STEPS: list[Migration] = [_lag_samples]
+def _incidents(conn: Connection) -> None:
+    from bot.incidents import tables
+
+    for table in (tables.incidents, tables.incident_events, tables.incident_alerts, tables.alert_dedup,
+                  tables.checklist):
+        table.create(conn, checkfirst=True)
+
+
+STEPS: list[Migration] = [_lag_samples, _incidents]
