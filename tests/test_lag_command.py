@@ -39,7 +39,8 @@ def test_lag_through_the_umbrella_and_all_groups(bot: LocalBot, unique: str) -> 
     kf.commit(group, {(topic, 0): 1})
     bot.slash("/ops lag")
     text = _posted(bot)["text"]
-    assert text.startswith("Consumer lag: all groups (local): WARNING: ")
+    # Other tests share the cluster and may leave worse groups: the headline is at least a warning.
+    assert text.startswith(("Consumer lag: all groups (local): WARNING: ", "Consumer lag: all groups (local): CRITICAL: "))
     assert f"{group} lags 14,999 messages (warning above 10,000)" in text
     lines = text.splitlines()
     rows = lines[next(i for i, line in enumerate(lines) if line.startswith("GROUP")) + 1:]

@@ -65,7 +65,8 @@ def error_rate_reason(source: str, dlq_topic: str, rate: float, window_seconds: 
     limit = f"{thresholds.error_rate_percent:g}%"
     shown = f"{rate:.2f}".rstrip("0").rstrip(".")
     if rate <= thresholds.error_rate_percent:
-        return Level.OK, f"{source} dead-letters {shown}% of its messages into {dlq_topic} {over} (warning above {limit})."
+        return Level.OK, (f"{source} dead-letters {shown}% of its messages into {dlq_topic} {over} "
+                          f"(warning above {limit}).")
     if minutes < thresholds.error_rate_minutes:
         return Level.OK, (f"{source} dead-letters {shown}% of its messages into {dlq_topic} {over}; it warns "
                           f"when that stays above {limit} for {thresholds.error_rate_minutes} min.")
@@ -89,14 +90,14 @@ def rabbit_queue_verdict(snapshot: QueueSnapshot, thresholds: Thresholds, *, as_
                      + (". Fix that consumer, then replay." if level == Level.CRITICAL else "."))
         else:
             text += _next_step(level, f"/rabbit {snapshot.name} --sample 20")
-        reasons: list[tuple[Level, str]] = [(level, text)]
-    else:
-        reasons = [_backlog_reason(snapshot, thresholds, what)]
-    if snapshot.messages_ready > 0 and snapshot.consumers == 0 and not is_dlq:
+        return verdict([(level, text)])
+    reasons = [_backlog_reason(snapshot, thresholds, what)]
+    if snapshot.messages_ready > 0 and snapshot.consumers == 0:
         reasons.append((Level.WARNING, f"{snapshot.name} has {snapshot.messages_ready:,} ready messages and no "
                                        f"consumers: check that its consumer service is running."))
-    if snapshot.growth_per_minute is not None and not is_dlq and snapshot.growth_per_minute > thresholds.lag_growth_per_minute:
-        reasons.append((Level.WARNING, f"{snapshot.name} grows {snapshot.growth_per_minute:,.0f}/min (warning above "
+    growth = snapshot.growth_per_minute
+    if growth is not None and growth > thresholds.lag_growth_per_minute:
+        reasons.append((Level.WARNING, f"{snapshot.name} grows {growth:,.0f}/min (warning above "
                                        f"{thresholds.lag_growth_per_minute:,}/min): consumers are not keeping up; "
                                        f"scale them or look for a slow dependency."))
     return verdict(reasons)

@@ -1,6 +1,6 @@
 """Snapshots of dead-letter queues (Kafka topics and RabbitMQ queues), and the pure
-functions over them that both brokers share: payload previews, error-pattern
-grouping, growth and error rate.
+functions over them: payload previews, error-pattern grouping, growth and error
+rate (both brokers), and RabbitMQ's x-death header.
 
 Everything here is plain data in, plain data out: no broker is contacted, so the
 Slack renderer, the health verdicts and the sample store can all use it freely.
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from datetime import datetime
-from typing import Literal
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -288,3 +288,50 @@ def preview(payload: bytes | str | None, limit: int) -> str:
         label += f", schema id {int.from_bytes(data[1:5], 'big')}"
     shown = data[: max(0, min(32, limit // 2))]
     return f"{label}> {shown.hex()}{'…' if len(shown) < len(data) else ''}".rstrip()
+
+
+# ---------------------------------------------------------------- RabbitMQ x-death
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return decode_text(value) if isinstance(value, bytes) else str(value)
+
+
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, (int, float)):  # the management API sends AMQP timestamps as epoch seconds
+        return datetime.fromtimestamp(value, UTC)
+    return None
+
+
+def parse_x_death(headers: dict[str, Any] | None) -> list[DeathRecord]:
+    """The x-death entries, most recent first (RabbitMQ keeps them in that order)."""
+    entries = (headers or {}).get("x-death") or []
+    records = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        records.append(DeathRecord(
+            reason=_text(entry.get("reason")) or "unknown", count=int(entry.get("count") or 0),
+            queue=_text(entry.get("queue")) or "", exchange=_text(entry.get("exchange")),
+            routing_keys=[_text(k) or "" for k in entry.get("routing-keys") or []],
+            time=_time(entry.get("time")), original_expiration=_text(entry.get("original-expiration")),
+        ))
+    return records
+
+
+def group_deaths(samples: list[RabbitMessage]) -> list[DeathGroup]:
+    """Samples grouped by why and where they first died, most frequent first."""
+    counts: Counter[tuple[str, str]] = Counter()
+    deaths: Counter[tuple[str, str]] = Counter()
+    for message in samples:
+        oldest = message.deaths[-1] if message.deaths else None
+        reason = message.first_death_reason or (oldest.reason if oldest else "(no x-death)")
+        queue = message.first_death_queue or (oldest.queue if oldest else "")
+        counts[(reason, queue)] += 1
+        deaths[(reason, queue)] += sum(d.count for d in message.deaths if (d.reason, d.queue) == (reason, queue))
+    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [DeathGroup(reason=r, queue=q, count=n, deaths=deaths[(r, q)]) for (r, q), n in ordered]

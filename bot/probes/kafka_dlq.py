@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import difflib
-import logging
 import re
 import time
 import uuid
@@ -42,10 +41,11 @@ from bot.probes.dlq_models import (
     preview,
 )
 
-log = logging.getLogger(__name__)
-
 CONNECT_PREFIX = "__connect.errors."
 SPRING_PREFIX = "kafka_dlt-"
+# Spring writes these as big-endian ints, not text.
+_BINARY_SPRING = (f"{SPRING_PREFIX}original-partition", f"{SPRING_PREFIX}original-offset",
+                  f"{SPRING_PREFIX}original-timestamp")
 # "com.acme.BadThing: the message" in a free-form error header.
 _CLASS_AND_MESSAGE = re.compile(r"^([A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*(?:Exception|Error|Fault)):\s*(.*)$", re.S)
 
@@ -132,7 +132,7 @@ def fetch_offsets(admin: AdminClient, partitions: Iterable[tuple[str, int]], tim
             start = earliest[tp].result(timeout=max(0.1, deadline - time.monotonic())).offset
             end = latest[tp].result(timeout=max(0.1, deadline - time.monotonic())).offset
         except KafkaException as exc:
-            notes.append(f"{tp.topic} partition {tp.partition}: offsets unavailable ({exc.args[0].str()}).")
+            notes.append(f"{tp.topic} partition {tp.partition}: offsets unavailable ({_error_text(exc)}).")
             continue
         except concurrent.futures.TimeoutError:
             notes.append(f"{tp.topic} partition {tp.partition}: no offsets within {timeout_s:g} s.")
@@ -141,20 +141,24 @@ def fetch_offsets(admin: AdminClient, partitions: Iterable[tuple[str, int]], tim
     return result, notes
 
 
+def _error_text(exc: KafkaException) -> str:
+    error = exc.args[0] if exc.args else None
+    return error.str() if isinstance(error, KafkaError) else str(exc)
+
+
 # ---------------------------------------------------------------- headers (pure)
 
 
-def header_int(raw: bytes | None, *, binary_first: bool) -> int | None:
-    """A partition or offset header: Spring writes a 4- or 8-byte big-endian int,
-    Kafka Connect writes decimal text. Each style is tried; ``binary_first`` says
-    which to trust when both would parse (only Spring's own headers)."""
+def header_int(raw: bytes | None) -> int | None:
+    """A partition or offset header. Kafka Connect writes decimal text, Spring a 4- or
+    8-byte big-endian int. Text wins when both would parse: a binary int whose every
+    byte is an ASCII digit is at least 0x30303030, no real partition or offset."""
     if raw is None:
         return None
     text = raw.decode("ascii", "replace").strip()
-    as_text = int(text) if re.fullmatch(r"-?\d+", text) else None
-    as_binary = int.from_bytes(raw, "big", signed=True) if len(raw) in (4, 8) else None
-    return (as_binary if as_binary is not None else as_text) if binary_first else (
-        as_text if as_text is not None else as_binary)
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    return int.from_bytes(raw, "big", signed=True) if len(raw) in (4, 8) else None
 
 
 def parse_error_headers(headers: list[tuple[str, bytes | None]] | None, error_headers: list[str],
@@ -171,7 +175,7 @@ def parse_error_headers(headers: list[tuple[str, bytes | None]] | None, error_he
              and "stacktrace" not in k and k not in _BINARY_SPRING}
     for k in _BINARY_SPRING:
         if k in raw:
-            shown[k] = str(header_int(raw[k], binary_first=True))
+            shown[k] = str(header_int(raw[k]))
     fields: dict[str, object] = {"headers": shown}
 
     def text(key: str) -> str | None:
@@ -182,8 +186,8 @@ def parse_error_headers(headers: list[tuple[str, bytes | None]] | None, error_he
                       error_class=text(f"{CONNECT_PREFIX}exception.class.name"),
                       error_message=text(f"{CONNECT_PREFIX}exception.message"),
                       original_topic=text(f"{CONNECT_PREFIX}topic"),
-                      original_partition=header_int(raw.get(f"{CONNECT_PREFIX}partition"), binary_first=False),
-                      original_offset=header_int(raw.get(f"{CONNECT_PREFIX}offset"), binary_first=False))
+                      original_partition=header_int(raw.get(f"{CONNECT_PREFIX}partition")),
+                      original_offset=header_int(raw.get(f"{CONNECT_PREFIX}offset")))
     elif any(k.startswith(SPRING_PREFIX) for k in raw):
         # Spring wraps the real failure (ListenerExecutionFailedException); the cause
         # class is what distinguishes one bug from another.
@@ -193,8 +197,8 @@ def parse_error_headers(headers: list[tuple[str, bytes | None]] | None, error_he
                       error_message=text(f"{SPRING_PREFIX}exception-message")
                       or text(f"{SPRING_PREFIX}key-exception-message"),
                       original_topic=text(f"{SPRING_PREFIX}original-topic"),
-                      original_partition=header_int(raw.get(f"{SPRING_PREFIX}original-partition"), binary_first=True),
-                      original_offset=header_int(raw.get(f"{SPRING_PREFIX}original-offset"), binary_first=True))
+                      original_partition=header_int(raw.get(f"{SPRING_PREFIX}original-partition")),
+                      original_offset=header_int(raw.get(f"{SPRING_PREFIX}original-offset")))
     else:
         for name, value in raw.items():
             if name.lower() in wanted and value:
@@ -208,10 +212,6 @@ def parse_error_headers(headers: list[tuple[str, bytes | None]] | None, error_he
         lines = str(fields["error_message"]).strip().splitlines()
         fields["error_message"] = lines[0][:limit] if lines else None
     return fields
-
-
-_BINARY_SPRING = (f"{SPRING_PREFIX}original-partition", f"{SPRING_PREFIX}original-offset",
-                  f"{SPRING_PREFIX}original-timestamp")
 
 
 def describe_record(partition: int, offset: int, key: bytes | None, value: bytes | None,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -33,13 +32,13 @@ import requests
 from bot.config import DlqSettings
 from bot.probes.clients import Clients
 from bot.probes.dlq_models import (
-    DeathGroup,
-    DeathRecord,
     QueueSnapshot,
     QueueSummary,
     RabbitMessage,
     decode_text,
+    group_deaths,
     growth_per_minute,
+    parse_x_death,
     preview,
 )
 
@@ -136,9 +135,11 @@ def list_queues(clients: Clients, cluster: str) -> list[QueueSummary]:
         raise RabbitUnavailable(f"Cannot list queues: {exc}.") from exc
 
 
-def _list_raw(clients: Clients, cluster: str) -> list[dict[str, Any]]:
+def _list_raw(clients: Clients, cluster: str, columns: str | None = None) -> list[dict[str, Any]]:
+    """The vhost's queues; ``columns`` keeps the answer small on brokers with thousands."""
     vhost = quote(clients.settings.rabbitmq[cluster].vhost, safe="")
-    return list(_api(clients, cluster, f"queues/{vhost}") or [])
+    query = f"?columns={columns}" if columns else ""
+    return list(_api(clients, cluster, f"queues/{vhost}{query}") or [])
 
 
 def _summary(data: dict[str, Any]) -> QueueSummary:
@@ -165,41 +166,49 @@ def dead_letter_map(clients: Clients, cluster: str, queues: list[dict[str, Any]]
         bindings = _api(clients, cluster, f"exchanges/{vhost}/{quote(exchange, safe='')}/bindings/source") or []
         for binding in bindings:
             if binding.get("destination_type") == "queue":
-                found.setdefault(binding["destination"], []).extend(q["name"] for q in sources)
+                keys = {binding.get("routing_key", "")}
+                found.setdefault(binding["destination"], []).extend(
+                    q["name"] for q in sources if _may_route(_dead_letter_target(q)[1], keys))
     return {k: sorted(set(v)) for k, v in found.items()}
 
 
-# ---------------------------------------------------------------- x-death (pure)
+def dead_letter_sources(clients: Clients, cluster: str, name: str) -> list[str]:
+    """The queues that dead-letter into ``name``: two requests (its bindings, and the
+    queues' arguments), however many DLX exchanges the vhost has. Approximate for
+    topic exchanges: a binding pattern other than "#" is taken to match."""
+    vhost = quote(clients.settings.rabbitmq[cluster].vhost, safe="")
+    bindings = _api(clients, cluster, f"queues/{vhost}/{quote(name, safe='')}/bindings") or []
+    bound: dict[str, set[str]] = {}
+    for binding in bindings:
+        if binding.get("source"):  # "" is the default exchange's implicit binding
+            bound.setdefault(binding["source"], set()).add(binding.get("routing_key", ""))
+    sources = []
+    for q in _list_raw(clients, cluster, "name,arguments,effective_policy_definition"):
+        exchange, key = _dead_letter_target(q)
+        if exchange == "":
+            if (key or q["name"]) == name:
+                sources.append(q["name"])
+        elif exchange in bound and _may_route(key, bound[exchange]):
+            sources.append(q["name"])
+    return sorted(sources)
+
+
+def _may_route(dead_letter_key: str | None, binding_keys: set[str]) -> bool:
+    """Whether a dead letter sent with ``dead_letter_key`` can follow one of these
+    bindings. Without a key the message keeps its original routing keys, which only
+    the messages know, so it may; fanout bindings ("") and patterns are taken to match."""
+    if dead_letter_key is None:
+        return True
+    return dead_letter_key in binding_keys or any(k == "" or "*" in k or "#" in k for k in binding_keys)
+
+
+# ---------------------------------------------------------------- messages (pure)
 
 
 def _text(value: Any) -> str | None:
     if value is None:
         return None
     return decode_text(value) if isinstance(value, bytes) else str(value)
-
-
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, (int, float)):  # the management API sends AMQP timestamps as epoch seconds
-        return datetime.fromtimestamp(value, UTC)
-    return None
-
-
-def parse_x_death(headers: dict[str, Any] | None) -> list[DeathRecord]:
-    """The x-death entries, most recent first (RabbitMQ keeps them in that order)."""
-    entries = (headers or {}).get("x-death") or []
-    records = []
-    for entry in entries if isinstance(entries, list) else []:
-        if not isinstance(entry, dict):
-            continue
-        records.append(DeathRecord(
-            reason=_text(entry.get("reason")) or "unknown", count=int(entry.get("count") or 0),
-            queue=_text(entry.get("queue")) or "", exchange=_text(entry.get("exchange")),
-            routing_keys=[_text(k) or "" for k in entry.get("routing-keys") or []],
-            time=_time(entry.get("time")), original_expiration=_text(entry.get("original-expiration")),
-        ))
-    return records
 
 
 def describe_message(body: bytes, headers: dict[str, Any] | None, *, redelivered: bool,
@@ -221,20 +230,6 @@ def describe_message(body: bytes, headers: dict[str, Any] | None, *, redelivered
         error_message=error.strip().splitlines()[0][: dlq.preview_chars] if error and error.strip() else None,
         headers=shown,
     )
-
-
-def group_deaths(samples: list[RabbitMessage]) -> list[DeathGroup]:
-    """Samples grouped by why and where they first died, most frequent first."""
-    counts: Counter[tuple[str, str]] = Counter()
-    deaths: Counter[tuple[str, str]] = Counter()
-    for message in samples:
-        oldest = message.deaths[-1] if message.deaths else None
-        reason = message.first_death_reason or (oldest.reason if oldest else "(no x-death)")
-        queue = message.first_death_queue or (oldest.queue if oldest else "")
-        counts[(reason, queue)] += 1
-        deaths[(reason, queue)] += sum(d.count for d in message.deaths if (d.reason, d.queue) == (reason, queue))
-    ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return [DeathGroup(reason=r, queue=q, count=n, deaths=deaths[(r, q)]) for (r, q), n in ordered]
 
 
 def sampling_blocker(queue_type: str | None, arguments: dict[str, Any], broker_version: str | None) -> str | None:
@@ -335,7 +330,7 @@ def rabbit_queue_snapshot(clients: Clients, cluster: str, name: str, *, sample_s
     try:
         data = _api(clients, cluster, f"queues/{quote(vhost, safe='')}/{quote(name, safe='')}")
         if data is None:
-            names = [q["name"] for q in _list_raw(clients, cluster)]
+            names = [q["name"] for q in _list_raw(clients, cluster, "name")]
             suggestions = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
             hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
             raise QueueNotFound(name, f"No queue named {name} in vhost {vhost}.{hint}", suggestions)
@@ -345,7 +340,7 @@ def rabbit_queue_snapshot(clients: Clients, cluster: str, name: str, *, sample_s
                                                           "figures for this queue yet")}
         else:
             fields = {**parse_queue(data), "source": "management"}
-        sources = dead_letter_map(clients, cluster, _list_raw(clients, cluster)).get(name, [])
+        sources = dead_letter_sources(clients, cluster, name)
     except _ManagementDown as exc:
         fields = {"vhost": vhost, "name": name, **_amqp_depth(clients, cluster, name, str(exc))}
     snapshot = QueueSnapshot(cluster=cluster, taken_at=datetime.now(UTC), **fields)
