@@ -79,8 +79,8 @@ def subject_verdict(subject: SubjectSnapshot, thresholds: SchemaThresholds | Non
     if subject.compatibility == "NONE":
         breaking = [c.describe() for c in subject.latest_changes if c.breaks]
         latest_note = f" The latest change: {'; '.join(breaking)}." if breaking else ""
-        reasons.append((Level.WARNING, f"Subject {name} has compatibility NONE ({subject.compatibility_source} level): any change is accepted; "
-                        f"consumers can break.{latest_note}"))
+        reasons.append((Level.WARNING, f"Subject {name} has compatibility NONE ({subject.compatibility_source} "
+                        f"level): any change is accepted; consumers can break.{latest_note}"))
     burst = recent_registrations(subject.recent, thresholds, now)
     if len(burst) >= thresholds.change_rate_versions:
         versions = ", ".join(str(v.version) for v in burst)

@@ -27,8 +27,6 @@ from bot.config import SchemaRegistrySettings, Settings
 
 log = logging.getLogger(__name__)
 
-LEVELS = ("BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE",
-          "FULL", "FULL_TRANSITIVE", "NONE")
 _ACCEPT = "application/vnd.schemaregistry.v1+json, application/vnd.schemaregistry+json, application/json"
 _MAX_MESSAGE = 300
 
@@ -242,29 +240,28 @@ class SchemaRegistryProbe:
 
     def version_history(self, subject: str, last: int = 5) -> list[VersionInfo]:
         """The last `last` versions with their schema ids, oldest first."""
-        numbers = self.versions(subject)[-last:]
-        times = self._registration_times(subject)
-        infos = []
-        for number in numbers:
-            found = self.version(subject, number)
-            infos.append(VersionInfo(version=number, id=found.id, registered_at=times.get(number)))
-        return infos
+        return [info for info, _ in self._recent(subject, self.versions(subject), last)]
 
     def subject_snapshot(self, subject: str, history: int = 5) -> SubjectSnapshot:
         snap = SubjectSnapshot(subject=subject)
         try:
             snap.versions = self.versions(subject)
-            snap.recent = self.version_history(subject, history)
-            snap.latest = self.latest(subject)
+            recent = self._recent(subject, snap.versions, max(history, 2))  # two for the diff
+            snap.recent = [info for info, _ in recent][-max(history, 1):]
+            snap.latest = recent[-1][1] if recent else None
             snap.compatibility, snap.compatibility_source = self.effective_compatibility(subject)
-            if len(snap.versions) >= 2 and snap.latest.schema_type == "AVRO":
-                previous = self.version(subject, snap.versions[-2])
-                snap.latest_changes = diff_avro(previous.schema_text, snap.latest.schema_text)
+            if len(recent) >= 2 and recent[-2][1].schema_type == recent[-1][1].schema_type == "AVRO":
+                snap.latest_changes = diff_avro(recent[-2][1].schema_text, recent[-1][1].schema_text)
         except SchemaRegistryError as err:
             if err.kind in (ErrorKind.UNREACHABLE, ErrorKind.TIMEOUT, ErrorKind.AUTH):
                 raise
             snap.error = err.message
         return snap
+
+    def _recent(self, subject: str, numbers: list[int], last: int) -> list[tuple[VersionInfo, SchemaVersion]]:
+        times = self._registration_times(subject)
+        found = [self.version(subject, number) for number in numbers[-last:]] if last > 0 else []
+        return [(VersionInfo(version=f.version, id=f.id, registered_at=times.get(f.version)), f) for f in found]
 
     def snapshot(self, subjects: list[str] | tuple[str, ...] = (), history: int = 5) -> RegistrySnapshot:
         """The registry's state; details only for the given subjects (each costs a few calls)."""
@@ -397,6 +394,8 @@ def _q(subject: str) -> str:
 
 def _level(data: Any) -> str:
     # GET answers compatibilityLevel; some registries (and PUT) use compatibility.
+    if not isinstance(data, dict):
+        return ""
     return str(data.get("compatibilityLevel") or data.get("compatibility") or "").upper()
 
 
@@ -453,15 +452,14 @@ def diff_avro(old: str | dict[str, Any], new: str | dict[str, Any]) -> list[Sche
     if before["name"].split(".")[-1] != after["name"].split(".")[-1]:
         changes.append(SchemaChange(change="record_renamed", field="", before=before["name"],
                                     after=after["name"], breaks=["BACKWARD", "FORWARD"]))
-    old_fields = {f["name"]: f for f in before.get("fields", [])}
-    new_fields = {f["name"]: f for f in after.get("fields", [])}
+    old_fields, new_fields = _fields(before), _fields(after)
     for name, field in new_fields.items():
         if name not in old_fields:
             default = "default" in field
-            changes.append(SchemaChange(change="added", field=name, after=_type_name(field["type"]),
+            changes.append(SchemaChange(change="added", field=name, after=_type_name(field.get("type")),
                                         has_default=default, breaks=[] if default else ["BACKWARD"]))
-        elif _type_name(old_fields[name]["type"]) != _type_name(field["type"]):
-            old_type, new_type = old_fields[name]["type"], field["type"]
+        elif _type_name(old_fields[name].get("type")) != _type_name(field.get("type")):
+            old_type, new_type = old_fields[name].get("type"), field.get("type")
             breaks = [label for label, ok in (("BACKWARD", _reads(old_type, new_type)),
                                               ("FORWARD", _reads(new_type, old_type))) if not ok]
             changes.append(SchemaChange(change="type_changed", field=name, before=_type_name(old_type),
@@ -469,9 +467,16 @@ def diff_avro(old: str | dict[str, Any], new: str | dict[str, Any]) -> list[Sche
     for name, field in old_fields.items():
         if name not in new_fields:
             default = "default" in field
-            changes.append(SchemaChange(change="removed", field=name, before=_type_name(field["type"]),
+            changes.append(SchemaChange(change="removed", field=name, before=_type_name(field.get("type")),
                                         has_default=default, breaks=[] if default else ["FORWARD"]))
     return changes
+
+
+def _fields(record: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    # Tolerant: a candidate may reach here unvalidated (Apicurio skips parsing at NONE).
+    fields = record.get("fields")
+    return {f["name"]: f for f in fields if isinstance(f, dict) and isinstance(f.get("name"), str)} \
+        if isinstance(fields, list) else {}
 
 
 def _parse(schema: str | dict[str, Any]) -> Any:
@@ -512,9 +517,9 @@ def _reads(writer: Any, reader: Any) -> bool:
     if wk != rk:
         return rk in _PROMOTIONS.get(wk, set())
     if wk == "array":
-        return _reads(w["items"], r["items"])
+        return _reads(w.get("items"), r.get("items"))
     if wk == "map":
-        return _reads(w["values"], r["values"])
+        return _reads(w.get("values"), r.get("values"))
     return True
 
 
