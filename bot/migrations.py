@@ -21,4 +21,10 @@ def _incidents(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-STEPS: list[Migration] = [_lag_samples, _incidents]
+def _depth_samples(conn: Connection) -> None:
+    from bot.depth_history import depth_samples
+
+    depth_samples.create(conn, checkfirst=True)
+
+
+STEPS: list[Migration] = [_lag_samples, _incidents, _depth_samples]

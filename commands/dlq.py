@@ -1,0 +1,91 @@
+"""`/dlq [topic-or-queue] [--sample N]`: DLQ depth, growth, error patterns and the
+newest (Kafka) or oldest (RabbitMQ) messages, sampled without consuming them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from confluent_kafka import KafkaException
+from pydantic import BaseModel, Field
+
+from bot import dlq
+from bot.probes import kafka_dlq, rabbitmq
+from bot.slack import render_dlq
+from commands import args, common
+from commands.base import CommandSpec, Deferred, Invocation, Reply
+
+if TYPE_CHECKING:
+    from bot.context import BotContext
+
+USAGE = "/dlq [topic-or-queue] [--sample N] [--cluster NAME] [--rabbit NAME]"
+
+
+class DlqArgs(BaseModel):
+    name: str | None = None
+    sample: int | None = Field(None, ge=1, le=100)
+    cluster: str | None = None
+    rabbit: str | None = None
+
+
+def handle(inv: Invocation, ctx: BotContext) -> Deferred:
+    a = args.parse(inv.text, DlqArgs, positional=["name"], usage=USAGE)
+    cluster = common.kafka_cluster(ctx, a.cluster)
+    rabbit = common.rabbit_cluster(ctx, a.rabbit)
+    bootstrap = ctx.settings.kafka[cluster].bootstrap_servers
+    t = ctx.settings.thresholds
+
+    def one(name: str) -> Reply:
+        close: set[str] = set()
+        kafka_problem = ""
+        try:
+            found = dlq.kafka(ctx.clients, ctx.engine, t, cluster=cluster, name=name, sample_size=a.sample)
+        except kafka_dlq.DlqNotFound as missing:
+            close.update(missing.suggestions)
+        except KafkaException as exc:
+            kafka_problem = f"Kafka `{cluster}` could not be read ({_kafka_error(exc)}). "
+        else:
+            if len(found) == 1:
+                return common.report_reply(render_dlq.kafka_dlq_report(found[0], bootstrap))
+            return common.report_reply(render_dlq.overview_report(found, [], [], datetime.now(timezone.utc), bootstrap))
+        try:
+            queue = dlq.rabbit(ctx.clients, ctx.engine, t, cluster=rabbit, name=name, sample_size=a.sample)
+        except rabbitmq.QueueNotFound as missing:
+            close.update(missing.suggestions)
+            hint = f" Did you mean {', '.join(f'`{c}`' for c in sorted(close))}?" if close else ""
+            return common.problem(f"{kafka_problem}No Kafka DLQ topic or RabbitMQ queue named `{name}`.{hint}")
+        except rabbitmq.RabbitUnavailable as exc:
+            return common.problem(f"{kafka_problem}`{name}` is no Kafka DLQ here, and RabbitMQ `{rabbit}` is "
+                                  f"unavailable: {exc}")
+        return common.report_reply(render_dlq.rabbit_queue_report(queue))
+
+    def overview() -> Reply:
+        problems: list[str] = []
+        kafka_found: list[dlq.KafkaDlq] = []
+        rabbit_found: list[dlq.RabbitQueue] = []
+        try:
+            kafka_found = dlq.kafka(ctx.clients, ctx.engine, t, cluster=cluster)
+        except KafkaException as exc:
+            problems.append(f"Kafka `{cluster}` unreachable: {_kafka_error(exc)}")
+        try:
+            rabbit_found = dlq.rabbit_dlqs(ctx.clients, t, cluster=rabbit)
+        except rabbitmq.RabbitUnavailable as exc:
+            problems.append(f"RabbitMQ `{rabbit}`: {exc}")
+        return common.report_reply(render_dlq.overview_report(kafka_found, rabbit_found, problems,
+                                                              datetime.now(timezone.utc), bootstrap))
+
+    what = f"`{a.name}`" if a.name else "every dead-letter queue"
+    return Deferred(run=(lambda: one(a.name)) if a.name else overview, ack=Reply(text=f"Looking at {what}…"))
+
+
+def _kafka_error(exc: KafkaException) -> str:
+    first = exc.args[0] if exc.args else None
+    return first.str() if hasattr(first, "str") else str(exc)
+
+
+SPEC = CommandSpec(
+    name="dlq",
+    summary="dead-letter queues: depth, growth, error patterns and sampled messages (Kafka and RabbitMQ)",
+    usage=[USAGE, "/dlq orders.dlq --sample 20"],
+    handle=handle,
+)
