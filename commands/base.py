@@ -44,9 +44,10 @@ class Reply(BaseModel):
 @dataclass(frozen=True)
 class Deferred:
     """Acknowledge now with `ack` (or nothing), then run `run` after the
-    acknowledgement and send what it returns to the person who asked."""
+    acknowledgement and send what it returns to the person who asked (nothing when
+    it returns None: it answered some other way, e.g. by opening a modal)."""
 
-    run: Callable[[], Reply]
+    run: Callable[[], Reply | None]
     ack: Reply | None = None
 
 

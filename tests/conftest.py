@@ -19,6 +19,7 @@ from bot.localslack.server import LocalSlack
 KAFKA = os.environ.get("INCIDENTBOT_TEST_KAFKA", "127.0.0.1:" + os.environ.get("KAFKA_PORT", "9092"))
 RABBIT_PORT = int(os.environ.get("RABBITMQ_PORT", "5672"))
 RABBIT_MGMT = f"http://127.0.0.1:{os.environ.get('RABBITMQ_MANAGEMENT_PORT', '15672')}"
+SCHEMA_REGISTRY = f"http://127.0.0.1:{os.environ.get('SCHEMA_REGISTRY_PORT', '8081')}/apis/ccompat/v7"
 BOT_TOKEN = "xoxb-test-0000-token"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
@@ -51,6 +52,7 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
         "kafka": {"local": {"bootstrap_servers": KAFKA, "request_timeout_s": 3}},
         "rabbitmq": {"local": {"port": RABBIT_PORT, "management_url": RABBIT_MGMT, "request_timeout_s": 3}},
         "slack": {"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET},
+        "schema_registry": {"local": {"url": SCHEMA_REGISTRY, "request_timeout_s": 3}},
     }
     base.update(overrides)
     return config.load(**base)

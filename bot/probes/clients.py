@@ -14,6 +14,7 @@ import requests
 from confluent_kafka.admin import AdminClient
 
 from bot.config import KafkaClusterSettings, RabbitMQSettings, Settings
+from bot.probes.schema_registry import SchemaRegistryProbe
 
 log = logging.getLogger(__name__)
 _librdkafka_log = logging.getLogger("librdkafka")
@@ -53,6 +54,7 @@ class Clients:
         self._lock = threading.Lock()
         self._admins: dict[str, AdminClient] = {}
         self._http: dict[str, requests.Session] = {}
+        self._registries: dict[str, SchemaRegistryProbe] = {}
 
     def kafka_admin(self, cluster: str) -> AdminClient:
         with self._lock:
@@ -69,6 +71,12 @@ class Clients:
                 session.auth = (rabbit.username, rabbit.password.get_secret_value())
                 self._http[cluster] = session
             return self._http[cluster]
+
+    def schema_registry(self, name: str) -> SchemaRegistryProbe:
+        with self._lock:
+            if name not in self._registries:
+                self._registries[name] = SchemaRegistryProbe(name, self.settings.schema_registry[name])
+            return self._registries[name]
 
     def amqp(self, cluster: str) -> pika.BlockingConnection:
         """A new AMQP connection; the caller closes it. pika's blocking connections

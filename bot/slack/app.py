@@ -17,7 +17,9 @@ from bot import metrics
 from bot.context import BotContext
 from commands import router
 from commands.base import Deferred, Reply, UsageError
+from commands import schema as schema_command
 from commands.registry import REGISTRY, SLASH_COMMANDS
+from bot.slack.ids import Callback
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,15 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
     for name in {settings.umbrella_command, *(f"/{n}" for n in SLASH_COMMANDS)}:
         app.command(name)(on_command)
 
+    @app.view(Callback.SCHEMA_CHECK)
+    def on_schema_modal(ack: Ack, view: dict[str, Any]) -> None:
+        errors, work = schema_command.submitted(ctx, view)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        ctx.work.submit(work)
+
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:
         # Bolt answers Slack with a 500 here; the person sees Slack's "failed" notice.
@@ -82,7 +93,8 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
 def _run_later(ctx: BotContext, name: str, outcome: Deferred, respond: Respond, started: float) -> None:
     def work() -> None:
         reply = outcome.run()
-        respond(**_message(reply))
+        if reply is not None:
+            respond(**_message(reply))
         metrics.command_latency.labels(name, "work").observe(time.perf_counter() - started)
 
     def failed(ref: str) -> None:

@@ -1,0 +1,31 @@
+"""Every action_id, callback_id and block_id prefix the bot uses, in one place."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    ACKNOWLEDGE = "incident_acknowledge"
+    RESOLVE = "incident_resolve"
+    RUN_CHECKS = "incident_run_checks"
+    RUN_STEP = "runbook_run_step"
+    STEP_DONE = "runbook_step_done"
+    OPEN_INCIDENT = "home_open_incident"
+
+
+def step_value(ref: str, step_id: str) -> str:
+    return f"{ref}|{step_id}"
+
+
+def parse_step_value(value: str) -> tuple[str, str]:
+    ref, _, step = value.partition("|")
+    return ref, step
+
+
+class Callback(StrEnum):
+    SCHEMA_CHECK = "schema_check_modal"
+
+
+SCHEMA_BLOCK = "candidate"
+SCHEMA_INPUT = "schema_text"
