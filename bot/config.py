@@ -149,6 +149,51 @@ class SchemaRegistrySettings(BaseModel):
         return v.rstrip("/")
 
 
+class AlertSourceSettings(BaseModel):
+    """How one webhook source proves who it is: a bearer token, an HMAC signature of
+    the body, or both. A source with neither is refused (401), never open."""
+
+    enabled: bool = True
+    bearer_token: SecretStr | None = None
+    hmac_secret: SecretStr | None = None
+    hmac_header: str = "X-Signature"  # hex HMAC-SHA256 of the body, "sha256=" prefix allowed
+    # When set, the signed message is "<timestamp>:<body>" and the timestamp must be
+    # within 5 minutes (Grafana's X-Grafana-Alerting-Signature-Timestamp does this).
+    hmac_timestamp_header: str | None = None
+
+
+def _default_sources() -> dict[str, AlertSourceSettings]:
+    return {
+        "alertmanager": AlertSourceSettings(),
+        "grafana": AlertSourceSettings(hmac_header="X-Grafana-Alerting-Signature",
+                                       hmac_timestamp_header="X-Grafana-Alerting-Signature-Timestamp"),
+        "generic": AlertSourceSettings(),
+    }
+
+
+class AlertSettings(BaseModel):
+    sources: dict[str, AlertSourceSettings] = Field(default_factory=_default_sources)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    # When every alert of an incident is resolved: ask a person (False) or resolve it.
+    auto_resolve: bool = False
+
+    @field_validator("sources")
+    @classmethod
+    def _known(cls, v: dict[str, AlertSourceSettings]) -> dict[str, AlertSourceSettings]:
+        unknown = set(v) - {"alertmanager", "grafana", "generic"}
+        if unknown:
+            raise ValueError(f"unknown alert source(s) {sorted(unknown)}: use alertmanager, grafana, generic")
+        return {**_default_sources(), **v}
+
+
+class IncidentSettings(BaseModel):
+    # Severities that also get a dedicated channel inc-<id>-<slug>, with the on-call invited.
+    dedicated_channel_severities: list[str] = Field(default_factory=list)
+    oncall_users: list[str] = Field(default_factory=list)
+    # How many of a runbook's automated diagnosis checks run when an alert opens an incident.
+    first_checks: int = Field(3, ge=0, le=10)
+
+
 class TeamSettings(BaseModel):
     """A team that owns consumer groups, topics or queues, and who leads it."""
 
@@ -189,6 +234,8 @@ class Settings(BaseSettings):
     schema_registry: dict[str, SchemaRegistrySettings] = Field(default_factory=dict)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     dlq: DlqSettings = Field(default_factory=DlqSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     # Name prefix (of a consumer group, topic or queue) -> team; the longest prefix wins.
     ownership: dict[str, str] = Field(default_factory=dict)

@@ -39,18 +39,36 @@ class LocalBot:
         return self.server.url
 
     def slash(self, line: str, *, user: str = "U0ALICE", channel: str = "C0INCIDENTS", wait: bool = True,
-              **signing: Any) -> requests.Response:
+              thread: str | None = None, **signing: Any) -> requests.Response:
         """Type a slash command as `user` in `channel`; by default wait until the
         bot has finished everything it does after the acknowledgement."""
         command, _, text = line.strip().partition(" ")
         response = self.sender.slash(
             command, text.strip(), user_id=user, channel_id=channel,
             response_url=self.slack.response_url(channel=channel, user=user),
-            trigger_id=self.slack.issue_trigger_id(), **signing,
+            trigger_id=self.slack.issue_trigger_id(), thread_ts=thread, **signing,
         )
         if wait:
             self.ctx.work.wait_idle(timeout=120)
         return response
+
+    def click(self, message: Any, action_id: str, *, user: str = "U0ALICE", value: str | None = None,
+              wait: bool = True) -> requests.Response:
+        """Press the button `action_id` (with `value`, when several share it) on a
+        message of the stand-in, as `user`."""
+        for block in message.blocks or []:
+            elements = block.get("elements", []) if block.get("type") == "actions" else [block.get("accessory") or {}]
+            for element in elements:
+                if element.get("action_id") == action_id and (value is None or element.get("value") == value):
+                    response = self.sender.block_action(
+                        user_id=user, channel_id=message.channel, message_ts=message.ts,
+                        action={**element, "block_id": block.get("block_id", "")},
+                        trigger_id=self.slack.issue_trigger_id(user),
+                    )
+                    if wait:
+                        self.ctx.work.wait_idle(timeout=120)
+                    return response
+        raise LookupError(f"no button {action_id} (value {value}) on message {message.ts}")
 
     def close(self) -> None:
         self.server.stop()

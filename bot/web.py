@@ -10,17 +10,22 @@ from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from werkzeug.exceptions import HTTPException
 
-from bot import metrics, readiness
+from bot import metrics, readiness, web_alerts
 from bot.context import BotContext
 
 
 def create(ctx: BotContext, bolt: App) -> Flask:
     web = Flask("incidentbot")
-    web.config["MAX_CONTENT_LENGTH"] = ctx.settings.http.max_body_bytes
+    # The larger limit here; each route holds its own (alerts have theirs).
+    web.config["MAX_CONTENT_LENGTH"] = max(ctx.settings.http.max_body_bytes, ctx.settings.alerts.max_body_bytes) + 1
     slack = SlackRequestHandler(bolt)
+    web.register_blueprint(web_alerts.blueprint(ctx))
 
     @web.post("/slack/events")
-    def slack_events() -> Response:
+    def slack_events() -> Response | tuple[Response, int]:
+        if (request.content_length or 0) > ctx.settings.http.max_body_bytes:
+            return jsonify(error="Request Entity Too Large",
+                           reason=f"the limit is {ctx.settings.http.max_body_bytes} bytes"), 413
         return slack.handle(request)
 
     @web.get("/healthz")

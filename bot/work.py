@@ -11,7 +11,8 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 
 log = logging.getLogger(__name__)
 
@@ -21,15 +22,39 @@ class WorkPool:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="work")
         self._idle = threading.Condition()
         self._in_flight = 0
+        self._queues: dict[str, deque[Callable[[], None]]] = {}
 
     def submit(
-        self, fn: Callable[[], None], *, on_error: Callable[[str], None] | None = None
-    ) -> Future[None]:
+        self, fn: Callable[[], None], *, on_error: Callable[[str], None] | None = None, key: str | None = None
+    ) -> None:
         """Run fn later. If it raises, the error is logged with a reference that
-        on_error receives, so a person can be told something went wrong without a trace."""
+        on_error receives, so a person can be told something went wrong without a trace.
+        Work with the same `key` (say, one incident) runs one at a time, in order:
+        a thread's parent message must exist before its replies."""
         with self._idle:
             self._in_flight += 1
+            job = self._guarded(fn, on_error)
+            if key is None:
+                self._pool.submit(job)
+                return
+            queue = self._queues.get(key)
+            if queue is not None:  # a drainer is already working through this key
+                queue.append(job)
+                return
+            self._queues[key] = deque([job])
+        self._pool.submit(self._drain, key)
 
+    def _drain(self, key: str) -> None:
+        while True:
+            with self._idle:
+                queue = self._queues[key]
+                if not queue:
+                    del self._queues[key]
+                    return
+                job = queue.popleft()
+            job()
+
+    def _guarded(self, fn: Callable[[], None], on_error: Callable[[str], None] | None) -> Callable[[], None]:
         def run() -> None:
             try:
                 fn()
@@ -46,7 +71,7 @@ class WorkPool:
                     self._in_flight -= 1
                     self._idle.notify_all()
 
-        return self._pool.submit(run)
+        return run
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         with self._idle:

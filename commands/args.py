@@ -22,9 +22,10 @@ def split(text: str) -> list[str]:
         raise UsageError(f"I could not read that: {exc}. Close your quotes and try again.") from None
 
 
-def parse(text: str, model: type[M], *, positional: list[str], usage: str) -> M:
+def parse(text: str, model: type[M], *, positional: list[str], usage: str, rest: str | None = None) -> M:
     """Fill `model` from `text`: words go to the fields named in `positional`, in
-    order; `--name value` (or `--name` alone for a bool field) to that field."""
+    order, and the words left over to the field `rest` (joined by spaces);
+    `--name value` (or `--name` alone for a bool field) to that field."""
     words = split(text)
     values: dict[str, Any] = {}
     free: list[str] = []
@@ -35,7 +36,7 @@ def parse(text: str, model: type[M], *, positional: list[str], usage: str) -> M:
         if word.startswith("--") and len(word) > 2:
             name, _, inline = word[2:].partition("=")
             key = name.replace("-", "_")
-            if key not in fields or key in positional:
+            if key not in fields or key in positional or key == rest:
                 options = ", ".join(f"--{f.replace('_', '-')}" for f in fields if f not in positional)
                 raise UsageError(f"Unknown option `{word}`. Options: {options or 'none'}. Usage: `{usage}`")
             if fields[key].annotation is bool:
@@ -51,7 +52,9 @@ def parse(text: str, model: type[M], *, positional: list[str], usage: str) -> M:
             free.append(word)
         i += 1
     if len(free) > len(positional):
-        raise UsageError(f"Too many arguments: `{' '.join(free[len(positional):])}`. Usage: `{usage}`")
+        if rest is None:
+            raise UsageError(f"Too many arguments: `{' '.join(free[len(positional):])}`. Usage: `{usage}`")
+        values[rest] = " ".join(free[len(positional):])
     values.update(zip(positional, free))
     try:
         return model.model_validate(values)

@@ -29,6 +29,7 @@ class Invocation(BaseModel):
     team_id: str | None = None
     response_url: str | None = None
     trigger_id: str | None = None
+    thread_ts: str | None = None  # set when the command was typed in a thread
 
     @property
     def args(self) -> list[str]:

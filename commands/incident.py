@@ -1,31 +1,153 @@
-"""`/incident`: open, follow and close incidents."""
+"""`/incident`: open, acknowledge, resolve and follow incidents. Inside an incident's
+thread (or its dedicated channel) the commands act on that incident; elsewhere
+they take its id."""
 
 from __future__ import annotations
 
+import re
+import time
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel, Field
+
+from bot.incidents import flows, postmortem, service
+from bot.incidents.model import Incident, Severity, Subject
+from bot.slack import blocks
+from bot.slack import render_incident as view
+from commands import args
 from commands import help as help_command
-from commands.base import CommandSpec, Invocation, Reply, UsageError
+from commands.base import CommandSpec, Deferred, Invocation, Outcome, Reply, UsageError
 
 if TYPE_CHECKING:
     from bot.context import BotContext
 
-SUBCOMMANDS = ("help",)
+REF = re.compile(r"^INC-\d{4}-\d{2,}$", re.IGNORECASE)
+OPEN_USAGE = ("/incident open <title> [--severity critical|warning|info] [--runbook ID] [--group G] [--topic T] "
+              "[--queue Q] [--cluster C]")
+USAGE = [OPEN_USAGE, "/incident ack [id]", "/incident resolve [id] [note]", "/incident status [id]",
+         "/incident list", "/incident timeline [id]", "/incident postmortem [id]", "/incident help"]
 
 
-def handle(inv: Invocation, ctx: BotContext) -> Reply:
-    sub = inv.args[0].lower() if inv.args else "help"
+class OpenArgs(BaseModel):
+    title: str = Field(min_length=3, max_length=300)
+    severity: Severity = Severity.WARNING
+    runbook: str | None = None
+    group: str | None = None
+    topic: str | None = None
+    queue: str | None = None
+    cluster: str | None = None
+
+
+def find(inv: Invocation, ctx: BotContext, words: list[str]) -> tuple[Incident, list[str]]:
+    """The incident meant: a leading id, else the thread or channel the command came from."""
+    if words and REF.match(words[0]):
+        found = service.get(ctx.engine, words[0])
+        if found is None:
+            raise UsageError(f"There is no incident {words[0].upper()}. `/incident list` shows the open ones.")
+        return found, words[1:]
+    found = service.in_thread(ctx.engine, inv.channel_id, inv.thread_ts)
+    if found is not None:
+        return found, words
+    open_refs = [i.ref for i in service.list_open(ctx.engine)[:5]]
+    hint = f" Open now: {', '.join(open_refs)}." if open_refs else " No incident is open."
+    raise UsageError(f"Which incident? Run this in its thread, or name it: `/incident {inv.args[0]} INC-…`.{hint}")
+
+
+def _open(inv: Invocation, ctx: BotContext, text: str) -> Outcome:
+    a = args.parse(text, OpenArgs, positional=[], rest="title", usage=OPEN_USAGE)
+    if a.runbook and a.runbook not in ctx.runbooks:
+        raise args.not_found("runbook", a.runbook, ctx.runbooks)
+    if a.cluster and a.cluster not in ctx.settings.kafka and a.cluster not in ctx.settings.rabbitmq:
+        raise UsageError(f"No cluster named `{a.cluster}`. Configured: {', '.join(ctx.settings.kafka)}.")
+    runbook_id = a.runbook or ("high-consumer-lag" if a.group else "dlq-filling" if a.queue else "generic-triage")
+    subject = Subject(cluster=a.cluster, group=a.group, topic=a.topic, queue=a.queue)
+    incident = service.open_manual(ctx.engine, title=a.title, severity=a.severity, runbook_id=runbook_id,
+                                   subject=subject, actor=inv.user_id, now=time.time())
+
+    def announce() -> Reply:
+        flows.announce(ctx, incident, run_checks=any((a.group, a.topic, a.queue)))
+        fresh = flows.reload(ctx, incident)
+        link = ctx.slack.chat_getPermalink(channel=fresh.channel, message_ts=fresh.thread_ts)["permalink"]
+        return Reply(text=f"{fresh.ref} is open: <{link}|follow it in its thread>.")
+
+    return Deferred(run=announce, ack=Reply(text=f"Opening {incident.ref} ({a.severity.value}): {a.title}"))
+
+
+def _change(inv: Invocation, ctx: BotContext, words: list[str], resolve: bool) -> Outcome:
+    incident, rest = find(inv, ctx, words)
+    now = time.time()
+    if resolve:
+        change = service.resolve(ctx.engine, incident, actor=inv.user_id, now=now, note=" ".join(rest) or None)
+    else:
+        change = service.acknowledge(ctx.engine, incident, actor=inv.user_id, now=now)
+    if not change.changed:
+        return Reply(text=change.message)
+    return Deferred(run=lambda: flows.announce_change(ctx, change.incident, change.message),
+                    ack=Reply(text=change.message))
+
+
+def _status(inv: Invocation, ctx: BotContext, words: list[str]) -> Reply:
+    incident, _ = find(inv, ctx, words)
+    rb = flows.runbook(ctx, incident)
+    shown = [b for b in view.parent(incident, rb, flows.next_step(ctx, incident)) if b["type"] != "actions"]
+    return Reply(text=view.parent_text(incident), blocks=shown)
+
+
+def _list(ctx: BotContext) -> Reply:
+    now = time.time()
+    open_now = service.list_open(ctx.engine)
+    if not open_now:
+        return Reply(text="No incident is open.")
+    lines = [view.incident_line(i, now, flows.next_step(ctx, i)) for i in open_now]
+    return Reply(text="\n".join(lines), blocks=[blocks.header(f"{len(open_now)} open incident(s)"),
+                                                *blocks.sections("\n".join(lines))])
+
+
+def _timeline(inv: Invocation, ctx: BotContext, words: list[str]) -> Reply:
+    incident, _ = find(inv, ctx, words)
+    lines = view.timeline_lines(service.timeline(ctx.engine, incident))
+    body = "\n".join(lines)
+    return Reply(text=f"Timeline of {incident.ref}\n{body}",
+                 blocks=[blocks.header(f"Timeline of {incident.ref}"), *blocks.sections(blocks.escape(body))])
+
+
+def _postmortem(inv: Invocation, ctx: BotContext, words: list[str]) -> Outcome:
+    incident, _ = find(inv, ctx, words)
+
+    def upload() -> Reply:
+        with ctx.engine.connect() as conn:
+            markdown = postmortem.render(conn, incident, flows.runbook(ctx, incident))
+        fresh = flows.ensure_parent(ctx, incident)
+        ctx.slack.files_upload_v2(channel=fresh.channel, thread_ts=fresh.thread_ts, content=markdown,
+                                  filename=f"{incident.ref}-postmortem.md", title=f"{incident.ref} postmortem draft",
+                                  initial_comment=f"Postmortem draft for {incident.ref}, from the recorded timeline.")
+        return Reply(text=f"The postmortem draft of {incident.ref} is in its thread.")
+
+    return Deferred(run=upload, ack=Reply(text=f"Writing the postmortem draft of {incident.ref}…"))
+
+
+def handle(inv: Invocation, ctx: BotContext) -> Outcome:
+    sub, _, text = inv.text.strip().partition(" ")
+    sub = sub.lower() or "help"
+    words = args.split(text)
     if sub == "help":
         return help_command.render("incident", ctx.settings.slack.umbrella_command)
-    raise UsageError(
-        f"`/incident {sub}` is not a subcommand I know. Available: {', '.join(SUBCOMMANDS)}. "
-        "Try `/incident help`."
-    )
+    if sub == "open":
+        return _open(inv, ctx, text)
+    if sub in ("ack", "acknowledge"):
+        return _change(inv, ctx, words, resolve=False)
+    if sub == "resolve":
+        return _change(inv, ctx, words, resolve=True)
+    if sub == "status":
+        return _status(inv, ctx, words)
+    if sub == "list":
+        return _list(ctx)
+    if sub == "timeline":
+        return _timeline(inv, ctx, words)
+    if sub == "postmortem":
+        return _postmortem(inv, ctx, words)
+    raise UsageError(f"`/incident {sub}` is not a subcommand I know. Try `/incident help`.")
 
 
-SPEC = CommandSpec(
-    name="incident",
-    summary="incident commands",
-    usage=["/incident help"],
-    handle=handle,
-)
+SPEC = CommandSpec(name="incident", summary="open, acknowledge, resolve and follow incidents", usage=USAGE,
+                   handle=handle)

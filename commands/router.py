@@ -35,4 +35,5 @@ def invocation(payload: dict[str, str], spec: CommandSpec, text: str) -> Invocat
         team_id=payload.get("team_id"),
         response_url=payload.get("response_url"),
         trigger_id=payload.get("trigger_id"),
+        thread_ts=payload.get("thread_ts") or None,
     )

@@ -48,7 +48,7 @@ class Renderer:
                 if block.get("text"):
                     lines.extend(_text(block["text"]).splitlines())
                 for f in block.get("fields", []):
-                    lines.append(f"  {_text(f)}")
+                    lines.append("  " + " ".join(_text(f).split("\n")))
                 accessory = block.get("accessory")
                 if accessory and accessory.get("type") == "button":
                     lines.append("  " + self.button(accessory, block_id, channel, ts))

@@ -37,7 +37,7 @@ class SlackSender:
 
     def slash(self, command: str, text: str = "", *, user_id: str, channel_id: str,
               user_name: str = "", channel_name: str = "", response_url: str = "",
-              trigger_id: str = "", **signing: Any) -> requests.Response:
+              trigger_id: str = "", thread_ts: str | None = None, **signing: Any) -> requests.Response:
         form = {
             "token": "deprecated-verification-token",
             "team_id": self.team_id,
@@ -53,6 +53,8 @@ class SlackSender:
             "response_url": response_url,
             "trigger_id": trigger_id,
         }
+        if thread_ts:  # typed inside a thread
+            form["thread_ts"] = thread_ts
         return self.post_signed(urlencode(form).encode(), **signing)
 
     def interaction(self, payload: dict[str, Any], **signing: Any) -> requests.Response:

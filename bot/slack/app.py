@@ -19,6 +19,7 @@ from commands import router
 from commands.base import Deferred, Reply, UsageError
 from commands import schema as schema_command
 from commands.registry import REGISTRY, SLASH_COMMANDS
+from bot.slack import incident_actions
 from bot.slack.ids import Callback
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
 
     for name in {settings.umbrella_command, *(f"/{n}" for n in SLASH_COMMANDS)}:
         app.command(name)(on_command)
+
+    incident_actions.register(app, ctx)
 
     @app.view(Callback.SCHEMA_CHECK)
     def on_schema_modal(ack: Ack, view: dict[str, Any]) -> None:

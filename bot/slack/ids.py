@@ -14,6 +14,11 @@ class Action(StrEnum):
     OPEN_INCIDENT = "home_open_incident"
 
 
+def step_action(action: Action, step_id: str) -> str:
+    """Checklist buttons need an action_id unique in their message: the step id goes in it."""
+    return f"{action}:{step_id}"
+
+
 def step_value(ref: str, step_id: str) -> str:
     return f"{ref}|{step_id}"
 

@@ -86,3 +86,32 @@ def all_groups_report(report: LagReport, bootstrap: str, topic: str | None = Non
         notes=[f"{len(report.groups)} groups read in {report.snapshot.elapsed_ms:.0f} ms."],
         taken_at=report.snapshot.taken_at, cli=[cli(bootstrap, None)],
     )
+
+
+def membership_report(report: LagReport, bootstrap: str) -> Report:
+    """The group's health as the 10-minute step wants it: state, members and their
+    assignments, and the signs of a rebalance."""
+    a = report.groups[0]
+    g = a.group
+    rows = [[m.client_id, m.host.lstrip("/"), str(len(m.partitions)),
+             ", ".join(f"{t}[{p}]" for t, p in m.partitions[:6]) + (" …" if len(m.partitions) > 6 else "")]
+            for m in sorted(g.members, key=lambda m: m.client_id)]
+    unassigned = [p for p in g.partitions if p.member_id is None]
+    notes = [f"State {g.state}; {len(g.members)} member(s); assignor {g.assignor or '-'}; "
+             f"coordinator broker {g.coordinator if g.coordinator is not None else '-'}."]
+    if unassigned and g.members:
+        notes.append(f"{len(unassigned)} partition(s) with committed offsets have no member: "
+                     "a member left, or the subscription changed.")
+    if g.state in ("PreparingRebalance", "CompletingRebalance"):
+        notes.append("A rebalance is under way: members are joining or leaving. Repeated rebalances point at "
+                     "consumers slower than max.poll.interval.ms or a session timeout that is too short.")
+    if not g.members:
+        notes.append("No consumer is running in this group: check the deployment (pods, processes) first.")
+    notes += a.advice
+    return Report(
+        title=f"Consumer group health: {g.group} ({report.snapshot.cluster})",
+        verdict=a.verdict,
+        tables=[Table(headers=["CLIENT", "HOST", "PARTS", "ASSIGNED"], rows=rows)] if rows else [],
+        notes=notes, taken_at=report.snapshot.taken_at,
+        cli=[cli(bootstrap, g.group) + " --members --verbose"],
+    )

@@ -1,0 +1,253 @@
+"""What an incident looks like in Slack, kept in step with the database: the parent
+message in the incidents channel (edited in place, never reposted), everything
+else in its thread. All of it runs on the work pool after Slack or the alert
+sender had its answer, serialised per incident so replies follow their parent."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import TYPE_CHECKING
+
+from slack_sdk.errors import SlackApiError
+
+from bot import checks
+from bot.incidents import service, store
+from bot.incidents.ingest import Outcome
+from bot.incidents.model import Incident, Status
+from bot.runbooks import Check, Runbook
+from bot.slack import blocks
+from bot.slack import render_incident as view
+from bot.slack import report as report_view
+from bot.slack.blocks import Block
+
+if TYPE_CHECKING:
+    from bot.context import BotContext
+
+log = logging.getLogger(__name__)
+
+
+def key(incident: Incident) -> str:
+    return f"incident:{incident.id}"
+
+
+def runbook(ctx: BotContext, incident: Incident) -> Runbook:
+    return ctx.runbooks.get(incident.runbook_id) or ctx.runbooks["generic-triage"]
+
+
+def reload(ctx: BotContext, incident: Incident) -> Incident:
+    with ctx.engine.connect() as conn:
+        fresh = store.get(conn, pk=incident.id)
+    assert fresh is not None
+    return fresh
+
+
+def next_step(ctx: BotContext, incident: Incident) -> str | None:
+    """The next escalation step to show on the parent message (None: nothing scheduled)."""
+    hook = getattr(ctx, "next_step", None)
+    return hook(incident) if callable(hook) else None
+
+
+# ---------------------------------------------------------------- the parent and the thread
+
+def ensure_parent(ctx: BotContext, incident: Incident) -> Incident:
+    """Post the parent message once; later calls return the incident as it is."""
+    if incident.thread_ts:
+        return incident
+    rb = runbook(ctx, incident)
+    posted = ctx.slack.chat_postMessage(channel=ctx.settings.slack.incidents_channel, text=view.parent_text(incident),
+                                        blocks=view.parent(incident, rb, next_step(ctx, incident)),
+                                        unfurl_links=False)
+    with ctx.engine.begin() as conn:
+        claimed = store.claim_thread(conn, incident_id=incident.id, channel=posted["channel"], thread_ts=posted["ts"])
+    if not claimed:  # another replica posted first: keep theirs, remove ours
+        ctx.slack.chat_delete(channel=posted["channel"], ts=posted["ts"])
+    return reload(ctx, incident)
+
+
+def refresh_parent(ctx: BotContext, incident: Incident) -> None:
+    incident = reload(ctx, incident)
+    if not incident.thread_ts or not incident.channel:
+        return
+    ctx.slack.chat_update(channel=incident.channel, ts=incident.thread_ts, text=view.parent_text(incident),
+                          blocks=view.parent(incident, runbook(ctx, incident), next_step(ctx, incident)))
+
+
+def post(ctx: BotContext, incident: Incident, text: str, blocks_: list[Block] | None = None) -> str:
+    """A reply in the incident's thread (and the parent first, if it is missing)."""
+    incident = ensure_parent(ctx, incident)
+    sent = ctx.slack.chat_postMessage(channel=incident.channel, thread_ts=incident.thread_ts, text=text,
+                                      blocks=blocks_, unfurl_links=False)
+    return str(sent["ts"])
+
+
+def post_report(ctx: BotContext, incident: Incident, report: report_view.Report, actor: str, step: str) -> None:
+    text = report_view.to_text(report)
+    post(ctx, incident, text, report_view.to_blocks(report))
+    service.record(ctx.engine, incident, actor=actor, kind="check", now=time.time(),
+                   text=f"{step}: {report.verdict.headline}", data={"report": text})
+
+
+# ---------------------------------------------------------------- the runbook checklist
+
+def placeholders(ctx: BotContext, incident: Incident) -> dict[str, str]:
+    """What a runbook's command lines may mention, filled from the incident."""
+    s = incident.subject
+    cluster = s.cluster if s.cluster in ctx.settings.kafka else next(iter(ctx.settings.kafka))
+    values = {"bootstrap": ctx.settings.kafka[cluster].bootstrap_servers, "cluster": cluster,
+              "group": s.group, "topic": s.topic, "queue": s.queue, "dlq": s.queue or (f"{s.topic}.dlq" if s.topic else None),
+              "app": incident.labels.get("app") or incident.labels.get("job")}
+    if ctx.settings.schema_registry:
+        values["schema_registry"] = next(iter(ctx.settings.schema_registry.values())).url
+    return {k: v for k, v in values.items() if v}
+
+
+def post_checklist(ctx: BotContext, incident: Incident) -> None:
+    rb = runbook(ctx, incident)
+    with ctx.engine.connect() as conn:
+        done = store.steps_done(conn, incident_id=incident.id)
+    ts = post(ctx, incident, view.checklist_text(rb), view.checklist(incident, rb, done, placeholders(ctx, incident)))
+    with ctx.engine.begin() as conn:
+        store.set_fields(conn, incident_id=incident.id, now=time.time(), checklist_ts=ts)
+
+
+def refresh_checklist(ctx: BotContext, incident: Incident) -> None:
+    incident = reload(ctx, incident)
+    if not incident.checklist_ts or not incident.channel:
+        return
+    rb = runbook(ctx, incident)
+    with ctx.engine.connect() as conn:
+        done = store.steps_done(conn, incident_id=incident.id)
+    ctx.slack.chat_update(channel=incident.channel, ts=incident.checklist_ts, text=view.checklist_text(rb),
+                          blocks=view.checklist(incident, rb, done, placeholders(ctx, incident)))
+
+
+def run_step(ctx: BotContext, incident: Incident, step_id: str, actor: str) -> None:
+    rb = runbook(ctx, incident)
+    step = next((s for s in rb.diagnosis if s.id == step_id), None)
+    if step is None or step.check is Check.MANUAL:
+        return
+    report = checks.run(ctx, step.check, incident.subject)
+    if report is not None:
+        post_report(ctx, incident, report, actor, step.title)
+    with ctx.engine.begin() as conn:
+        store.mark_step_done(conn, incident_id=incident.id, step_id=step.id, actor=actor, now=time.time())
+    refresh_checklist(ctx, incident)
+
+
+def run_first_checks(ctx: BotContext, incident: Incident, actor: str = "bot") -> None:
+    """Evidence first: each distinct automated check of the diagnosis, in order."""
+    seen: set[Check] = set()
+    for step in runbook(ctx, incident).diagnosis:
+        if step.check is Check.MANUAL or step.check in seen:
+            continue
+        if len(seen) >= ctx.settings.incidents.first_checks:
+            break
+        seen.add(step.check)
+        run_step(ctx, incident, step.id, actor)
+
+
+def mark_done(ctx: BotContext, incident: Incident, step_id: str, actor: str) -> bool:
+    rb = runbook(ctx, incident)
+    step = next((s for s in rb.diagnosis if s.id == step_id), None)
+    if step is None:
+        return False
+    now = time.time()
+    with ctx.engine.begin() as conn:
+        first = store.mark_step_done(conn, incident_id=incident.id, step_id=step_id, actor=actor, now=now)
+        if first:
+            store.add_event(conn, incident_id=incident.id, actor=actor, kind="step.done", now=now,
+                            text=f"Done: {step.title}")
+    if first:
+        refresh_checklist(ctx, incident)
+    return first
+
+
+# ---------------------------------------------------------------- whole flows
+
+def dedicated_channel(ctx: BotContext, incident: Incident) -> None:
+    if incident.severity.value not in ctx.settings.incidents.dedicated_channel_severities or incident.dedicated_channel:
+        return
+    slug = re.sub(r"[^a-z0-9]+", "-", incident.title.lower()).strip("-")
+    name = f"inc-{incident.ref.lower()}-{slug}"[:80].rstrip("-")
+    try:
+        created = ctx.slack.conversations_create(name=name)
+    except SlackApiError as exc:
+        if exc.response.get("error") != "name_taken":
+            raise
+        created = ctx.slack.conversations_create(name=f"{name[:73]}-{int(time.time()) % 100000}")
+    channel = created["channel"]["id"]
+    if ctx.settings.incidents.oncall_users:
+        ctx.slack.conversations_invite(channel=channel, users=",".join(ctx.settings.incidents.oncall_users))
+    with ctx.engine.begin() as conn:
+        store.set_fields(conn, incident_id=incident.id, now=time.time(), dedicated_channel=channel)
+        store.add_event(conn, incident_id=incident.id, actor="bot", kind="channel", text=f"Created <#{channel}>")
+    ctx.slack.chat_postMessage(channel=channel, text=f"{incident.ref}: {incident.title}. The incident thread is in "
+                                                     f"{ctx.settings.slack.incidents_channel}.")
+    refresh_parent(ctx, incident)
+
+
+def announce(ctx: BotContext, incident: Incident, *, run_checks: bool) -> None:
+    incident = ensure_parent(ctx, incident)
+    dedicated_channel(ctx, incident)
+    post_checklist(ctx, incident)
+    if run_checks:
+        run_first_checks(ctx, incident)
+
+
+def after_alert(ctx: BotContext, outcome: Outcome) -> None:
+    incident = outcome.incident
+    if incident is None or outcome.duplicate:
+        return
+    if outcome.created:
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(incident.labels.items()))
+        announce(ctx, incident, run_checks=True)
+        if incident.runbook_id == "generic-triage":
+            post(ctx, incident, f"No runbook matched this alert, so it follows generic triage. Labels seen: "
+                                f"{blocks.escape(labels) or 'none'}.")
+        return
+    def names(alerts: list) -> str:  # type: ignore[type-arg]
+        return ", ".join(blocks.escape(n) for n in sorted({a.name for a in alerts}))
+
+    lines = []
+    if outcome.new_alerts or outcome.refired:
+        lines.append(f":rotating_light: Firing: {names(outcome.new_alerts + outcome.refired)} "
+                     f"({len(outcome.new_alerts)} new, {len(outcome.refired)} again).")
+    if outcome.severity_raised:
+        lines.append(f"Severity raised to *{incident.severity.value}*.")
+    if outcome.resolved:
+        lines.append(f":white_check_mark: Resolved: {names(outcome.resolved)}.")
+    if lines:
+        post(ctx, incident, "\n".join(lines))
+    if outcome.all_resolved and incident.status is not Status.RESOLVED:
+        if ctx.settings.alerts.auto_resolve:
+            change = service.resolve(ctx.engine, incident, actor=incident.source, now=time.time(),
+                                     note="every alert resolved (auto-resolve)")
+            post(ctx, incident, change.message)
+        else:
+            post(ctx, incident, "Every alert of this incident is resolved. If the problem is gone, press *Resolve* "
+                                "on the message above (or `/incident resolve`).")
+    if outcome.severity_raised or outcome.all_resolved or outcome.resolved:
+        refresh_parent(ctx, incident)
+
+
+def announce_change(ctx: BotContext, incident: Incident, message: str) -> None:
+    """After acknowledge or resolve: say so in the thread, edit the parent and the
+    checklist (their buttons change); queued behind the incident's other work."""
+    def work() -> None:
+        post(ctx, incident, message)
+        refresh_parent(ctx, incident)
+        refresh_checklist(ctx, incident)
+
+    ctx.work.submit(work, key=key(incident))
+
+
+def sweep(ctx: BotContext) -> int:
+    """Announce incidents whose parent message never made it to Slack (Slack was
+    down, or the bot stopped right after storing the alert)."""
+    with ctx.engine.connect() as conn:
+        pending = store.unposted(conn)
+    for incident in pending:
+        ctx.work.submit(lambda i=incident: announce(ctx, i, run_checks=False), key=key(incident))
+    return len(pending)

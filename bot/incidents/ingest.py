@@ -1,0 +1,153 @@
+"""Alerts into incidents, exactly once per alert group while its incident is open.
+
+Alertmanager delivers at least once (every group interval, twice from an HA pair),
+so the same group must land in the same incident: the `alert_dedup` primary key
+decides between concurrent deliveries, inside one transaction per webhook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from bot import routing
+from bot.alerts import Alert, AlertBatch
+from bot.incidents import store
+from bot.incidents.model import Incident, Severity, Status
+from bot.incidents.tables import alert_dedup, incident_alerts, incidents
+from bot.runbooks import Runbook
+
+
+@dataclass
+class Outcome:
+    incident: Incident | None
+    created: bool = False
+    new_alerts: list[Alert] = field(default_factory=list)  # alerts this incident had not seen
+    refired: list[Alert] = field(default_factory=list)  # resolved before, firing again
+    resolved: list[Alert] = field(default_factory=list)  # firing before, resolved now
+    severity_raised: bool = False
+    all_resolved: bool = False  # every alert of the incident is resolved now
+    duplicate: bool = False  # nothing new: a repeated delivery
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.new_alerts or self.refired or self.severity_raised) and not self.created
+
+
+def dedup_key(batch: AlertBatch) -> str:
+    return f"{batch.source}:{batch.group_key}"
+
+
+def receive(engine: Engine, runbooks: dict[str, Runbook], batch: AlertBatch, now: float) -> Outcome:
+    for attempt in range(3):
+        try:
+            with engine.begin() as conn:
+                return _receive(conn, runbooks, batch, now)
+        except IntegrityError:
+            # Another delivery of the same new group committed first; read its incident.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _open_incident_for(conn: Connection, batch: AlertBatch) -> int | None:
+    row = conn.execute(select(alert_dedup.c.incident_id).where(alert_dedup.c.key == dedup_key(batch))).first()
+    if row:
+        return int(row[0])
+    # A known alert arriving in another group still belongs to its open incident.
+    fingerprints = [a.fingerprint for a in batch.alerts]
+    row = conn.execute(
+        select(incident_alerts.c.incident_id)
+        .join(incidents, incidents.c.id == incident_alerts.c.incident_id)
+        .where(incident_alerts.c.fingerprint.in_(fingerprints), incidents.c.status != Status.RESOLVED.value)
+        .limit(1)
+    ).first()
+    if row:
+        conn.execute(insert(alert_dedup).values(key=dedup_key(batch), incident_id=row[0]))
+        return int(row[0])
+    return None
+
+
+def _receive(conn: Connection, runbooks: dict[str, Runbook], batch: AlertBatch, now: float) -> Outcome:
+    pk = _open_incident_for(conn, batch)
+    created = False
+    if pk is None:
+        if not batch.firing:
+            return Outcome(incident=None)  # resolved alerts of no open incident: nothing to do
+        labels = {**batch.common_labels}
+        for alert in batch.firing:
+            labels = {**alert.labels, **labels}
+        book = routing.pick(runbooks, labels, batch.runbook)
+        severity = max((Severity.parse(a.severity, Severity(book.severity)) for a in batch.firing),
+                       key=lambda s: s.rank)
+        incident = store.create(conn, title=batch.title, severity=severity, runbook_id=book.id,
+                                subject=routing.subject(labels), labels=labels, source=batch.source,
+                                opened_by=None, now=now)
+        conn.execute(insert(alert_dedup).values(key=dedup_key(batch), incident_id=incident.id))
+        pk, created = incident.id, True
+    incident = store.get(conn, pk=pk)
+    assert incident is not None
+    outcome = Outcome(incident=incident, created=created)
+    _merge_alerts(conn, incident, batch, now, outcome)
+    _after_merge(conn, incident, batch, now, outcome)
+    outcome.incident = store.get(conn, pk=pk)
+    return outcome
+
+
+def _merge_alerts(conn: Connection, incident: Incident, batch: AlertBatch, now: float, outcome: Outcome) -> None:
+    known = {r.fingerprint: r for r in conn.execute(
+        select(incident_alerts).where(incident_alerts.c.incident_id == incident.id))}
+    for alert in batch.alerts:
+        severity = Severity.parse(alert.severity, incident.severity).value
+        row = known.get(alert.fingerprint)
+        if row is None:
+            conn.execute(insert(incident_alerts).values(
+                incident_id=incident.id, fingerprint=alert.fingerprint, name=alert.name, status=alert.status,
+                severity=severity, labels=alert.labels, annotations=alert.annotations, starts_at=alert.starts_at,
+                ends_at=alert.ends_at, generator_url=alert.generator_url, first_seen=now, last_seen=now,
+            ))
+            (outcome.new_alerts if alert.status == "firing" else outcome.resolved).append(alert)
+            continue
+        conn.execute(update(incident_alerts).where(incident_alerts.c.id == row.id).values(
+            status=alert.status, severity=severity, ends_at=alert.ends_at, last_seen=now,
+            deliveries=incident_alerts.c.deliveries + 1,
+        ))
+        if row.status != alert.status:
+            (outcome.refired if alert.status == "firing" else outcome.resolved).append(alert)
+
+
+def _after_merge(conn: Connection, incident: Incident, batch: AlertBatch, now: float, outcome: Outcome) -> None:
+    firing = conn.execute(select(incident_alerts.c.severity).where(
+        (incident_alerts.c.incident_id == incident.id) & (incident_alerts.c.status == "firing"))).all()
+    worst = max((Severity(s[0]) for s in firing), key=lambda s: s.rank, default=None)
+    updates: dict[str, object] = {}
+    if worst is not None and worst.rank > incident.severity.rank:
+        updates["severity"] = worst.value
+        outcome.severity_raised = True
+    all_resolved = not firing
+    if all_resolved != incident.alerts_resolved:
+        updates["alerts_resolved"] = all_resolved
+        outcome.all_resolved = all_resolved
+    if updates:
+        store.set_fields(conn, incident_id=incident.id, now=now, **updates)
+    if outcome.created:
+        return
+    parts = []
+    if outcome.new_alerts:
+        parts.append(f"{len(outcome.new_alerts)} new alert(s): {', '.join(sorted({a.name for a in outcome.new_alerts}))}")
+    if outcome.refired:
+        parts.append(f"{len(outcome.refired)} firing again")
+    if outcome.resolved:
+        parts.append(f"{len(outcome.resolved)} resolved")
+    if outcome.severity_raised:
+        parts.append(f"severity raised to {updates['severity']}")
+    if parts:
+        store.add_event(conn, incident_id=incident.id, actor=batch.source, kind="alert.update",
+                        text="; ".join(parts), now=now)
+    else:
+        outcome.duplicate = True
+        store.add_event(conn, incident_id=incident.id, actor=batch.source, kind="alert.repeat",
+                        text=f"{batch.source} delivered group {batch.group_key[:80]} again; nothing changed", now=now)

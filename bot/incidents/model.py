@@ -1,0 +1,103 @@
+"""Incidents as the core sees them: plain data read from the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"info": 0, "warning": 1, "critical": 2}[self.value]
+
+    @classmethod
+    def parse(cls, value: str | None, default: "Severity") -> "Severity":
+        """Alert labels spell severity many ways; map the common ones."""
+        if not value:
+            return default
+        v = value.strip().lower()
+        aliases = {"page": "critical", "error": "critical", "high": "critical", "crit": "critical", "p1": "critical",
+                   "warn": "warning", "medium": "warning", "p2": "warning", "low": "info", "none": "info",
+                   "informational": "info", "p3": "info"}
+        try:
+            return cls(aliases.get(v, v))
+        except ValueError:
+            return default
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What the incident is about: the checks inspect these."""
+
+    cluster: str | None = None
+    group: str | None = None
+    topic: str | None = None
+    queue: str | None = None
+
+    def describe(self) -> str:
+        parts = [f"{k} `{v}`" for k, v in (("cluster", self.cluster), ("group", self.group),
+                                           ("topic", self.topic), ("queue", self.queue)) if v]
+        return ", ".join(parts) or "no subject named"
+
+
+@dataclass
+class Incident:
+    id: int
+    ref: str
+    title: str
+    severity: Severity
+    status: Status
+    alerts_resolved: bool
+    runbook_id: str
+    subject: Subject
+    labels: dict[str, str]
+    source: str
+    opened_by: str | None
+    commander: str | None
+    channel: str | None
+    thread_ts: str | None
+    checklist_ts: str | None
+    dedicated_channel: str | None
+    created_at: float
+    updated_at: float
+    acknowledged_at: float | None
+    resolved_at: float | None
+    resolved_by: str | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is not Status.RESOLVED
+
+    @classmethod
+    def from_row(cls, row: Any) -> "Incident":
+        m = row._mapping
+        return cls(
+            id=m["id"], ref=m["ref"], title=m["title"], severity=Severity(m["severity"]), status=Status(m["status"]),
+            alerts_resolved=bool(m["alerts_resolved"]), runbook_id=m["runbook_id"],
+            subject=Subject(cluster=m["cluster"], group=m["group_id"], topic=m["topic"], queue=m["queue"]),
+            labels=dict(m["labels"] or {}), source=m["source"], opened_by=m["opened_by"], commander=m["commander"],
+            channel=m["channel"], thread_ts=m["thread_ts"], checklist_ts=m["checklist_ts"],
+            dedicated_channel=m["dedicated_channel"], created_at=m["created_at"], updated_at=m["updated_at"],
+            acknowledged_at=m["acknowledged_at"], resolved_at=m["resolved_at"], resolved_by=m["resolved_by"],
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    at: float
+    actor: str
+    kind: str
+    text: str
+    data: dict[str, Any] | None = field(default=None)

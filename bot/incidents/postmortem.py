@@ -1,0 +1,68 @@
+"""A postmortem draft in Markdown, from what the database recorded: the facts,
+the timeline, every check's result as it was posted, approvals and escalations."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from bot.incidents import store
+from bot.incidents.model import Incident
+from bot.incidents.tables import incident_alerts
+from bot.runbooks import Runbook
+from bot.slack.render_lag import duration
+
+
+def _when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if ts else "-"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render(conn: Connection, incident: Incident, runbook: Runbook) -> str:
+    i = incident
+    events = store.timeline(conn, incident_id=i.id)
+    alerts = conn.execute(select(incident_alerts).where(incident_alerts.c.incident_id == i.id)
+                          .order_by(incident_alerts.c.first_seen)).all()
+    out = [f"# {i.ref}: {i.title}", "", "## Summary", "", "| | |", "|---|---|",
+           f"| Severity | {i.severity.value} |", f"| Status | {i.status.value} |",
+           f"| Runbook | {runbook.title} (`{runbook.id}`) |", f"| Subject | {_cell(i.subject.describe())} |",
+           f"| Source | {i.source} |", f"| Commander | {i.commander or '-'} |",
+           f"| Opened | {_when(i.created_at)} |",
+           f"| Acknowledged | {_when(i.acknowledged_at)}"
+           + (f" (after {duration(i.acknowledged_at - i.created_at)})" if i.acknowledged_at else "") + " |",
+           f"| Resolved | {_when(i.resolved_at)}"
+           + (f" (after {duration(i.resolved_at - i.created_at)}) by {i.resolved_by}" if i.resolved_at else "") + " |",
+           ""]
+    if alerts:
+        out += ["## Alerts", "", "| alert | status | severity | first seen | deliveries |", "|---|---|---|---|---|"]
+        out += [f"| {_cell(a.name)} | {a.status} | {a.severity} | {_when(a.first_seen)} | {a.deliveries} |"
+                for a in alerts]
+        out.append("")
+    out += ["## Timeline", ""]
+    repeats = 0
+    for e in events:
+        if e.kind == "alert.repeat":
+            repeats += 1
+            continue
+        if repeats:
+            out.append(f"- (alert group delivered again ×{repeats}, nothing changed)")
+            repeats = 0
+        out.append(f"- {_when(e.at)}, {e.actor}: {e.text}")
+    if repeats:
+        out.append(f"- (alert group delivered again ×{repeats}, nothing changed)")
+    checks = [e for e in events if e.kind == "check" and e.data and e.data.get("report")]
+    if checks:
+        out += ["", "## Checks, as posted", ""]
+        for e in checks:
+            out += [f"### {_when(e.at)}: {e.text.split(':', 1)[0]}", "", "```", str(e.data["report"]), "```", ""]  # type: ignore[index]
+    for title, prefix in (("Approvals and actions", "approval"), ("Escalations", "escalation")):
+        found = [e for e in events if e.kind.startswith(prefix)]
+        out += ["", f"## {title}", ""]
+        out += [f"- {_when(e.at)}, {e.actor}: {e.text}" for e in found] or ["- none"]
+    out += ["", "## What happened, why, and what we change", "", "_To be written by the team._", ""]
+    return "\n".join(out)
