@@ -8,7 +8,12 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-from bot import lag
+from confluent_kafka import KafkaException
+
+from bot import dlq, lag
+from bot.health.schema import error_verdict, registry_verdict, subject_verdict
+from bot.probes import kafka_dlq, rabbitmq
+from bot.probes.schema_registry import SchemaRegistryError, subjects_for_topic
 from bot.health.brokers import kafka_cluster_verdict, rabbit_nodes_verdict
 from bot.health.verdict import Level, Verdict
 from bot.incidents.model import Subject
@@ -16,7 +21,7 @@ from bot.probes import kafka_lag
 from bot.probes.kafka_cluster import kafka_cluster_snapshot
 from bot.probes.rabbitmq_nodes import rabbit_nodes_snapshot
 from bot.runbooks import Check
-from bot.slack import render_brokers, render_lag
+from bot.slack import render_brokers, render_dlq, render_lag, render_schema
 from bot.slack.report import Report
 
 if TYPE_CHECKING:
@@ -74,11 +79,74 @@ def _rabbit_nodes(ctx: BotContext, subject: Subject) -> Report:
     return render_brokers.rabbit_nodes_report(snap, rabbit_nodes_verdict(snap, ctx.settings.thresholds))
 
 
+def _kafka_dlq(ctx: BotContext, subject: Subject) -> Report:
+    cluster, note = _cluster(list(ctx.settings.kafka), subject.cluster)
+    bootstrap = ctx.settings.kafka[cluster].bootstrap_servers
+    t = ctx.settings.thresholds
+    try:
+        if subject.topic:
+            found = dlq.kafka(ctx.clients, ctx.engine, t, cluster=cluster, name=subject.topic, sample_size=None)
+            out = render_dlq.kafka_dlq_report(found[0], bootstrap) if len(found) == 1 else \
+                render_dlq.overview_report(found, [], [], datetime.now(timezone.utc), bootstrap)
+        else:
+            out = render_dlq.overview_report(dlq.kafka(ctx.clients, ctx.engine, t, cluster=cluster), [], [],
+                                             datetime.now(timezone.utc), bootstrap)
+    except kafka_dlq.DlqNotFound:
+        return Report(title=f"DLQ of {subject.topic}", taken_at=datetime.now(timezone.utc),
+                      verdict=Verdict(reasons=[f"Topic `{subject.topic}` has no dead-letter topic under the configured "
+                                               "naming (dlq.kafka_patterns) or mappings."]))
+    except KafkaException as exc:
+        return _unavailable(f"DLQs ({cluster})", f"Kafka unreachable (tried {bootstrap}): {exc}")
+    if note:
+        out.notes.insert(0, note)
+    return out
+
+
+def _rabbit_queue(ctx: BotContext, subject: Subject) -> Report:
+    cluster, _ = _cluster(list(ctx.settings.rabbitmq), subject.cluster)
+    t = ctx.settings.thresholds
+    try:
+        if subject.queue:
+            return render_dlq.rabbit_queue_report(dlq.rabbit(ctx.clients, ctx.engine, t, cluster=cluster,
+                                                             name=subject.queue, sample_size=None))
+        return render_dlq.overview_report([], dlq.rabbit_dlqs(ctx.clients, t, cluster=cluster), [],
+                                          datetime.now(timezone.utc), None)
+    except rabbitmq.QueueNotFound as missing:
+        return _unavailable(f"Queue {subject.queue}", str(missing))
+    except rabbitmq.RabbitUnavailable as exc:
+        return _unavailable(f"RabbitMQ ({cluster})", str(exc))
+
+
+def _schema(ctx: BotContext, subject: Subject) -> Report:
+    now = datetime.now(timezone.utc)
+    if not ctx.settings.schema_registry:
+        return Report(title="Schema Registry", taken_at=now, verdict=Verdict(level=Level.WARNING, reasons=[
+            "No Schema Registry is configured (schema_registry.<name>.url), so schemas could not be checked."]))
+    name = next(iter(ctx.settings.schema_registry))
+    probe = ctx.clients.schema_registry(name)
+    if not subject.topic:
+        snap = probe.snapshot()
+        return render_schema.registry_report(snap, registry_verdict(snap))
+    try:
+        existing = set(probe.subjects())
+    except SchemaRegistryError as err:
+        return Report(title=f"Schema Registry {name}", taken_at=now, verdict=error_verdict(err.kind, err.message))
+    wanted = sorted((s for s in subjects_for_topic(subject.topic) if s in existing), key=lambda s: not s.endswith("-value"))
+    if not wanted:
+        return Report(title=f"Schemas of {subject.topic}", taken_at=now, verdict=Verdict(reasons=[
+            f"No subject for topic `{subject.topic}` ({', '.join(subjects_for_topic(subject.topic))}) in the registry."]))
+    snap = probe.subject_snapshot(wanted[0])
+    return render_schema.subject_report(name, probe.shown_url, snap, subject_verdict(snap, now=now), now)
+
+
 RUNNERS: dict[Check, Callable[["BotContext", Subject], Report]] = {
     Check.KAFKA_LAG: lambda ctx, s: _lag(ctx, s, membership=False),
     Check.KAFKA_GROUP: lambda ctx, s: _lag(ctx, s, membership=True),
     Check.KAFKA_BROKERS: _brokers,
     Check.RABBITMQ_NODES: _rabbit_nodes,
+    Check.KAFKA_DLQ: _kafka_dlq,
+    Check.RABBITMQ_QUEUE: _rabbit_queue,
+    Check.SCHEMA_SUBJECT: _schema,
 }
 
 

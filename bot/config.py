@@ -162,13 +162,16 @@ class AlertSourceSettings(BaseModel):
     hmac_timestamp_header: str | None = None
 
 
+_SOURCE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "alertmanager": {},
+    "grafana": {"hmac_header": "X-Grafana-Alerting-Signature",
+                "hmac_timestamp_header": "X-Grafana-Alerting-Signature-Timestamp"},
+    "generic": {},
+}
+
+
 def _default_sources() -> dict[str, AlertSourceSettings]:
-    return {
-        "alertmanager": AlertSourceSettings(),
-        "grafana": AlertSourceSettings(hmac_header="X-Grafana-Alerting-Signature",
-                                       hmac_timestamp_header="X-Grafana-Alerting-Signature-Timestamp"),
-        "generic": AlertSourceSettings(),
-    }
+    return {name: AlertSourceSettings(**values) for name, values in _SOURCE_DEFAULTS.items()}
 
 
 class AlertSettings(BaseModel):
@@ -177,13 +180,17 @@ class AlertSettings(BaseModel):
     # When every alert of an incident is resolved: ask a person (False) or resolve it.
     auto_resolve: bool = False
 
-    @field_validator("sources")
+    @field_validator("sources", mode="before")
     @classmethod
-    def _known(cls, v: dict[str, AlertSourceSettings]) -> dict[str, AlertSourceSettings]:
-        unknown = set(v) - {"alertmanager", "grafana", "generic"}
+    def _known(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        unknown = set(v) - set(_SOURCE_DEFAULTS)
         if unknown:
             raise ValueError(f"unknown alert source(s) {sorted(unknown)}: use alertmanager, grafana, generic")
-        return {**_default_sources(), **v}
+        # What is configured goes on top of each source's own defaults (Grafana's headers).
+        return {name: {**defaults, **(v.get(name) or {})} if isinstance(v.get(name, {}), dict) else v[name]
+                for name, defaults in _SOURCE_DEFAULTS.items()}
 
 
 class IncidentSettings(BaseModel):

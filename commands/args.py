@@ -61,7 +61,7 @@ def parse(text: str, model: type[M], *, positional: list[str], usage: str, rest:
     except ValidationError as exc:
         err = exc.errors()[0]
         field = "-".join(str(p) for p in err["loc"])
-        label = field if field in positional else f"--{field}"
+        label = field if field in positional or field == rest else f"--{field}"
         raise UsageError(f"`{label}`: {err['msg'].removeprefix('Value error, ')}. Usage: `{usage}`") from None
 
 

@@ -3,6 +3,7 @@ local Slack stand-in, and the bot served over real HTTP with real signing."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import uuid
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 
 from bot import config
 from bot.config import Settings
@@ -80,3 +82,33 @@ def bot(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> Iterator[Loca
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:10]
+
+
+TOKEN = "am-token-0123456789"
+GRAFANA_SECRET = "grafana-hmac-secret-42"
+
+
+@pytest.fixture
+def alerting_bot(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> Iterator[LocalBot]:
+    """A bot whose alert sources are configured: Alertmanager and generic by bearer
+    token, Grafana by HMAC."""
+    settings = make_settings(tmp_path, alerts={"sources": {
+        "alertmanager": {"bearer_token": TOKEN},
+        "grafana": {"hmac_secret": GRAFANA_SECRET},
+        "generic": {"bearer_token": TOKEN},
+    }})
+    running = start_bot(settings, local_slack)
+    yield running
+    running.close()
+
+
+def send(bot: LocalBot, body: object, source: str = "alertmanager", token: str | None = TOKEN,
+         raw: bytes | None = None, headers: dict[str, str] | None = None) -> requests.Response:
+    """POST a webhook as the sender would, then wait for the bot's Slack work."""
+    data = raw if raw is not None else json.dumps(body).encode()
+    h = {"Content-Type": "application/json", **(headers or {})}
+    if token:
+        h["Authorization"] = f"Bearer {token}"
+    response = requests.post(f"{bot.url}/alerts/{source}", data=data, headers=h, timeout=10)
+    bot.ctx.work.wait_idle(60)
+    return response

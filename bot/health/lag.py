@@ -112,12 +112,13 @@ def judge(a: GroupAssessment, t: Thresholds) -> Verdict:
         reasons.append((Level.WARNING, f"{g.group}: {g.error}"))
     if g.state not in ("Stable", "Empty") and g.state != "Unknown":
         reasons.append((Level.WARNING, f"{g.group} is {g.state}: a rebalance is under way"))
-    uneven = slow_partitions(g)
-    if uneven and total > 0:
-        reasons.append((Level.OK, uneven))
     if not any(level > Level.OK for level, _ in reasons):
         reasons.insert(0, (Level.OK, f"{g.group} lags {_n(total)} messages"))
-    return verdict(reasons)
+    found = verdict(reasons)
+    uneven = slow_partitions(g)
+    if uneven and total > 0:  # a diagnosis hint whatever the level: kept after the problems
+        found.reasons.append(uneven)
+    return found
 
 
 def slow_partitions(g: GroupLag) -> str | None:
@@ -127,7 +128,7 @@ def slow_partitions(g: GroupLag) -> str | None:
         return None
     mean = sum(lags) / len(lags)
     worst = max(g.partitions, key=lambda p: p.lag or 0)
-    if (worst.lag or 0) >= 3 * mean and (worst.lag or 0) - mean >= 100:
+    if (worst.lag or 0) >= 2 * mean and (worst.lag or 0) - mean >= 100:
         share = 100 * (worst.lag or 0) / sum(lags)
         return (f"lag is uneven: {worst.topic}[{worst.partition}] holds {share:.0f}% of it "
                 f"({_n(worst.lag or 0)} of {_n(sum(lags))}) — a slow partition")
