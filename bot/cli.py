@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from bot import config, logs
+from bot import config, logs, runbooks
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,9 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     except config.ConfigError as exc:
         print(f"incidentbot: {exc}".replace("\n", "\nincidentbot: "), file=sys.stderr)
         return 2
+    try:
+        books = runbooks.load_all(extra=settings.runbooks_dir)  # a broken runbook stops every command, with its file and field
+    except runbooks.RunbookError as exc:
+        print(f"incidentbot: runbook error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "check-config":
         print(json.dumps(config.masked(settings), indent=2))
-        print("configuration OK", file=sys.stderr)
+        print(f"configuration OK; {len(books)} runbooks valid ({', '.join(books)})", file=sys.stderr)
         return 0
     logs.setup(settings)
     if args.command == "serve":

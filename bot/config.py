@@ -229,6 +229,8 @@ class Settings(BaseSettings):
     _yaml_file: ClassVar[Path | None] = None
 
     database_url: str = "sqlite:///incidentbot.db"
+    # A folder of your own runbooks (*.yaml) beside the shipped ones; same id replaces.
+    runbooks_dir: Path | None = None
     log_level: str = "INFO"
     slack: SlackSettings = Field(default_factory=SlackSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)

@@ -31,7 +31,7 @@ class BotContext:
 
 
 def build(settings: Settings) -> BotContext:
-    books = runbooks.load_all()  # a broken runbook stops start-up, not an incident
+    books = runbooks.load_all(extra=settings.runbooks_dir)  # a broken runbook stops start-up, not an incident
     engine = db.create(settings.database_url)
     db.migrate(engine)
     token = settings.slack.bot_token

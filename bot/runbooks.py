@@ -44,7 +44,9 @@ class Runbook(BaseModel):
     title: str
     summary: str
     severity: str = Field("warning", pattern=r"^(critical|warning|info)$")
-    match: list[dict[str, str]] = Field(default_factory=list, description="alert label matchers, any may match")
+    # Alert label matchers; any one may match, and all labels of a matcher must:
+    # a plain value matches exactly, "~regex" matches the whole label value.
+    match: list[dict[str, str]] = Field(default_factory=list)
     symptoms: list[str] = Field(default_factory=list)
     diagnosis: list[Step] = Field(min_length=1)
     remediation: list[Remedy] = Field(default_factory=list)
@@ -55,6 +57,12 @@ class Runbook(BaseModel):
         for matcher in v:
             if not matcher:
                 raise ValueError("an empty matcher would match every alert")
+            for label, wanted in matcher.items():
+                if wanted.startswith("~"):
+                    try:
+                        re.compile(wanted[1:])
+                    except re.error as exc:
+                        raise ValueError(f"{label}: '{wanted}' is not a valid regular expression ({exc})") from None
         return v
 
     @model_validator(mode="after")
@@ -81,9 +89,24 @@ def load_file(path: Path) -> Runbook:
         raise RunbookError(f"{path.name}: {where}: {first['msg']}") from None
 
 
-def load_all(folder: Path | None = None) -> dict[str, Runbook]:
-    """Every runbook, by id: the shipped ones, or those of another folder."""
-    root = folder or Path(str(resources.files("runbooks")))
+def shipped() -> Path:
+    return Path(str(resources.files("runbooks")))
+
+
+def load_all(folder: Path | None = None, extra: Path | None = None) -> dict[str, Runbook]:
+    """Every runbook, by id: the shipped ones (or those of `folder`), then those of
+    `extra`, where a file with a shipped runbook's id replaces it."""
+    books = _load_folder(folder or shipped())
+    if extra is not None:
+        if not extra.is_dir():
+            raise RunbookError(f"runbooks_dir {extra} is not a folder")
+        books.update(_load_folder(extra, allow_empty=True))
+    if "generic-triage" not in books:
+        raise RunbookError("the generic-triage runbook is missing: unmatched alerts need it")
+    return books
+
+
+def _load_folder(root: Path, allow_empty: bool = False) -> dict[str, Runbook]:
     books: dict[str, Runbook] = {}
     for path in sorted(root.glob("*.yaml")):
         book = load_file(path)
@@ -92,6 +115,6 @@ def load_all(folder: Path | None = None) -> dict[str, Runbook]:
         if re.sub(r"\.yaml$", "", path.name) != book.id:
             raise RunbookError(f"{path.name}: the file name must be the runbook id ({book.id}.yaml)")
         books[book.id] = book
-    if not books:
+    if not books and not allow_empty:
         raise RunbookError(f"no runbooks found in {root}")
     return books

@@ -3,6 +3,9 @@ checklist and its buttons, updates and resolutions, and /incident in the thread.
 
 from __future__ import annotations
 
+import json
+import time
+
 from bot.incidents import service
 from bot.localbot import LocalBot
 from bot.slack.ids import Action, step_action
@@ -144,3 +147,68 @@ def test_incident_commands_in_the_thread(alerting_bot: LocalBot, unique: str) ->
     assert bot.slash("/incident ack").json()["text"].startswith("Which incident?")
     assert "There is no incident INC-1999-0001" in bot.slash("/incident ack INC-1999-0001").json()["text"]
     assert "`title`" in bot.slash("/incident open x").json()["text"]
+
+
+def test_summaries_asked_in_the_thread_go_into_the_thread_and_timeline(alerting_bot: LocalBot, unique: str) -> None:
+    topic, group = lag_setup(unique)
+    ref = send(alerting_bot, lag_payload(unique, group, topic)).json()["incident"]
+    parent = parent_of(alerting_bot, ref)
+    before = len(alerting_bot.slack.state.messages("C0INCIDENTS", thread_ts=parent.ts))
+    alerting_bot.slash(f"/lag {group}", thread=parent.ts, user="U0BOB")
+    thread = alerting_bot.slack.state.messages("C0INCIDENTS", thread_ts=parent.ts)
+    assert len(thread) == before + 1 and thread[-1].text.startswith(f"Consumer lag: {group} (local)")
+    assert alerting_bot.slack.state.response_url_posts() == []
+    incident = service.get(alerting_bot.ctx.engine, ref)
+    assert incident is not None
+    last = service.timeline(alerting_bot.ctx.engine, incident)[-1]
+    assert (last.actor, last.kind) == ("U0BOB", "check") and last.text.startswith(f"/lag: Consumer lag: {group}")
+
+
+def test_critical_incidents_get_a_dedicated_channel_and_auto_resolve(tmp_path, local_slack, brokers,  # type: ignore[no-untyped-def]
+                                                                     unique: str) -> None:
+    from tests.conftest import TOKEN, make_settings, start_bot
+
+    settings = make_settings(tmp_path, alerts={"sources": {"generic": {"bearer_token": TOKEN}}, "auto_resolve": True},
+                             incidents={"dedicated_channel_severities": ["critical"],
+                                        "oncall_users": ["U0BOB", "U0CAROL"]})
+    bot = start_bot(settings, local_slack)
+    try:
+        body = {"title": "Orders DLQ Overflowing!", "severity": "critical", "labels": {"queue": f"orders-{unique}.dlq"},
+                "dedup_key": f"dlq-{unique}", "runbook": "dlq-filling"}
+        ref = send(bot, body, source="generic").json()["incident"]
+        channel = next(c for c in local_slack.state.channels() if c.name.startswith(f"inc-{ref.lower()}"))
+        assert channel.name == f"inc-{ref.lower()}-orders-dlq-overflowing"
+        assert {"U0BOB", "U0CAROL"} <= set(channel.members)
+        parent = parent_of(bot, ref)
+        assert any(f"<#{channel.id}>" in e.get("text", "") for b in parent.blocks if b["type"] == "context"
+                   for e in b["elements"])
+        assert service.get(bot.ctx.engine, ref).runbook_id == "dlq-filling"  # type: ignore[union-attr]
+        # Inside the dedicated channel, commands act on its incident.
+        assert bot.slash("/incident status", channel=channel.id).json()["text"].startswith(f"[CRITICAL] {ref}")
+        send(bot, {**body, "status": "resolved"}, source="generic")
+        incident = service.get(bot.ctx.engine, ref)
+        assert incident is not None and incident.status.value == "resolved" and incident.resolved_by == "generic"
+        assert parent_of(bot, ref).text.endswith("(resolved)")
+        again = send(bot, body, source="generic").json()  # the same key after resolution: a new incident
+        assert again["created"] is True and again["incident"] != ref
+    finally:
+        bot.close()
+
+
+def test_app_home_lists_open_incidents(alerting_bot: LocalBot, unique: str) -> None:
+    from bot.slack.incident_actions import publish_home
+
+    topic, group = lag_setup(unique)
+    ref = send(alerting_bot, lag_payload(unique, group, topic)).json()["incident"]
+    publish_home(alerting_bot.ctx, "U0ALICE")
+    home = alerting_bot.slack.state.home_view("U0ALICE")
+    assert home is not None
+    text = " ".join(b["text"]["text"] for b in home.blocks if b["type"] == "section")
+    assert ref in text and "open" in text
+    # The same through Slack's event, as Slack sends it when Bob opens the tab.
+    event = {"type": "event_callback", "team_id": "T0LOCAL", "api_app_id": "A0LOCAL", "event_id": f"Ev{unique}",
+             "event_time": int(time.time()), "event": {"type": "app_home_opened", "user": "U0BOB", "tab": "home"}}
+    assert alerting_bot.sender.post_signed(json.dumps(event).encode(), content_type="application/json").status_code == 200
+    alerting_bot.ctx.work.wait_idle(10)
+    bob = alerting_bot.slack.state.home_view("U0BOB")
+    assert bob is not None and ref in " ".join(b["text"]["text"] for b in bob.blocks if b["type"] == "section")

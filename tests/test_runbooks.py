@@ -43,4 +43,29 @@ def test_bad_runbook_is_named(tmp_path: Path, name: str, text: str, message: str
 
 def test_adding_a_runbook_is_adding_a_file(tmp_path: Path) -> None:
     _write(tmp_path, "kafka-disk-full.yaml", GOOD.format(id="kafka-disk-full"))
-    assert list(load_all(tmp_path)) == ["kafka-disk-full"]
+    _write(tmp_path, "dlq-filling.yaml", GOOD.format(id="dlq-filling"))
+    books = load_all(extra=tmp_path)
+    assert "kafka-disk-full" in books and len(books) == 8
+    assert books["dlq-filling"].title == "T"  # a file with a shipped id replaces it
+
+
+def test_check_config_names_a_broken_runbook(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    _write(tmp_path, "broken.yaml", "id: broken\ntitle: T\nsummary: S\ndiagnosis:\n  - id: a\n    title: look\n"
+                                    "    check: kafka.magic\n")
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "check-config"], capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "INCIDENTBOT_RUNBOOKS_DIR": str(tmp_path)}, timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("incidentbot: runbook error: broken.yaml: diagnosis.0.check: Input should be")
+
+
+def test_regex_matchers(tmp_path: Path) -> None:
+    from bot.routing import matches
+
+    assert matches({"alertname": "~Kafka.*Lag"}, {"alertname": "KafkaConsumerLag"})
+    assert not matches({"alertname": "~Kafka"}, {"alertname": "KafkaConsumerLag"})  # the whole value
+    _write(tmp_path, "x.yaml", GOOD.format(id="x") + "match:\n  - alertname: '~(unclosed'\n")
+    with pytest.raises(RunbookError, match="is not a valid regular expression"):
+        load_all(tmp_path)

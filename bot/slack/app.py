@@ -16,7 +16,8 @@ from slack_bolt import Ack, App, Respond
 from bot import metrics
 from bot.context import BotContext
 from commands import router
-from commands.base import Deferred, Reply, UsageError
+from bot.incidents import flows, service
+from commands.base import Deferred, Invocation, Reply, UsageError
 from commands import schema as schema_command
 from commands.registry import REGISTRY, SLASH_COMMANDS
 from bot.slack import incident_actions
@@ -55,7 +56,8 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
             spec, rest = router.resolve(REGISTRY, settings.umbrella_command, slash, text)
             name = spec.name
             assert spec.handle is not None
-            outcome = spec.handle(router.invocation(command, spec, rest), ctx)
+            inv = router.invocation(command, spec, rest)
+            outcome = spec.handle(inv, ctx)
         except UsageError as exc:
             ack(text=str(exc), response_type="ephemeral")
             metrics.command_latency.labels(name, "ack").observe(time.perf_counter() - started)
@@ -69,7 +71,7 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
         else:
             ack()
         metrics.command_latency.labels(name, "ack").observe(time.perf_counter() - started)
-        _run_later(ctx, name, outcome, respond, started)
+        _run_later(ctx, name, outcome, respond, started, inv)
 
     for name in {settings.umbrella_command, *(f"/{n}" for n in SLASH_COMMANDS)}:
         app.command(name)(on_command)
@@ -93,12 +95,24 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
     return app
 
 
-def _run_later(ctx: BotContext, name: str, outcome: Deferred, respond: Respond, started: float) -> None:
+def _run_later(ctx: BotContext, name: str, outcome: Deferred, respond: Respond, started: float,
+               inv: Invocation) -> None:
     def work() -> None:
         reply = outcome.run()
         if reply is not None:
-            respond(**_message(reply))
+            deliver(reply)
         metrics.command_latency.labels(name, "work").observe(time.perf_counter() - started)
+
+    def deliver(reply: Reply) -> None:
+        # A summary asked for in an incident's thread (or channel) belongs to the incident:
+        # it goes into the thread and its timeline. Anything else answers the person.
+        incident = service.in_thread(ctx.engine, inv.channel_id, inv.thread_ts) if reply.in_channel else None
+        if incident is None:
+            respond(**_message(reply))
+            return
+        flows.post(ctx, incident, reply.text, reply.blocks)
+        service.record(ctx.engine, incident, actor=inv.user_id, kind="check", now=time.time(),
+                       text=f"/{name}: {reply.text.splitlines()[0]}", data={"report": reply.text})
 
     def failed(ref: str) -> None:
         respond(
