@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Engine, Float, Index, Integer, String, Table, delete, insert, select
 
+from bot import db
 from bot.db import metadata
 
 depth_samples = Table(
@@ -25,7 +26,7 @@ KEEP_SECONDS = 7 * 24 * 3600
 
 
 def record(engine: Engine, kind: str, cluster: str, name: str, taken_at: float, data: dict[str, Any]) -> None:
-    with engine.begin() as conn:
+    with db.write(engine) as conn:
         conn.execute(insert(depth_samples).values(kind=kind, cluster=cluster, name=name, taken_at=taken_at,
                                                   data=data))
 
@@ -47,5 +48,5 @@ def baseline(engine: Engine, kind: str, cluster: str, names: list[str], now: flo
 
 
 def prune(engine: Engine, now: float, keep_seconds: float = KEEP_SECONDS) -> int:
-    with engine.begin() as conn:
+    with db.write(engine) as conn:
         return conn.execute(delete(depth_samples).where(depth_samples.c.taken_at < now - keep_seconds)).rowcount

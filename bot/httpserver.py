@@ -14,6 +14,9 @@ from cheroot import wsgi
 class HttpServer:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 16) -> None:
         self._server = wsgi.Server((host, port), app, numthreads=threads, timeout=30, shutdown_timeout=5)
+        # stop() waits for the selector loop to notice; cheroot polls every 0.5 s by
+        # default, which would add half a second to every stop (and every test).
+        self._server.expiration_interval = 0.05
         self._thread: threading.Thread | None = None
 
     @property

@@ -7,6 +7,7 @@ from collections import defaultdict
 
 from sqlalchemy import BigInteger, Column, Engine, Float, Index, Integer, String, Table, delete, insert, select
 
+from bot import db
 from bot.db import metadata
 from bot.health.lag_trend import Sample
 from bot.probes.lag_models import LagSnapshot
@@ -37,7 +38,7 @@ def record(engine: Engine, snap: LagSnapshot) -> None:
     ]
     if not rows:
         return
-    with engine.begin() as conn:
+    with db.write(engine) as conn:
         conn.execute(insert(lag_samples), rows)
 
 
@@ -61,5 +62,5 @@ def window(engine: Engine, cluster: str, groups: list[str], since: float) -> dic
 
 
 def prune(engine: Engine, now: float, keep_seconds: float = KEEP_SECONDS) -> int:
-    with engine.begin() as conn:
+    with db.write(engine) as conn:
         return conn.execute(delete(lag_samples).where(lag_samples.c.taken_at < now - keep_seconds)).rowcount

@@ -18,6 +18,12 @@ from bot.localslack.server import LocalSlack
 from bot.slack import app as slack_app
 
 
+def serve_bot(settings: Settings, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> tuple[BotContext, HttpServer]:
+    """The bot's context and its HTTP server, started on a background thread."""
+    ctx = context.build(settings)
+    return ctx, HttpServer(web.create(ctx, slack_app.build(ctx)), host, port, threads=threads).start()
+
+
 class LocalBot:
     def __init__(self, settings: Settings, slack: LocalSlack | None = None) -> None:
         token = settings.slack.bot_token or SecretStr("xoxb-local-" + secrets.token_hex(12))
@@ -29,9 +35,7 @@ class LocalBot:
         slack_settings = settings.slack.model_copy(
             update={"bot_token": token, "signing_secret": secret, "api_url": self.slack.url}
         )
-        self.ctx: BotContext = context.build(settings.model_copy(update={"slack": slack_settings}))
-        bolt = slack_app.build(self.ctx)
-        self.server = HttpServer(web.create(self.ctx, bolt), "127.0.0.1", 0, threads=8).start()
+        self.ctx, self.server = serve_bot(settings.model_copy(update={"slack": slack_settings}))
         self.sender = SlackSender(self.server.url, secret.get_secret_value())
 
     @property

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
-from bot import checks
+from bot import checks, db
 from bot.incidents import service, store
 from bot.incidents.ingest import Outcome
 from bot.incidents.model import Incident, Status
@@ -59,7 +59,7 @@ def ensure_parent(ctx: BotContext, incident: Incident) -> Incident:
     posted = ctx.slack.chat_postMessage(channel=ctx.settings.slack.incidents_channel, text=view.parent_text(incident),
                                         blocks=view.parent(incident, rb, next_step(ctx, incident)),
                                         unfurl_links=False)
-    with ctx.engine.begin() as conn:
+    with db.write(ctx.engine) as conn:
         claimed = store.claim_thread(conn, incident_id=incident.id, channel=posted["channel"], thread_ts=posted["ts"])
     if not claimed:  # another replica posted first: keep theirs, remove ours
         ctx.slack.chat_delete(channel=posted["channel"], ts=posted["ts"])
@@ -108,7 +108,7 @@ def post_checklist(ctx: BotContext, incident: Incident) -> None:
     with ctx.engine.connect() as conn:
         done = store.steps_done(conn, incident_id=incident.id)
     ts = post(ctx, incident, view.checklist_text(rb), view.checklist(incident, rb, done, placeholders(ctx, incident)))
-    with ctx.engine.begin() as conn:
+    with db.write(ctx.engine) as conn:
         store.set_fields(conn, incident_id=incident.id, now=time.time(), checklist_ts=ts)
 
 
@@ -131,7 +131,7 @@ def run_step(ctx: BotContext, incident: Incident, step_id: str, actor: str) -> N
     report = checks.run(ctx, step.check, incident.subject)
     if report is not None:
         post_report(ctx, incident, report, actor, step.title)
-    with ctx.engine.begin() as conn:
+    with db.write(ctx.engine) as conn:
         store.mark_step_done(conn, incident_id=incident.id, step_id=step.id, actor=actor, now=time.time())
     refresh_checklist(ctx, incident)
 
@@ -154,7 +154,7 @@ def mark_done(ctx: BotContext, incident: Incident, step_id: str, actor: str) -> 
     if step is None:
         return False
     now = time.time()
-    with ctx.engine.begin() as conn:
+    with db.write(ctx.engine) as conn:
         first = store.mark_step_done(conn, incident_id=incident.id, step_id=step_id, actor=actor, now=now)
         if first:
             store.add_event(conn, incident_id=incident.id, actor=actor, kind="step.done", now=now,
@@ -180,7 +180,7 @@ def dedicated_channel(ctx: BotContext, incident: Incident) -> None:
     channel = created["channel"]["id"]
     if ctx.settings.incidents.oncall_users:
         ctx.slack.conversations_invite(channel=channel, users=",".join(ctx.settings.incidents.oncall_users))
-    with ctx.engine.begin() as conn:
+    with db.write(ctx.engine) as conn:
         store.set_fields(conn, incident_id=incident.id, now=time.time(), dedicated_channel=channel)
         store.add_event(conn, incident_id=incident.id, actor="bot", kind="channel", text=f"Created <#{channel}>")
     ctx.slack.chat_postMessage(channel=channel, text=f"{incident.ref}: {incident.title}. The incident thread is in "

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from bot import routing
+from bot import db, routing
 from bot.alerts import Alert, AlertBatch
 from bot.incidents import store
 from bot.incidents.model import Incident, Severity, Status
@@ -42,15 +42,51 @@ def dedup_key(batch: AlertBatch) -> str:
 
 
 def receive(engine: Engine, runbooks: dict[str, Runbook], batch: AlertBatch, now: float) -> Outcome:
+    repeat = _repeat_of(engine, batch)
+    if repeat is not None and _record_repeat(engine, repeat, batch, now):
+        return Outcome(incident=repeat, duplicate=True)
     for attempt in range(3):
         try:
-            with engine.begin() as conn:
+            with db.write(engine) as conn:
                 return _receive(conn, runbooks, batch, now)
         except IntegrityError:
             # Another delivery of the same new group committed first; read its incident.
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def _repeat_of(engine: Engine, batch: AlertBatch) -> Incident | None:
+    """The open incident this delivery repeats unchanged, found with reads only:
+    resends are most of Alertmanager's traffic, and reads never wait for the writer."""
+    with engine.connect() as conn:
+        row = conn.execute(select(alert_dedup.c.incident_id).where(alert_dedup.c.key == dedup_key(batch))).first()
+        if row is None:
+            return None
+        incident = store.get(conn, pk=row[0])
+        if incident is None or not incident.is_open:
+            return None
+        known = {r.fingerprint: (r.status, r.severity) for r in conn.execute(
+            select(incident_alerts.c.fingerprint, incident_alerts.c.status, incident_alerts.c.severity)
+            .where(incident_alerts.c.incident_id == incident.id))}
+    for alert in batch.alerts:
+        if known.get(alert.fingerprint) != (alert.status, Severity.parse(alert.severity, incident.severity).value):
+            return None
+    return incident
+
+
+def _record_repeat(engine: Engine, incident: Incident, batch: AlertBatch, now: float) -> bool:
+    """Count the delivery in two statements; False if the group was closed meanwhile."""
+    with db.write(engine) as conn:
+        if conn.execute(select(alert_dedup.c.key).where(alert_dedup.c.key == dedup_key(batch))).first() is None:
+            return False
+        conn.execute(update(incident_alerts).where(
+            (incident_alerts.c.incident_id == incident.id)
+            & incident_alerts.c.fingerprint.in_([a.fingerprint for a in batch.alerts])
+        ).values(last_seen=now, deliveries=incident_alerts.c.deliveries + 1))
+        store.add_event(conn, incident_id=incident.id, actor=batch.source, kind="alert.repeat", now=now,
+                        text=f"{batch.source} delivered group {batch.group_key[:80]} again; nothing changed")
+    return True
 
 
 def _open_incident_for(conn: Connection, batch: AlertBatch) -> int | None:

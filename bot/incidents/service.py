@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from bot.incidents import store
 from bot.incidents.model import Event, Incident, Severity, Status, Subject
+from bot import db
 
 
 @dataclass
@@ -22,7 +23,7 @@ def open_manual(engine: Engine, *, title: str, severity: Severity, runbook_id: s
                 actor: str, now: float) -> Incident:
     labels = {k: v for k, v in (("cluster", subject.cluster), ("consumergroup", subject.group),
                                 ("topic", subject.topic), ("queue", subject.queue)) if v}
-    with engine.begin() as conn:
+    with db.write(engine) as conn:
         return store.create(conn, title=title, severity=severity, runbook_id=runbook_id, subject=subject,
                             labels=labels, source="slack", opened_by=actor, now=now)
 
@@ -38,9 +39,9 @@ def in_thread(engine: Engine, channel: str, thread_ts: str | None) -> Incident |
         return store.by_thread(conn, channel=channel, thread_ts=thread_ts)
 
 
-def list_open(engine: Engine) -> list[Incident]:
+def list_open(engine: Engine, limit: int = 100) -> list[Incident]:
     with engine.connect() as conn:
-        return store.list_open(conn)
+        return store.list_open(conn, limit)
 
 
 def timeline(engine: Engine, incident: Incident) -> list[Event]:
@@ -49,7 +50,7 @@ def timeline(engine: Engine, incident: Incident) -> list[Event]:
 
 
 def acknowledge(engine: Engine, incident: Incident, *, actor: str, now: float) -> Change:
-    with engine.begin() as conn:
+    with db.write(engine) as conn:
         moved = store.transition(conn, incident=incident, to=Status.ACKNOWLEDGED, actor=actor, now=now)
         fresh = store.get(conn, pk=incident.id)
     assert fresh is not None
@@ -62,7 +63,7 @@ def acknowledge(engine: Engine, incident: Incident, *, actor: str, now: float) -
 
 
 def resolve(engine: Engine, incident: Incident, *, actor: str, now: float, note: str | None = None) -> Change:
-    with engine.begin() as conn:
+    with db.write(engine) as conn:
         moved = store.transition(conn, incident=incident, to=Status.RESOLVED, actor=actor, now=now, note=note)
         fresh = store.get(conn, pk=incident.id)
     assert fresh is not None
@@ -74,5 +75,5 @@ def resolve(engine: Engine, incident: Incident, *, actor: str, now: float, note:
 
 def record(engine: Engine, incident: Incident, *, actor: str, kind: str, text: str, now: float,
            data: dict[str, object] | None = None) -> None:
-    with engine.begin() as conn:
+    with db.write(engine) as conn:
         store.add_event(conn, incident_id=incident.id, actor=actor, kind=kind, text=text, now=now, data=data)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import hmac
 import logging
-import threading
 from types import TracebackType
 
-from cheroot.wsgi import Server as WSGIServer
 from flask import Flask, Request, Response, jsonify, request
 
+from bot.httpserver import HttpServer
 from bot.localslack import api_chat, api_conversations, api_files_views, responseurl
 from bot.localslack.api import ApiContext, Handler, Params
 from bot.localslack.faults import Failure
@@ -143,8 +142,7 @@ class LocalSlack:
         self.state = state if state is not None else WorkspaceState()
         self._token = token
         self._host, self._port, self._threads = host, port, threads
-        self._server: WSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: HttpServer | None = None
 
     def __repr__(self) -> str:  # no token here: reprs end up in logs
         return f"LocalSlack(base_url={self.base_url if self._server else None!r})"
@@ -153,32 +151,22 @@ class LocalSlack:
         """Bind and serve in a daemon thread; returns the API base URL."""
         if self._server is not None:
             return self.url
-        server = WSGIServer((self._host, self._port), create_app(self.state, self._token),
-                            numthreads=self._threads, server_name="localslack",
-                            shutdown_timeout=2)
-        # stop() waits for the selector loop to notice; cheroot polls every 0.5 s by default,
-        # which would add half a second to every test's teardown.
-        server.expiration_interval = 0.05
-        server.prepare()  # binds now, so a port clash raises here rather than in the thread
-        self._server = server
-        self._thread = threading.Thread(target=server.serve, name="localslack", daemon=True)
-        self._thread.start()
+        # Binds now, so a port clash raises here rather than in the thread.
+        self._server = HttpServer(create_app(self.state, self._token), self._host, self._port,
+                                  threads=self._threads).start()
         log.info("local Slack API listening on %s", self.url)
         return self.url
 
     def stop(self) -> None:
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
+        server, self._server = self._server, None
         if server is not None:
             server.stop()
-        if thread is not None:
-            thread.join(timeout=5)
 
     @property
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("LocalSlack is not running; call start() first")
-        return int(self._server.bind_addr[1])
+        return self._server.port
 
     @property
     def base_url(self) -> str:
