@@ -7,6 +7,7 @@ import signal
 import threading
 
 from bot import context, web
+from bot.incidents import flows
 from bot.config import Settings
 from bot.httpserver import HttpServer
 from bot.slack import app as slack_app
@@ -38,7 +39,11 @@ def serve(settings: Settings) -> None:
     except OSError as exc:
         ctx.close()
         raise StartupError(f"http: cannot listen on {settings.http.host}:{settings.http.port} ({exc.strerror})") from None
-    log.info("incidentbot listening on %s (POST /slack/events, GET /healthz /readyz /metrics)", server.url)
+    log.info("incidentbot listening on %s (POST /slack/events, POST /alerts/<source>, GET /healthz /readyz /metrics)",
+             server.url)
+    pending = flows.sweep(ctx)  # incidents stored while Slack could not be reached
+    if pending:
+        log.info("announcing %d incident(s) that were never posted to Slack", pending)
     stop.wait()
     log.info("shutting down: finishing requests and background work")
     server.stop()
