@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -201,6 +201,45 @@ class IncidentSettings(BaseModel):
     first_checks: int = Field(3, ge=0, le=10)
 
 
+StepKind = Literal["lag_dlq", "consumer_health", "brokers", "platform", "lead"]
+
+
+class LadderStep(BaseModel):
+    minute: float = Field(gt=0, le=24 * 60)
+    kind: StepKind
+
+
+def default_ladder() -> list[LadderStep]:
+    """The operations guide's escalation path."""
+    return [LadderStep(minute=5, kind="lag_dlq"), LadderStep(minute=10, kind="consumer_health"),
+            LadderStep(minute=15, kind="brokers"), LadderStep(minute=20, kind="platform"),
+            LadderStep(minute=30, kind="lead")]
+
+
+class EscalationSettings(BaseModel):
+    steps: list[LadderStep] = Field(default_factory=default_ladder)
+    # 60 makes a minute last a second: for demos, the console and tests. It scales the
+    # whole ladder; nothing else changes.
+    time_scale: float = Field(1.0, gt=0, le=3600)
+    platform_users: list[str] = Field(default_factory=list)
+    platform_usergroup: str | None = None
+    # Links shown at the 10-minute step, e.g. {"logs": "https://grafana/explore?group={group}"}.
+    links: dict[str, str] = Field(default_factory=dict)
+    # A step starting this many (real) seconds after its time says the bot was down.
+    late_note_seconds: float = Field(10.0, ge=0)
+
+    @field_validator("steps")
+    @classmethod
+    def _ordered(cls, v: list[LadderStep]) -> list[LadderStep]:
+        minutes = [s.minute for s in v]
+        if len(set(minutes)) != len(minutes):
+            raise ValueError("two steps share a minute; each minute holds one step")
+        return sorted(v, key=lambda s: s.minute)
+
+    def seconds(self, minute: float) -> float:
+        return minute * 60 / self.time_scale
+
+
 class TeamSettings(BaseModel):
     """A team that owns consumer groups, topics or queues, and who leads it."""
 
@@ -245,6 +284,7 @@ class Settings(BaseSettings):
     dlq: DlqSettings = Field(default_factory=DlqSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     # Name prefix (of a consumer group, topic or queue) -> team; the longest prefix wins.
     ownership: dict[str, str] = Field(default_factory=dict)

@@ -4,6 +4,7 @@ the background work pool. Built once at start-up and passed to every handler."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 from sqlalchemy import Engine
@@ -15,6 +16,9 @@ from bot.runbooks import Runbook
 from bot.slack.client import make_client
 from bot.work import WorkPool
 
+if TYPE_CHECKING:
+    from bot.escalation.scheduler import Escalator
+
 
 @dataclass
 class BotContext:
@@ -24,8 +28,17 @@ class BotContext:
     slack: WebClient
     work: WorkPool
     runbooks: dict[str, Runbook]
+    escalator: Escalator | None = None
+
+    def start_timers(self) -> None:
+        from bot.escalation.scheduler import Escalator
+
+        self.escalator = Escalator(self)
+        self.escalator.start()
 
     def close(self) -> None:
+        if self.escalator is not None:
+            self.escalator.stop()
         self.work.shutdown(wait=True)
         self.engine.dispose()
 

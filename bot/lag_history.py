@@ -64,3 +64,21 @@ def window(engine: Engine, cluster: str, groups: list[str], since: float) -> dic
 def prune(engine: Engine, now: float, keep_seconds: float = KEEP_SECONDS) -> int:
     with db.write(engine) as conn:
         return conn.execute(delete(lag_samples).where(lag_samples.c.taken_at < now - keep_seconds)).rowcount
+
+
+def total_at(engine: Engine, cluster: str, group: str, ts: float) -> int | None:
+    """The group's total lag as sampled nearest to `ts` (each partition's closest sample)."""
+    query = (select(lag_samples.c.topic, lag_samples.c.partition, lag_samples.c.committed, lag_samples.c.log_end,
+                    lag_samples.c.taken_at)
+             .where(lag_samples.c.cluster == cluster, lag_samples.c.group_id == group,
+                    lag_samples.c.taken_at >= ts - 3600, lag_samples.c.taken_at <= ts + 3600))
+    best: dict[tuple[str, int], tuple[float, int]] = {}
+    with engine.connect() as conn:
+        for topic, partition, committed, log_end, taken_at in conn.execute(query):
+            if committed is None:
+                continue
+            distance = abs(taken_at - ts)
+            key = (topic, partition)
+            if key not in best or distance < best[key][0]:
+                best[key] = (distance, max(0, log_end - committed))
+    return sum(lag for _, lag in best.values()) if best else None

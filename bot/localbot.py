@@ -21,7 +21,9 @@ from bot.slack import app as slack_app
 def serve_bot(settings: Settings, host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> tuple[BotContext, HttpServer]:
     """The bot's context and its HTTP server, started on a background thread."""
     ctx = context.build(settings)
-    return ctx, HttpServer(web.create(ctx, slack_app.build(ctx)), host, port, threads=threads).start()
+    server = HttpServer(web.create(ctx, slack_app.build(ctx)), host, port, threads=threads).start()
+    ctx.start_timers()
+    return ctx, server
 
 
 class LocalBot:

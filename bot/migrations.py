@@ -27,4 +27,20 @@ def _depth_samples(conn: Connection) -> None:
     depth_samples.create(conn, checkfirst=True)
 
 
-STEPS: list[Migration] = [_lag_samples, _incidents, _depth_samples]
+def _action_tables(conn: Connection) -> None:
+    from bot.actions.replay_store import replays
+    from bot.actions.restore_points import restore_points
+
+    restore_points.create(conn, checkfirst=True)
+    replays.create(conn, checkfirst=True)
+
+
+def _escalation(conn: Connection) -> None:
+    from bot.escalation.ladder import escalation_steps
+    from bot.escalation.lease import leases
+
+    escalation_steps.create(conn, checkfirst=True)
+    leases.create(conn, checkfirst=True)
+
+
+STEPS: list[Migration] = [_lag_samples, _incidents, _depth_samples, _action_tables, _escalation]

@@ -11,6 +11,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from bot.config import LadderStep
+
 
 class Check(StrEnum):
     """What the bot can run for a step by itself; `manual` steps are for people."""
@@ -50,6 +52,7 @@ class Runbook(BaseModel):
     symptoms: list[str] = Field(default_factory=list)
     diagnosis: list[Step] = Field(min_length=1)
     remediation: list[Remedy] = Field(default_factory=list)
+    escalation: list[LadderStep] | None = None  # replaces the configured ladder for this runbook
 
     @field_validator("match")
     @classmethod

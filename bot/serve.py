@@ -41,6 +41,7 @@ def serve(settings: Settings) -> None:
         raise StartupError(f"http: cannot listen on {settings.http.host}:{settings.http.port} ({exc.strerror})") from None
     log.info("incidentbot listening on %s (POST /slack/events, POST /alerts/<source>, GET /healthz /readyz /metrics)",
              server.url)
+    ctx.start_timers()
     pending = flows.sweep(ctx)  # incidents stored while Slack could not be reached
     if pending:
         log.info("announcing %d incident(s) that were never posted to Slack", pending)

@@ -53,13 +53,15 @@ def blueprint(ctx: BotContext) -> Blueprint:
         except alerts.PayloadError as exc:
             return _error(400, "invalid payload", str(exc))
         try:
-            outcome = ingest.receive(ctx.engine, ctx.runbooks, batch, time.time())
+            outcome = ingest.receive(ctx.engine, ctx.settings, ctx.runbooks, batch, time.time())
         except SQLAlchemyError as exc:
             log.error("could not store an alert from %s: %s", source, type(exc).__name__)
             response, status = _error(503, "storage unavailable", "the alert could not be stored; retry later")
             response.headers["Retry-After"] = "30"
             return response, status
         incident = outcome.incident
+        if outcome.created and ctx.escalator is not None:
+            ctx.escalator.sync()
         if incident is not None:
             ctx.work.submit(lambda: flows.after_alert(ctx, outcome), key=flows.key(incident))
         return jsonify(status="accepted", incident=incident.ref if incident else None, created=outcome.created,

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from bot.escalation import ladder
+from bot.escalation import steps as escalation_steps
 from bot.incidents import flows, postmortem, service
 from bot.incidents.model import Incident, Severity, Subject
 from bot.slack import blocks
@@ -25,7 +27,8 @@ REF = re.compile(r"^INC-\d{4}-\d{2,}$", re.IGNORECASE)
 OPEN_USAGE = ("/incident open <title> [--severity critical|warning|info] [--runbook ID] [--group G] [--topic T] "
               "[--queue Q] [--cluster C]")
 USAGE = [OPEN_USAGE, "/incident ack [id]", "/incident resolve [id] [note]", "/incident status [id]",
-         "/incident list", "/incident timeline [id]", "/incident postmortem [id]", "/incident help"]
+         "/incident list", "/incident timeline [id]", "/incident ladder [id]", "/incident escalate [id] platform|lead",
+         "/incident postmortem [id]", "/incident help"]
 
 
 class OpenArgs(BaseModel):
@@ -61,8 +64,10 @@ def _open(inv: Invocation, ctx: BotContext, text: str) -> Outcome:
         raise UsageError(f"No cluster named `{a.cluster}`. Configured: {', '.join(ctx.settings.kafka)}.")
     runbook_id = a.runbook or ("high-consumer-lag" if a.group else "dlq-filling" if a.queue else "generic-triage")
     subject = Subject(cluster=a.cluster, group=a.group, topic=a.topic, queue=a.queue)
-    incident = service.open_manual(ctx.engine, title=a.title, severity=a.severity, runbook_id=runbook_id,
-                                   subject=subject, actor=inv.user_id, now=time.time())
+    incident = service.open_manual(ctx.engine, title=a.title, severity=a.severity, runbook=ctx.runbooks[runbook_id],
+                                   subject=subject, actor=inv.user_id, now=time.time(), settings=ctx.settings)
+    if ctx.escalator is not None:
+        ctx.escalator.sync()
 
     def announce() -> Reply:
         flows.announce(ctx, incident, run_checks=any((a.group, a.topic, a.queue)))
@@ -111,6 +116,43 @@ def _timeline(inv: Invocation, ctx: BotContext, words: list[str]) -> Reply:
                  blocks=[blocks.header(f"Timeline of {incident.ref}"), *blocks.sections(blocks.escape(body))])
 
 
+def _escalate(inv: Invocation, ctx: BotContext, words: list[str]) -> Outcome:
+    incident, rest = find(inv, ctx, words)
+    kind = (rest[0].lower() if rest else "platform")
+    if kind not in ("platform", "lead") or len(rest) > 1:
+        raise UsageError("Escalate to whom? `/incident escalate platform` or `/incident escalate lead`.")
+    if not incident.is_open:
+        return Reply(text=f"{incident.ref} is resolved; there is nobody to escalate to.")
+
+    def work() -> None:
+        ctx.work.submit(lambda: escalation_steps.escalate_now(ctx, incident, kind, inv.user_id),
+                        key=flows.key(incident))
+
+    return Deferred(run=lambda: work(), ack=Reply(text=f"Escalating {incident.ref} to the "
+                                                       f"{'platform on-call' if kind == 'platform' else 'team lead'}…"))
+
+
+def _ladder(inv: Invocation, ctx: BotContext, words: list[str]) -> Reply:
+    incident, _ = find(inv, ctx, words)
+    with ctx.engine.connect() as conn:
+        found = ladder.steps(conn, incident.id)
+    if not found:
+        return Reply(text=f"{incident.ref} has no escalation ladder.")
+    marks = {"pending": ":hourglass:", "firing": ":arrows_counterclockwise:", "fired": ":white_check_mark:",
+             "cancelled": ":heavy_minus_sign:", "failed": ":x:"}
+    lines = []
+    for s in found:
+        state = s.status
+        if s.status == "fired" and s.late_by is not None and s.late_by > ctx.settings.escalation.late_note_seconds:
+            state += f", late by {s.late_by:.0f} s"
+        lines.append(f"{marks.get(s.status, '')} *{s.minute:g} min* {s.label}: due {view.clock(s.due_at)}, {state}")
+    scale = ctx.settings.escalation.time_scale
+    note = f" (time scale {scale:g}: a minute lasts {60 / scale:g} s)" if scale != 1 else ""
+    return Reply(text="\n".join(lines), blocks=[blocks.header(f"Escalation ladder of {incident.ref}"),
+                                                *blocks.sections("\n".join(lines)),
+                                                blocks.context(f"Only resolution stops the ladder{note}.")])
+
+
 def _postmortem(inv: Invocation, ctx: BotContext, words: list[str]) -> Outcome:
     incident, _ = find(inv, ctx, words)
 
@@ -146,6 +188,10 @@ def handle(inv: Invocation, ctx: BotContext) -> Outcome:
         return _timeline(inv, ctx, words)
     if sub == "postmortem":
         return _postmortem(inv, ctx, words)
+    if sub == "escalate":
+        return _escalate(inv, ctx, words)
+    if sub == "ladder":
+        return _ladder(inv, ctx, words)
     raise UsageError(f"`/incident {sub}` is not a subcommand I know. Try `/incident help`.")
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from slack_sdk.errors import SlackApiError
 
 from bot import checks, db
+from bot.escalation import ladder
 from bot.incidents import service, store
 from bot.incidents.ingest import Outcome
 from bot.incidents.model import Incident, Status
@@ -44,9 +45,13 @@ def reload(ctx: BotContext, incident: Incident) -> Incident:
 
 
 def next_step(ctx: BotContext, incident: Incident) -> str | None:
-    """The next escalation step to show on the parent message (None: nothing scheduled)."""
-    hook = getattr(ctx, "next_step", None)
-    return hook(incident) if callable(hook) else None
+    """The next escalation step, for the parent message and the App Home tab."""
+    if not incident.is_open:
+        return None
+    step = ladder.next_pending(ctx.engine, incident.id)
+    if step is None:
+        return None
+    return f"{step.minute:g}-minute step, {step.label}, at {view.clock(step.due_at)}"
 
 
 # ---------------------------------------------------------------- the parent and the thread
@@ -239,6 +244,8 @@ def announce_change(ctx: BotContext, incident: Incident, message: str) -> None:
         post(ctx, incident, message)
         refresh_parent(ctx, incident)
         refresh_checklist(ctx, incident)
+        if incident.status is Status.RESOLVED and ctx.escalator is not None:
+            ctx.escalator.forget(incident.id)
 
     ctx.work.submit(work, key=key(incident))
 

@@ -15,6 +15,8 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import db, routing
 from bot.alerts import Alert, AlertBatch
+from bot.config import Settings
+from bot.escalation import ladder
 from bot.incidents import store
 from bot.incidents.model import Incident, Severity, Status
 from bot.incidents.tables import alert_dedup, incident_alerts, incidents
@@ -41,14 +43,15 @@ def dedup_key(batch: AlertBatch) -> str:
     return f"{batch.source}:{batch.group_key}"
 
 
-def receive(engine: Engine, runbooks: dict[str, Runbook], batch: AlertBatch, now: float) -> Outcome:
+def receive(engine: Engine, settings: Settings, runbooks: dict[str, Runbook], batch: AlertBatch,
+            now: float) -> Outcome:
     repeat = _repeat_of(engine, batch)
     if repeat is not None and _record_repeat(engine, repeat, batch, now):
         return Outcome(incident=repeat, duplicate=True)
     for attempt in range(3):
         try:
             with db.write(engine) as conn:
-                return _receive(conn, runbooks, batch, now)
+                return _receive(conn, settings, runbooks, batch, now)
         except IntegrityError:
             # Another delivery of the same new group committed first; read its incident.
             if attempt == 2:
@@ -107,7 +110,8 @@ def _open_incident_for(conn: Connection, batch: AlertBatch) -> int | None:
     return None
 
 
-def _receive(conn: Connection, runbooks: dict[str, Runbook], batch: AlertBatch, now: float) -> Outcome:
+def _receive(conn: Connection, settings: Settings, runbooks: dict[str, Runbook], batch: AlertBatch,
+             now: float) -> Outcome:
     pk = _open_incident_for(conn, batch)
     created = False
     if pk is None:
@@ -123,6 +127,7 @@ def _receive(conn: Connection, runbooks: dict[str, Runbook], batch: AlertBatch, 
                                 subject=routing.subject(labels), labels=labels, source=batch.source,
                                 opened_by=None, now=now)
         conn.execute(insert(alert_dedup).values(key=dedup_key(batch), incident_id=incident.id))
+        ladder.plan(conn, incident_id=incident.id, opened_at=now, settings=settings, runbook=book)
         pk, created = incident.id, True
     incident = store.get(conn, pk=pk)
     assert incident is not None

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from bot.config import Settings
+from bot.escalation import ladder
 from bot.incidents import store
+from bot.runbooks import Runbook
 from bot.incidents.model import Event, Incident, Severity, Status, Subject
 from bot import db
 
@@ -19,13 +22,15 @@ class Change:
     message: str
 
 
-def open_manual(engine: Engine, *, title: str, severity: Severity, runbook_id: str, subject: Subject,
-                actor: str, now: float) -> Incident:
+def open_manual(engine: Engine, *, title: str, severity: Severity, runbook: Runbook, subject: Subject,
+                actor: str, now: float, settings: Settings) -> Incident:
     labels = {k: v for k, v in (("cluster", subject.cluster), ("consumergroup", subject.group),
                                 ("topic", subject.topic), ("queue", subject.queue)) if v}
     with db.write(engine) as conn:
-        return store.create(conn, title=title, severity=severity, runbook_id=runbook_id, subject=subject,
-                            labels=labels, source="slack", opened_by=actor, now=now)
+        incident = store.create(conn, title=title, severity=severity, runbook_id=runbook.id, subject=subject,
+                                labels=labels, source="slack", opened_by=actor, now=now)
+        ladder.plan(conn, incident_id=incident.id, opened_at=now, settings=settings, runbook=runbook)
+        return incident
 
 
 def get(engine: Engine, ref: str) -> Incident | None:

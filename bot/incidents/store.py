@@ -11,6 +11,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection
 
+from bot.escalation.ladder import escalation_steps
 from bot.incidents.model import Event, Incident, Severity, Status, Subject
 from bot.incidents.tables import alert_dedup, checklist, incident_events, incidents
 
@@ -95,6 +96,10 @@ def transition(conn: Connection, *, incident: Incident, to: Status, actor: str, 
     if to is Status.RESOLVED:
         # Free the alert groups: the same group firing later is a new incident.
         conn.execute(alert_dedup.delete().where(alert_dedup.c.incident_id == incident.id))
+        # Only resolution stops the ladder, at once and with the resolution itself.
+        conn.execute(update(escalation_steps).where(
+            (escalation_steps.c.incident_id == incident.id) & (escalation_steps.c.status == "pending")
+        ).values(status="cancelled"))
     return True
 
 

@@ -1,0 +1,162 @@
+"""The escalation ladder of each incident, as rows: which step falls due when, and
+what became of it. The row is the truth; APScheduler only wakes the bot at the
+right moment. Claiming a step is a compare-and-set, so a step fires once even if
+two schedulers (or a retry and a restart) reach it together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Column, Engine, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint, select, update
+from sqlalchemy.engine import Connection
+
+from bot import db
+from bot.config import LadderStep, Settings
+from bot.db import metadata
+from bot.runbooks import Runbook
+
+escalation_steps = Table(
+    "escalation_steps", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("minute", Float, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("due_at", Float, nullable=False),
+    # pending -> firing -> fired | failed; pending -> cancelled (resolved first)
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("claimed_at", Float),
+    Column("claimed_by", String(64)),
+    Column("scheduled", Integer, nullable=False, default=0),  # a timer exists for it
+    Column("fired_at", Float),
+    Column("late_by", Float),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    UniqueConstraint("incident_id", "minute", name="uq_escalation_step"),
+)
+
+LABELS = {
+    "lag_dlq": "check consumer lag and DLQ depth",
+    "consumer_health": "check consumer health and logs",
+    "brokers": "check broker health",
+    "platform": "escalate to platform if the brokers are at fault",
+    "lead": "escalate to the team lead if unresolved",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    incident_id: int
+    minute: float
+    kind: str
+    due_at: float
+    status: str
+    fired_at: float | None
+    late_by: float | None
+    attempts: int
+    last_error: str | None
+
+    @property
+    def label(self) -> str:
+        return LABELS.get(self.kind, self.kind)
+
+    @property
+    def job_id(self) -> str:
+        return job_id(self.incident_id, self.minute)
+
+
+def job_id(incident_id: int, minute: float) -> str:
+    return f"escalate:{incident_id}:{minute:g}"
+
+
+def ladder_for(settings: Settings, runbook: Runbook | None) -> list[LadderStep]:
+    return sorted(runbook.escalation, key=lambda s: s.minute) if runbook and runbook.escalation else \
+        settings.escalation.steps
+
+
+def plan(conn: Connection, *, incident_id: int, opened_at: float, settings: Settings,
+         runbook: Runbook | None) -> list[Step]:
+    """Write the incident's ladder (once: a second call changes nothing)."""
+    existing = steps(conn, incident_id)
+    if existing:
+        return existing
+    rows = [{"incident_id": incident_id, "minute": s.minute, "kind": s.kind, "scheduled": 0,
+             "due_at": opened_at + settings.escalation.seconds(s.minute), "status": "pending", "attempts": 0}
+            for s in ladder_for(settings, runbook)]
+    if rows:
+        conn.execute(escalation_steps.insert(), rows)
+    return steps(conn, incident_id)
+
+
+def _step(row: object) -> Step:
+    m = row._mapping  # type: ignore[attr-defined]
+    return Step(incident_id=m["incident_id"], minute=m["minute"], kind=m["kind"], due_at=m["due_at"],
+                status=m["status"], fired_at=m["fired_at"], late_by=m["late_by"], attempts=m["attempts"],
+                last_error=m["last_error"])
+
+
+def steps(conn: Connection, incident_id: int) -> list[Step]:
+    rows = conn.execute(select(escalation_steps).where(escalation_steps.c.incident_id == incident_id)
+                        .order_by(escalation_steps.c.minute))
+    return [_step(r) for r in rows]
+
+
+def next_pending(engine: Engine, incident_id: int) -> Step | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(escalation_steps).where(
+            (escalation_steps.c.incident_id == incident_id) & (escalation_steps.c.status == "pending"))
+            .order_by(escalation_steps.c.minute).limit(1)).first()
+    return _step(row) if row else None
+
+
+def claim(engine: Engine, incident_id: int, minute: float, now: float, owner: str) -> Step | None:
+    """Take the step for firing; None if it is not pending (fired, cancelled, or
+    another scheduler has it)."""
+    with db.write(engine) as conn:
+        claimed = conn.execute(update(escalation_steps).where(
+            (escalation_steps.c.incident_id == incident_id) & (escalation_steps.c.minute == minute)
+            & (escalation_steps.c.status == "pending")
+        ).values(status="firing", claimed_at=now, claimed_by=owner,
+                 attempts=escalation_steps.c.attempts + 1)).rowcount
+        if not claimed:
+            return None
+        row = conn.execute(select(escalation_steps).where(
+            (escalation_steps.c.incident_id == incident_id) & (escalation_steps.c.minute == minute))).first()
+    return _step(row)
+
+
+def finish(engine: Engine, step: Step, *, status: str, now: float, late_by: float | None = None,
+           error: str | None = None) -> None:
+    with db.write(engine) as conn:
+        conn.execute(update(escalation_steps).where(
+            (escalation_steps.c.incident_id == step.incident_id) & (escalation_steps.c.minute == step.minute)
+        ).values(status=status, fired_at=now if status == "fired" else None, late_by=late_by, last_error=error,
+                 # a step that failed to post gets a new timer at the next start
+                 scheduled=0 if status == "failed" else escalation_steps.c.scheduled))
+
+
+def recover(engine: Engine, owner: str) -> None:
+    """On taking the timers over: steps that failed, or that another (dead) process
+    was firing, become pending again, and every pending step gets a new timer."""
+    with db.write(engine) as conn:
+        conn.execute(update(escalation_steps).where(
+            (escalation_steps.c.status == "failed")
+            | ((escalation_steps.c.status == "firing") & (escalation_steps.c.claimed_by != owner))
+        ).values(status="pending"))
+        conn.execute(update(escalation_steps).where(escalation_steps.c.status == "pending").values(scheduled=0))
+
+
+def unscheduled(engine: Engine, limit: int = 5000) -> list[Step]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(escalation_steps).where(
+            (escalation_steps.c.status == "pending") & (escalation_steps.c.scheduled == 0)).limit(limit))
+        return [_step(r) for r in rows]
+
+
+def mark_scheduled(engine: Engine, found: list[Step]) -> None:
+    if not found:
+        return
+    with db.write(engine) as conn:
+        for s in found:
+            conn.execute(update(escalation_steps).where(
+                (escalation_steps.c.incident_id == s.incident_id) & (escalation_steps.c.minute == s.minute)
+            ).values(scheduled=1))

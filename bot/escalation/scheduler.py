@@ -1,0 +1,121 @@
+"""The timers behind the ladder: APScheduler 3 with its SQLAlchemy job store on the
+bot's own database. Every process keeps a paused scheduler so it can add jobs to
+the shared store; only the lease holder resumes it and fires steps.
+
+Job functions are module-level (APScheduler pickles a reference to them) and find
+the running bot through `_context`, set when the escalator starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.escalation import lease, ladder
+
+if TYPE_CHECKING:
+    from bot.context import BotContext
+
+log = logging.getLogger(__name__)
+LEASE = "escalation-timers"
+
+_context: BotContext | None = None
+
+
+def fire(incident_id: int, minute: float) -> None:
+    """The job: run one step of one incident's ladder."""
+    from bot.escalation import steps
+
+    if _context is None:
+        log.warning("escalation step %s:%s fired with no bot running", incident_id, minute)
+        return
+    steps.run(_context, incident_id, minute)
+
+
+class Escalator:
+    def __init__(self, ctx: BotContext, *, lease_ttl: float = 10.0, tick: float = 1.0) -> None:
+        self.ctx = ctx
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease_ttl, self.tick = lease_ttl, tick
+        self.leader = False
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=ctx.engine, tablename="apscheduler_jobs")},
+            executors={"default": ThreadPoolExecutor(10)},
+            # Run a step however late (the bot was down), once, never twice at a time.
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+            timezone=timezone.utc,
+        )
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        global _context
+        _context = self.ctx
+        self.scheduler.start(paused=True)
+        self._thread = threading.Thread(target=self._lead, name="escalation-lease", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self.leader:
+            lease.release(self.ctx.engine, LEASE, self.owner)
+        self.scheduler.shutdown(wait=True)
+
+    def _lead(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._tick()
+            except Exception:  # a database outage must not end the timers: try again next tick
+                log.exception("escalation timers: tick failed")
+            self._stop.wait(self.tick)
+
+    def _tick(self) -> None:
+        holds = lease.hold(self.ctx.engine, LEASE, self.owner, self.lease_ttl)
+        if holds and not self.leader:
+            log.info("this process now runs the escalation timers (%s)", self.owner)
+            ladder.recover(self.ctx.engine, self.owner)
+            self.leader = True
+            self.sync()
+            self.scheduler.resume()
+        elif not holds and self.leader:
+            log.warning("lost the escalation lease; another process runs the timers now")
+            self.leader = False
+            self.scheduler.pause()
+        if self.leader:
+            self.sync()
+            self.scheduler.wakeup()  # pick up jobs other processes added to the store
+
+    def sync(self) -> int:
+        """Give every pending step without a timer its timer."""
+        found = ladder.unscheduled(self.ctx.engine)
+        for step in found:
+            self.scheduler.add_job(
+                fire, "date", run_date=datetime.fromtimestamp(step.due_at, tz=timezone.utc),
+                args=[step.incident_id, step.minute], id=step.job_id, replace_existing=True,
+            )
+        ladder.mark_scheduled(self.ctx.engine, found)
+        return len(found)
+
+    def forget(self, incident_id: int) -> None:
+        """Drop the timers of a resolved incident (its steps were cancelled with the
+        resolution; a timer left behind would find nothing to do anyway)."""
+        with self.ctx.engine.connect() as conn:
+            found = ladder.steps(conn, incident_id)
+        for step in found:
+            if step.status == "cancelled":
+                try:
+                    self.scheduler.remove_job(step.job_id)
+                except JobLookupError:
+                    pass  # fired already, or never scheduled

@@ -1,0 +1,203 @@
+"""What each rung of the ladder does in the incident's thread: evidence at every
+step, and pings to the right people when the guide says so."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from slack_sdk.errors import SlackApiError
+
+from bot import checks, lag_history, ownership
+from bot.escalation import ladder
+from bot.escalation.ladder import Step
+from bot.health.verdict import Level
+from bot.incidents import flows, service, store
+from bot.incidents.model import Incident, Status
+from bot.runbooks import Check
+from bot.slack import blocks
+from bot.slack.report import Report
+
+if TYPE_CHECKING:
+    from bot.context import BotContext
+
+log = logging.getLogger(__name__)
+
+
+def mention_users(users: list[str], usergroup: str | None) -> str:
+    found = [f"<!subteam^{usergroup}>"] if usergroup else []
+    return " ".join(found + [f"<@{u}>" for u in users])
+
+
+def direct_message(ctx: BotContext, users: list[str], text: str) -> None:
+    for user in users:
+        channel = ctx.slack.conversations_open(users=user)["channel"]["id"]
+        ctx.slack.chat_postMessage(channel=channel, text=text)
+
+
+def permalink(ctx: BotContext, incident: Incident) -> str:
+    incident = flows.ensure_parent(ctx, incident)
+    return str(ctx.slack.chat_getPermalink(channel=incident.channel, message_ts=incident.thread_ts)["permalink"])
+
+
+def _lag_change(ctx: BotContext, incident: Incident) -> str | None:
+    """How the group's lag moved since the incident opened, from stored samples."""
+    group = incident.subject.group
+    if not group:
+        return None
+    cluster = incident.subject.cluster if incident.subject.cluster in ctx.settings.kafka else next(iter(ctx.settings.kafka))
+    then = lag_history.total_at(ctx.engine, cluster, group, incident.created_at)
+    now = lag_history.total_at(ctx.engine, cluster, group, time.time())
+    if then is None or now is None:
+        return None
+    delta = now - then
+    return f"Lag of `{group}` since the incident opened: {then:,} → {now:,} ({delta:+,})."
+
+
+def lag_dlq(ctx: BotContext, incident: Incident, header: str) -> None:
+    flows.post(ctx, incident, header)
+    s = incident.subject
+    wanted = [Check.KAFKA_LAG] if (s.group or s.topic or not s.queue) else []
+    if s.topic or not s.queue:
+        wanted.append(Check.KAFKA_DLQ)
+    if s.queue:
+        wanted.append(Check.RABBITMQ_QUEUE)
+    for check in wanted:
+        report = checks.run(ctx, check, s)
+        if report is not None:
+            if check is Check.KAFKA_LAG:
+                change = _lag_change(ctx, incident)
+                if change:
+                    report.notes.insert(0, change)
+            flows.post_report(ctx, incident, report, "bot", header)
+
+
+def consumer_health(ctx: BotContext, incident: Incident, header: str) -> None:
+    flows.post(ctx, incident, header)
+    if incident.subject.group:
+        report = checks.run(ctx, Check.KAFKA_GROUP, incident.subject)
+        if report is not None:
+            flows.post_report(ctx, incident, report, "bot", header)
+    values = flows.placeholders(ctx, incident)
+    links = [f"<{template.format_map(values)}|{name}>" for name, template in ctx.settings.escalation.links.items()
+             if all(f"{{{k}}}" not in template or k in values for k in ("group", "topic", "queue", "cluster"))]
+    ask = (f"<@{incident.commander}>, what is the status? Post it here." if incident.commander
+           else "Nobody has acknowledged this incident yet: who is on it? Press *Acknowledge* above.")
+    flows.post(ctx, incident, (f"Logs and dashboards: {', '.join(links)}\n" if links else "") + ask)
+
+
+def _broker_reports(ctx: BotContext, incident: Incident) -> list[Report]:
+    found = [checks.run(ctx, Check.KAFKA_BROKERS, incident.subject),
+             checks.run(ctx, Check.RABBITMQ_NODES, incident.subject)]
+    return [r for r in found if r is not None]
+
+
+def brokers(ctx: BotContext, incident: Incident, header: str) -> None:
+    flows.post(ctx, incident, header)
+    for report in _broker_reports(ctx, incident):
+        flows.post_report(ctx, incident, report, "bot", header)
+
+
+def platform(ctx: BotContext, incident: Incident, header: str, forced: bool = False) -> None:
+    reports = _broker_reports(ctx, incident)
+    at_fault = [r for r in reports if r.verdict.level > Level.OK]
+    e = ctx.settings.escalation
+    if not at_fault and not forced:
+        evidence = "; ".join(f"{r.title}: {r.verdict.headline}" for r in reports)
+        flows.post(ctx, incident, f"{header}\nBrokers healthy, no platform escalation. Evidence: {blocks.escape(evidence)}")
+        return
+    who = mention_users(e.platform_users, e.platform_usergroup)
+    why = "; ".join(f"{r.title}: {r.verdict.headline}" for r in at_fault) or "escalated by hand"
+    if not who:
+        flows.post(ctx, incident, f"{header}\nThe brokers are at fault ({blocks.escape(why)}), but no platform on-call "
+                                  "is configured (escalation.platform_users / platform_usergroup).")
+        return
+    flows.post(ctx, incident, f"{header}\n{who}: platform escalation for {incident.ref}. {blocks.escape(why)}")
+    for report in at_fault:
+        flows.post_report(ctx, incident, report, "bot", header)
+    direct_message(ctx, e.platform_users, f"You are paged for {incident.ref} ({incident.severity.value}): "
+                                          f"{incident.title}. Brokers at fault: {why}. Thread: {permalink(ctx, incident)}")
+
+
+def lead(ctx: BotContext, incident: Incident, header: str) -> None:
+    s = incident.subject
+    team_name = ownership.owner(ctx.settings, s.group, s.topic, s.queue)
+    team = ctx.settings.teams.get(team_name) if team_name else None
+    if team is None or not (team.lead_users or team.lead_usergroup):
+        flows.post(ctx, incident, f"{header}\nNo team lead to page: {s.describe()} matches no team with a lead "
+                                  "(configure teams, ownership and default_team).")
+        return
+    who = mention_users(team.lead_users, team.lead_usergroup)
+    # In the ladder's minutes, which a time scale shortens.
+    age = int((time.time() - incident.created_at) * ctx.settings.escalation.time_scale // 60)
+    flows.post(ctx, incident, f"{header}\n{who}: {incident.ref} is still unresolved after {age} min; "
+                              f"team *{team_name}* owns {s.describe()}.")
+    summary = (f"{incident.ref} ({incident.severity.value}, {incident.status.value}) is unresolved after {age} min: "
+               f"{incident.title}. Subject: {s.describe()}. Commander: "
+               f"{'<@' + incident.commander + '>' if incident.commander else 'nobody yet'}. "
+               f"Thread: {permalink(ctx, incident)}")
+    direct_message(ctx, team.lead_users, summary)
+
+
+KINDS: dict[str, Callable[["BotContext", Incident, str], None]] = {
+    "lag_dlq": lag_dlq, "consumer_health": consumer_health, "brokers": brokers, "platform": platform, "lead": lead,
+}
+
+
+def run(ctx: BotContext, incident_id: int, minute: float) -> None:
+    """Fire one step, once: claim it (that is the moment the timer kept or missed),
+    then hand the posting to the incident's queue, so slow probes or a Slack 429
+    never hold up another incident's timer. A resolved incident's step does nothing."""
+    now = time.time()
+    owner = ctx.escalator.owner if ctx.escalator else "local"
+    step = ladder.claim(ctx.engine, incident_id, minute, now, owner)
+    if step is None:
+        return
+    with ctx.engine.connect() as conn:
+        incident = store.get(conn, pk=incident_id)
+    if incident is None or incident.status is Status.RESOLVED:
+        ladder.finish(ctx.engine, step, status="cancelled", now=now)
+        return
+    late = now - step.due_at
+    ladder.finish(ctx.engine, step, status="firing", now=now, late_by=late)
+    ctx.work.submit(lambda: _post(ctx, incident, step, late), key=flows.key(incident))
+
+
+def _post(ctx: BotContext, incident: Incident, step: Step, late: float) -> None:
+    with ctx.engine.connect() as conn:
+        fresh = store.get(conn, pk=incident.id)
+    if fresh is None or fresh.status is Status.RESOLVED:
+        ladder.finish(ctx.engine, step, status="cancelled", now=time.time(), late_by=late)
+        return
+    note = f" (late by {late:.0f} s: the bot was down)" if late > ctx.settings.escalation.late_note_seconds else ""
+    header = f":alarm_clock: *{step.minute:g}-minute step*: {step.label}{note}."
+    try:
+        KINDS[step.kind](ctx, fresh, header)
+    except SlackApiError as exc:  # after the client's own retries (429, 5xx, network)
+        error = str(exc.response.get("error", exc))
+        ladder.finish(ctx.engine, step, status="failed", now=time.time(), late_by=late, error=error)
+        service.record(ctx.engine, fresh, actor="bot", kind="escalation.failed", now=time.time(),
+                       text=f"{step.minute:g}-minute step ({step.label}) could not post to Slack: {error}; "
+                            "it is retried at the next start")
+        return
+    ladder.finish(ctx.engine, step, status="fired", now=time.time(), late_by=late)
+    service.record(ctx.engine, fresh, actor="bot", kind=f"escalation.{step.kind}", now=time.time(),
+                   text=f"{step.minute:g}-minute step: {step.label}{note}", data={"late_by": round(late, 3)})
+    flows.refresh_parent(ctx, fresh)
+
+
+def escalate_now(ctx: BotContext, incident: Incident, kind: str, actor: str) -> None:
+    header = f":rotating_light: Escalated by <@{actor}>: {ladder.LABELS[kind]}."
+    if kind == "platform":
+        platform(ctx, incident, header, forced=True)
+    else:
+        KINDS[kind](ctx, incident, header)
+    service.record(ctx.engine, incident, actor=actor, kind=f"escalation.manual.{kind}", now=time.time(),
+                   text=f"Escalated by hand: {ladder.LABELS[kind]}")
+
+
+def describe(step: Step, now: float) -> str:
+    when = step.due_at - now
+    return f"{step.minute:g} min: {step.label} ({'in ' + str(int(when)) + ' s' if when > 0 else 'due now'})"

@@ -1,0 +1,98 @@
+"""The ladder survives the bot being killed: `incidentbot serve` is SIGKILLed after
+the 5-minute step and started again after the 10- and 15-minute steps fell due.
+Each missed step fires once, late, saying so; the later ones fire on time; none twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from bot import db
+from bot.escalation import ladder
+from bot.incidents import service
+from bot.localslack.server import LocalSlack
+from tests.conftest import BOT_TOKEN, KAFKA, RABBIT_MGMT, RABBIT_PORT, SIGNING_SECRET, TOKEN, free_port
+
+SCALE = 120  # a minute lasts 0.5 s
+
+
+def serve(tmp_path: Path, slack: LocalSlack, port: int) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENTBOT_")}
+    env.update({
+        "INCIDENTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "INCIDENTBOT_SLACK__BOT_TOKEN": BOT_TOKEN, "INCIDENTBOT_SLACK__SIGNING_SECRET": SIGNING_SECRET,
+        "INCIDENTBOT_SLACK__API_URL": slack.url, "INCIDENTBOT_HTTP__PORT": str(port),
+        "INCIDENTBOT_KAFKA__LOCAL__BOOTSTRAP_SERVERS": KAFKA, "INCIDENTBOT_RABBITMQ__LOCAL__PORT": str(RABBIT_PORT),
+        "INCIDENTBOT_RABBITMQ__LOCAL__MANAGEMENT_URL": RABBIT_MGMT,
+        "INCIDENTBOT_ALERTS__SOURCES__GENERIC__BEARER_TOKEN": TOKEN,
+        "INCIDENTBOT_ESCALATION__TIME_SCALE": str(SCALE), "INCIDENTBOT_INCIDENTS__FIRST_CHECKS": "0",
+        "INCIDENTBOT_ESCALATION__LATE_NOTE_SECONDS": "1",
+    })
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=open(tmp_path / f"serve-{time.time():.0f}.log", "wb"))
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return process
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError("incidentbot serve did not start")
+
+
+def steps(tmp_path: Path, ref: str) -> list[ladder.Step]:
+    engine = db.create(f"sqlite:///{tmp_path / 'bot.db'}")
+    incident = service.get(engine, ref)
+    assert incident is not None
+    with engine.connect() as conn:
+        found = ladder.steps(conn, incident.id)
+    engine.dispose()
+    return found
+
+
+def test_killed_bot_fires_missed_steps_once_and_late(tmp_path: Path, local_slack: LocalSlack, brokers: None,
+                                                     unique: str) -> None:
+    port = free_port()
+    bot = serve(tmp_path, local_slack, port)
+    try:
+        answer = requests.post(f"http://127.0.0.1:{port}/alerts/generic", timeout=10,
+                               headers={"Authorization": f"Bearer {TOKEN}"},
+                               json={"title": f"Restart {unique}", "dedup_key": unique,
+                                     "labels": {"consumergroup": f"restart-{unique}"}}).json()
+        ref = answer["incident"]
+        opened = time.time()
+        minute = 60 / SCALE
+        deadline = opened + 5 * minute + 5
+        while not any(s.minute == 5 and s.status == "fired" for s in steps(tmp_path, ref)):
+            assert time.time() < deadline, "the 5-minute step did not fire"
+            time.sleep(0.05)
+        bot.send_signal(signal.SIGKILL)
+        bot.wait(10)
+        time.sleep(max(0.0, opened + 16 * minute - time.time()))  # 10 and 15 fall due while it is down
+        bot = serve(tmp_path, local_slack, port)
+        deadline = time.time() + 30
+        while sum(s.status == "fired" for s in steps(tmp_path, ref)) < 5:
+            assert time.time() < deadline, f"steps: {steps(tmp_path, ref)}"
+            time.sleep(0.1)
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        bot.wait(20)
+    found = {s.minute: s for s in steps(tmp_path, ref)}
+    assert all(s.status == "fired" and s.attempts == 1 for s in found.values()), found
+    assert found[10].late_by is not None and found[10].late_by > 1
+    assert found[15].late_by is not None and found[15].late_by > 0
+    headers = {int(m.text.split("*")[1].split("-")[0]): m.text for m in local_slack.state.messages("C0INCIDENTS")
+               if m.text.startswith(":alarm_clock:")}
+    texts = [m.text for m in local_slack.state.messages("C0INCIDENTS") if m.text.startswith(":alarm_clock:")]
+    assert len(texts) == 5 and sorted(headers) == [5, 10, 15, 20, 30]  # each once
+    assert f"(late by {found[10].late_by:.0f} s: the bot was down)" in headers[10]
+    assert "(late by" in headers[15]
+    for on_time in (5, 20, 30):
+        assert "(late by" not in headers[on_time], headers[on_time]
