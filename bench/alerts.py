@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import random
 import statistics
 import sys
@@ -27,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot import config  # noqa: E402
 from bot.incidents import service  # noqa: E402
 from bot.localbot import serve_bot  # noqa: E402
+from bench.slack_process import SLACK_TOKEN, SPAWN, SlackProcess  # noqa: E402
 
 TOKEN = "bench-token-000000"
-SLACK_TOKEN = "xoxb-bench-0000"
 
 
 def payload(run: str, n: int) -> bytes:
@@ -43,18 +42,6 @@ def payload(run: str, n: int) -> bytes:
                     "startsAt": "2026-11-29T10:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
                     "generatorURL": "http://prometheus.local", "fingerprint": f"{run}-{n}"}],
     }).encode()
-
-
-def run_slack(port_out: multiprocessing.Queue, stop: multiprocessing.Event) -> None:  # type: ignore[type-arg]
-    from bot.localslack.server import LocalSlack
-
-    slack = LocalSlack(token=SLACK_TOKEN, threads=16)
-    slack.start()
-    port_out.put((slack.url, len(slack.state.messages())))
-    stop.wait()
-    parents = [m for m in slack.state.messages() if m.thread_ts in (None, m.ts) and m.text.startswith("[")]
-    port_out.put(len(parents))
-    slack.stop()
 
 
 def send_all(url: str, bodies: list[bytes]) -> list[tuple[float, int, str | None, str]]:
@@ -77,15 +64,11 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=8)
     args = parser.parse_args()
     run = f"bench{random.randrange(10**6)}"
-    spawn = multiprocessing.get_context("spawn")
-    queue, stop = spawn.Queue(), spawn.Event()
-    slack_process = spawn.Process(target=run_slack, args=(queue, stop), daemon=True)
-    slack_process.start()
-    slack_url, _ = queue.get(timeout=60)
+    slack = SlackProcess()
     with tempfile.TemporaryDirectory() as tmp:
         settings = config.load(
             database_url=f"sqlite:///{tmp}/bench.db",
-            slack={"bot_token": SLACK_TOKEN, "signing_secret": "0123456789abcdef0123", "api_url": slack_url},
+            slack={"bot_token": SLACK_TOKEN, "signing_secret": "0123456789abcdef0123", "api_url": slack.url},
             alerts={"sources": {"alertmanager": {"bearer_token": TOKEN}}},
             incidents={"first_checks": 0},  # the webhook path, not Kafka probes
         )
@@ -94,7 +77,7 @@ def main() -> None:
         bodies = [payload(run, n) for n in range(args.groups) for _ in range(args.repeat)]
         random.shuffle(bodies)
         shares = [bodies[i::args.senders] for i in range(args.senders)]
-        with spawn.Pool(args.senders) as pool:
+        with SPAWN.Pool(args.senders) as pool:
             pool.apply(time.sleep, (0,))  # the workers are up before the clock starts
             wall = time.perf_counter()
             results = [r for share in pool.starmap(send_all, [(url, s) for s in shares]) for r in share]
@@ -103,9 +86,7 @@ def main() -> None:
         ours = [i for i in service.list_open(ctx.engine, limit=100_000) if i.labels.get("env") == "bench"]
         server.stop()
         ctx.close()
-    stop.set()
-    parents = queue.get(timeout=60)
-    slack_process.join(10)
+    parents = slack.finish()["parents"]
     latencies = [ms for ms, _, _, _ in results]
     refs_per_group: dict[str, set[str]] = {}
     for _, status, ref, key in results:

@@ -4,6 +4,8 @@ the Run buttons all come through here."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -150,7 +152,28 @@ RUNNERS: dict[Check, Callable[["BotContext", Subject], Report]] = {
 }
 
 
-def run(ctx: BotContext, check: Check, subject: Subject) -> Report | None:
-    """The check's report, or None for a manual step."""
+_recent: dict[tuple[int, Check, Subject], tuple[float, Report]] = {}
+_recent_lock = threading.Lock()
+
+
+def run(ctx: BotContext, check: Check, subject: Subject, max_age: float = 0.0) -> Report | None:
+    """The check's report, or None for a manual step. With `max_age`, a report of
+    the same check on the same subject at most that old is reused: when a broker
+    fails, dozens of incidents reach their 15-minute step together and need one probe,
+    not dozens."""
     runner = RUNNERS.get(check)
-    return runner(ctx, subject) if runner else None
+    if runner is None:
+        return None
+    key = (id(ctx), check, subject)
+    if max_age > 0:
+        with _recent_lock:
+            cached = _recent.get(key)
+        if cached and time.monotonic() - cached[0] <= max_age:
+            return cached[1].model_copy(deep=True)
+    report = runner(ctx, subject)
+    with _recent_lock:
+        _recent[key] = (time.monotonic(), report)
+        if len(_recent) > 1000:  # old subjects go; this is a cache, not a history
+            for stale in sorted(_recent, key=lambda k: _recent[k][0])[:500]:
+                del _recent[stale]
+    return report.model_copy(deep=True)  # callers add notes; the cached one stays as probed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, create_engine, event, insert, select, text
@@ -25,19 +25,22 @@ _write_locks: dict[int, threading.Lock] = {}
 _locks_guard = threading.Lock()
 
 
+def writer_lock(engine: Engine) -> AbstractContextManager[object]:
+    """The lock SQLite writers of this process take turns on (a no-op elsewhere), for
+    code that writes through its own connections, such as APScheduler's job store."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _locks_guard:
+        return _write_locks.setdefault(id(engine), threading.Lock())
+
+
 @contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
     """A write transaction. On SQLite the process's writers take turns on a lock:
     SQLite allows one writer at a time, and its own busy-wait sleeps up to 100 ms
     between tries, which is what an alert sender would feel. Reads (engine.connect())
     never wait: WAL lets them run beside the writer."""
-    if engine.dialect.name != "sqlite":
-        with engine.begin() as conn:
-            yield conn
-        return
-    with _locks_guard:
-        lock = _write_locks.setdefault(id(engine), threading.Lock())
-    with lock, engine.begin() as conn:
+    with writer_lock(engine), engine.begin() as conn:
         yield conn
 
 

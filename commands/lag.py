@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from bot import charts, lag, lag_history
+from bot import lag, lag_history
 from bot.probes import kafka_lag
 from bot.slack import render_lag
 from commands import args, common
@@ -61,6 +61,8 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
 
 
 def _upload_chart(ctx: BotContext, inv: Invocation, cluster: str, group: str, now: float) -> None:
+    from bot import charts  # matplotlib is heavy: loaded when someone asks for a chart
+
     history = lag_history.window(ctx.engine, cluster, [group], now - CHART_HOURS * 3600)
     png = charts.lag_chart(group, history)
     samples = max((len(v) for v in history.values()), default=0)

@@ -22,10 +22,11 @@ from tests.conftest import BOT_TOKEN, KAFKA, RABBIT_MGMT, RABBIT_PORT, SIGNING_S
 SCALE = 120  # a minute lasts 0.5 s
 
 
-def serve(tmp_path: Path, slack: LocalSlack, port: int) -> subprocess.Popen[bytes]:
+def serve(tmp_path: Path, slack: LocalSlack, port: int, database_url: str | None = None) -> subprocess.Popen[bytes]:
+    """`incidentbot serve` as a separate process, on the ladder's fast clock."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENTBOT_")}
     env.update({
-        "INCIDENTBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'bot.db'}",
+        "INCIDENTBOT_DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'bot.db'}",
         "INCIDENTBOT_SLACK__BOT_TOKEN": BOT_TOKEN, "INCIDENTBOT_SLACK__SIGNING_SECRET": SIGNING_SECRET,
         "INCIDENTBOT_SLACK__API_URL": slack.url, "INCIDENTBOT_HTTP__PORT": str(port),
         "INCIDENTBOT_KAFKA__LOCAL__BOOTSTRAP_SERVERS": KAFKA, "INCIDENTBOT_RABBITMQ__LOCAL__PORT": str(RABBIT_PORT),
@@ -47,8 +48,8 @@ def serve(tmp_path: Path, slack: LocalSlack, port: int) -> subprocess.Popen[byte
     raise AssertionError("incidentbot serve did not start")
 
 
-def steps(tmp_path: Path, ref: str) -> list[ladder.Step]:
-    engine = db.create(f"sqlite:///{tmp_path / 'bot.db'}")
+def steps(tmp_path: Path, ref: str, database_url: str | None = None) -> list[ladder.Step]:
+    engine = db.create(database_url or f"sqlite:///{tmp_path / 'bot.db'}")
     incident = service.get(engine, ref)
     assert incident is not None
     with engine.connect() as conn:

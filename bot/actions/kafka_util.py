@@ -103,3 +103,21 @@ def committed_with_metadata(admin: AdminClient, group: str, timeout: float, *,
     answer = wait(future, timeout + 1, f"Reading the committed offsets of group {group}")
     return {(tp.topic, tp.partition): (tp.offset, tp.metadata or "") for tp in answer.topic_partitions or []
             if tp.error is None and tp.offset >= 0}
+
+
+def wait_until_served(admin: AdminClient, topic: str, partitions: int, deadline: float, timeout: float) -> None:
+    """Until the topic has ``partitions`` partitions, each with a leader that answers: a
+    created topic or partition reaches the brokers' metadata a moment after the admin
+    request returns, and verifying before that would report a failure that is not one."""
+    while True:
+        md = metadata(admin, timeout).topics.get(topic)
+        if md is not None and md.error is None and len(md.partitions) == partitions and all(
+                pm.leader >= 0 for pm in md.partitions.values()):
+            try:
+                log_bounds(admin, [(topic, p) for p in range(partitions)], timeout)
+                return
+            except ActionError:
+                pass  # leaders elected but not serving yet
+        if time.monotonic() > deadline:
+            raise ActionError(f"Topic {topic} does not have {partitions} partitions with a leader yet.")
+        time.sleep(0.2)

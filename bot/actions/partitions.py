@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shlex
 import threading
+import time
 
 from confluent_kafka.admin import ConfigResource, NewPartitions, ResourceType
 
@@ -28,7 +29,7 @@ from bot.actions.base import (
     refused,
     result,
 )
-from bot.actions.kafka_util import metadata, wait
+from bot.actions.kafka_util import metadata, wait, wait_until_served
 from bot.actions.reset_spec import SpecError
 from bot.probes import kafka_lag
 
@@ -119,6 +120,7 @@ def execute(ctx: ActionContext, plan: Plan, *, progress: ProgressFn | None = Non
         future = admin.create_partitions([NewPartitions(topic, total)], operation_timeout=timeout,
                                          request_timeout=timeout)[topic]
         wait(future, timeout * 2 + 1, f"Adding partitions to {topic}")
+        wait_until_served(admin, topic, total, time.monotonic() + max(30.0, timeout * 6), timeout)
     except ActionError as exc:
         return result(plan, "failed", f"Not completed: {exc}", started)
     return result(plan, "executed", f"{topic} now has {total} partitions (was {current}).", started,

@@ -40,7 +40,7 @@ from bot.actions.base import (
     refused,
     result,
 )
-from bot.actions.kafka_util import error_text, log_bounds, metadata, wait
+from bot.actions.kafka_util import error_text, log_bounds, metadata, wait, wait_until_served
 from bot.actions.locate import check_cluster, which_broker
 from bot.actions.rabbit_util import connect, queue_counts
 from bot.actions.reset_spec import SpecError
@@ -234,6 +234,7 @@ def _recreate(ctx: ActionContext, plan: Plan, started: datetime) -> Result:
                                   f"create it with {plan.details['partitions']} partitions and config "
                                   f"{plan.details['config']}.") from None
             time.sleep(0.5)
+    wait_until_served(admin, dlq, plan.details["partitions"], deadline, timeout)
     deleted = sum(end - bounds[(dlq, p)][0] for p, end in plan.details["ends"])
     return result(plan, "executed", f"Recreated {dlq} empty ({plural(deleted, 'message')} deleted), with "
                                     f"{plan.details['partitions']} partitions and the same configuration.", started,

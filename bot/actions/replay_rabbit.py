@@ -228,7 +228,7 @@ class Run:
                               batch_size=batch_size, progress_every=progress_every, on_batch=on_batch)
         except pika.exceptions.AMQPError as exc:
             return "failed", self.moved, (f"RabbitMQ failed mid-replay ({type(exc).__name__}); the open batch "
-                                                 f"was rolled back by the broker and the replay can be resumed."), []
+                                          f"was rolled back by the broker and the replay can be resumed."), []
         finally:
             if connection.is_open:
                 connection.close()  # unacked (non-matching, beyond the window) messages go back in place

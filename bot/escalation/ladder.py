@@ -115,7 +115,7 @@ def claim(engine: Engine, incident_id: int, minute: float, now: float, owner: st
         claimed = conn.execute(update(escalation_steps).where(
             (escalation_steps.c.incident_id == incident_id) & (escalation_steps.c.minute == minute)
             & (escalation_steps.c.status == "pending")
-        ).values(status="firing", claimed_at=now, claimed_by=owner,
+        ).values(status="firing", claimed_at=now, claimed_by=owner, late_by=now - escalation_steps.c.due_at,
                  attempts=escalation_steps.c.attempts + 1)).rowcount
         if not claimed:
             return None

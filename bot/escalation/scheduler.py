@@ -18,9 +18,13 @@ from typing import TYPE_CHECKING
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
+from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from sqlalchemy import Engine
+
+from bot import db
 from bot.escalation import lease, ladder
 
 if TYPE_CHECKING:
@@ -42,6 +46,27 @@ def fire(incident_id: int, minute: float) -> None:
     steps.run(_context, incident_id, minute)
 
 
+class LockedJobStore(SQLAlchemyJobStore):
+    """APScheduler's SQLAlchemy job store, writing in turn with the bot's other
+    writers: on SQLite a writer that finds the file busy sleeps up to 100 ms."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine=engine, tablename="apscheduler_jobs")
+        self._lock = db.writer_lock(engine)
+
+    def add_job(self, job: Job) -> None:
+        with self._lock:
+            super().add_job(job)
+
+    def update_job(self, job: Job) -> None:
+        with self._lock:
+            super().update_job(job)
+
+    def remove_job(self, job_id: str) -> None:
+        with self._lock:
+            super().remove_job(job_id)
+
+
 class Escalator:
     def __init__(self, ctx: BotContext, *, lease_ttl: float = 10.0, tick: float = 1.0) -> None:
         self.ctx = ctx
@@ -49,13 +74,14 @@ class Escalator:
         self.lease_ttl, self.tick = lease_ttl, tick
         self.leader = False
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=ctx.engine, tablename="apscheduler_jobs")},
+            jobstores={"default": LockedJobStore(ctx.engine)},
             executors={"default": ThreadPoolExecutor(10)},
             # Run a step however late (the bot was down), once, never twice at a time.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone=timezone.utc,
         )
         self._stop = threading.Event()
+        self._sync_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -98,7 +124,12 @@ class Escalator:
             self.scheduler.wakeup()  # pick up jobs other processes added to the store
 
     def sync(self) -> int:
-        """Give every pending step without a timer its timer."""
+        """Give every pending step without a timer its timer (one caller at a time:
+        two would give a step two timers)."""
+        with self._sync_lock:
+            return self._sync()
+
+    def _sync(self) -> int:
         found = ladder.unscheduled(self.ctx.engine)
         for step in found:
             self.scheduler.add_job(

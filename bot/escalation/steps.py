@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bot.context import BotContext
 
 log = logging.getLogger(__name__)
+EVIDENCE_MAX_AGE = 5.0  # seconds a probe's report may be shared between incidents' steps
 
 
 def mention_users(users: list[str], usergroup: str | None) -> str:
@@ -65,7 +66,7 @@ def lag_dlq(ctx: BotContext, incident: Incident, header: str) -> None:
     if s.queue:
         wanted.append(Check.RABBITMQ_QUEUE)
     for check in wanted:
-        report = checks.run(ctx, check, s)
+        report = checks.run(ctx, check, s, max_age=EVIDENCE_MAX_AGE)
         if report is not None:
             if check is Check.KAFKA_LAG:
                 change = _lag_change(ctx, incident)
@@ -77,7 +78,7 @@ def lag_dlq(ctx: BotContext, incident: Incident, header: str) -> None:
 def consumer_health(ctx: BotContext, incident: Incident, header: str) -> None:
     flows.post(ctx, incident, header)
     if incident.subject.group:
-        report = checks.run(ctx, Check.KAFKA_GROUP, incident.subject)
+        report = checks.run(ctx, Check.KAFKA_GROUP, incident.subject, max_age=EVIDENCE_MAX_AGE)
         if report is not None:
             flows.post_report(ctx, incident, report, "bot", header)
     values = flows.placeholders(ctx, incident)
@@ -89,8 +90,8 @@ def consumer_health(ctx: BotContext, incident: Incident, header: str) -> None:
 
 
 def _broker_reports(ctx: BotContext, incident: Incident) -> list[Report]:
-    found = [checks.run(ctx, Check.KAFKA_BROKERS, incident.subject),
-             checks.run(ctx, Check.RABBITMQ_NODES, incident.subject)]
+    found = [checks.run(ctx, Check.KAFKA_BROKERS, incident.subject, max_age=EVIDENCE_MAX_AGE),
+             checks.run(ctx, Check.RABBITMQ_NODES, incident.subject, max_age=EVIDENCE_MAX_AGE)]
     return [r for r in found if r is not None]
 
 
@@ -161,7 +162,6 @@ def run(ctx: BotContext, incident_id: int, minute: float) -> None:
         ladder.finish(ctx.engine, step, status="cancelled", now=now)
         return
     late = now - step.due_at
-    ladder.finish(ctx.engine, step, status="firing", now=now, late_by=late)
     ctx.work.submit(lambda: _post(ctx, incident, step, late), key=flows.key(incident))
 
 
