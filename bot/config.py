@@ -240,6 +240,18 @@ class EscalationSettings(BaseModel):
         return minute * 60 / self.time_scale
 
 
+class ApprovalSettings(BaseModel):
+    """The two-person rule for destructive actions."""
+
+    approvers: list[str] = Field(default_factory=list)  # Slack user ids
+    approvers_usergroup: str | None = None  # a Slack user group id, e.g. S0123ABC
+    expiry_minutes: float = Field(15, gt=0, le=24 * 60)
+    require_incident: bool = True  # refuse destructive commands outside an incident
+    # Per cluster, actions switched off: {"prod": ["purge_dlq"]}.
+    disabled: dict[str, list[str]] = Field(default_factory=dict)
+    progress_every: int = Field(1000, ge=1)  # messages between progress updates of a replay
+
+
 class TeamSettings(BaseModel):
     """A team that owns consumer groups, topics or queues, and who leads it."""
 
@@ -285,6 +297,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     # Name prefix (of a consumer group, topic or queue) -> team; the longest prefix wins.
     ownership: dict[str, str] = Field(default_factory=dict)

@@ -43,4 +43,11 @@ def _escalation(conn: Connection) -> None:
     leases.create(conn, checkfirst=True)
 
 
-STEPS: list[Migration] = [_lag_samples, _incidents, _depth_samples, _action_tables, _escalation]
+def _approvals(conn: Connection) -> None:
+    from bot.approvals.store import audit, requests_table
+
+    requests_table.create(conn, checkfirst=True)
+    audit.create(conn, checkfirst=True)
+
+
+STEPS: list[Migration] = [_lag_samples, _incidents, _depth_samples, _action_tables, _escalation, _approvals]

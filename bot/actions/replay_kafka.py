@@ -168,6 +168,20 @@ class Run:
         self.stops = {p: stop for p, _, stop in plan.details["ranges"]}
         self.starts = {p: start for p, start, _ in plan.details["ranges"]}
         self.partitions: dict[str, int] = plan.details["target_partitions"]
+        self.producer: Producer | None = None
+
+    def fence(self) -> None:
+        """Start this run's transactional producer. init_transactions fences any earlier
+        producer of this replay (a process that died or hangs) and aborts its open
+        transaction, whose DLQ offsets would otherwise keep the group's offsets unstable:
+        so it comes before reading where to resume."""
+        timeout = self.cs.request_timeout_s
+        self.producer = Producer({**kafka_config(self.cs), "transactional.id": self.group,
+                                  "partitioner": "murmur2_random", "linger.ms": 5, "transaction.timeout.ms": 60000})
+        try:
+            self.producer.init_transactions(max(30.0, timeout * 6))
+        except KafkaException as exc:
+            raise ActionError(f"Starting the replay's transactional producer failed: {error_text(exc)}.") from None
 
     def check(self) -> tuple[dict[int, int], dict[int, int], list[Refusal]]:
         """Resume offsets and per-partition moved counts from the replay group (the
@@ -213,14 +227,12 @@ class Run:
         planned = int(self.plan.details["planned"])
         active = {p for p in self.starts if frm[p] < self.stops[p]}
         moved_total = sum(moved_by.values())
-        producer = Producer({**kafka_config(self.cs), "transactional.id": self.group, "partitioner": "murmur2_random",
-                             "linger.ms": 5, "transaction.timeout.ms": 60000})
+        producer = self.producer
+        assert producer is not None, "fence() first"
         consumer = Consumer({**kafka_config(self.cs), "group.id": self.group, "enable.auto.commit": False,
                              "enable.auto.offset.store": False, "enable.partition.eof": True,
                              "isolation.level": "read_committed", "auto.offset.reset": "earliest"})
         try:
-            # Fences any earlier producer of this replay and aborts its open transaction.
-            producer.init_transactions(max(30.0, timeout * 6))
             consumer.assign([TopicPartition(self.dlq, p, frm[p]) for p in sorted(active)])
             reported, quiet_since = moved_total, time.monotonic()
             while active:
@@ -248,11 +260,11 @@ class Run:
                     self._produce(producer, target, partition, m, headers)
                     moved_by[partition_in] = moved_by.get(partition_in, 0) + 1
                     sent += 1
-                if on_batch is not None:
-                    on_batch(sent)  # fault-injection hook for tests: runs inside the open transaction
                 offsets = [TopicPartition(self.dlq, p, o + 1, metadata=f"moved={moved_by.get(p, 0)}")
                            for p, o in last.items()]
                 producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), timeout * 2)
+                if on_batch is not None:
+                    on_batch(sent)  # fault-injection hook for tests: inside the open transaction, just before commit
                 producer.commit_transaction(max(30.0, timeout * 6))
                 moved_total += sent
                 if not beat(self.ctx.engine, self.record.id, moved=moved_total):

@@ -206,9 +206,15 @@ class Run:
         self.moved = record.moved  # the last count the broker confirmed, for a failure's sentence
 
     def moved_so_far(self, connection: BlockingConnection) -> int:
-        """The broker's count of moved messages (the last marker), handed back in place."""
+        """The broker's count of moved messages (the last marker), handed back in place;
+        0 when no batch was ever committed (the marker queue is made with the first)."""
         channel = connection.channel()
-        channel.queue_declare(self.marker_queue, durable=True, arguments={"x-max-length": 1})
+        try:
+            channel.queue_declare(self.marker_queue, passive=True)
+        except pika.exceptions.ChannelClosedByBroker as exc:
+            if exc.reply_code == 404:
+                return 0
+            raise
         method, _props, body = channel.basic_get(self.marker_queue, auto_ack=False)
         channel.close()
         return int(json.loads(body)["moved"]) if method is not None else 0
@@ -272,6 +278,8 @@ class Run:
         details = self.plan.details
         filtering = details["pattern"] is not None
         channel = connection.channel()
+        # Max length 1: each batch's marker replaces the one before, in the same transaction.
+        channel.queue_declare(self.marker_queue, durable=True, arguments={"x-max-length": 1})
         channel.tx_select()
         # Held (non-matching) messages and acks not yet committed both count against the
         # prefetch: it must cover the whole window when filtering, two batches otherwise.

@@ -112,6 +112,9 @@ class Escalator:
         if holds and not self.leader:
             log.info("this process now runs the escalation timers (%s)", self.owner)
             ladder.recover(self.ctx.engine, self.owner)
+            from bot.approvals import flow
+
+            flow.resume(self.ctx)  # approvals a stopped timer owner left half-done
             self.leader = True
             self.sync()
             self.scheduler.resume()
@@ -122,6 +125,9 @@ class Escalator:
         if self.leader:
             self.sync()
             self.scheduler.wakeup()  # pick up jobs other processes added to the store
+            from bot.approvals import flow  # the timer owner also expires undecided approvals
+
+            flow.expire_due(self.ctx)
 
     def sync(self) -> int:
         """Give every pending step without a timer its timer (one caller at a time:

@@ -20,7 +20,7 @@ from bot.incidents import flows, service
 from commands.base import Deferred, Invocation, Reply, UsageError
 from commands import schema as schema_command
 from commands.registry import REGISTRY, SLASH_COMMANDS
-from bot.slack import incident_actions
+from bot.slack import approval_actions, incident_actions
 from bot.slack.ids import Callback
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
         app.command(name)(on_command)
 
     incident_actions.register(app, ctx)
+    approval_actions.register(app, ctx)
 
     @app.view(Callback.SCHEMA_CHECK)
     def on_schema_modal(ack: Ack, view: dict[str, Any]) -> None:

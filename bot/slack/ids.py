@@ -12,6 +12,9 @@ class Action(StrEnum):
     RUN_STEP = "runbook_run_step"
     STEP_DONE = "runbook_step_done"
     OPEN_INCIDENT = "home_open_incident"
+    APPROVE = "approval_approve"
+    DENY = "approval_deny"
+    ABORT = "approval_abort"
 
 
 def step_action(action: Action, step_id: str) -> str:
@@ -30,7 +33,14 @@ def parse_step_value(value: str) -> tuple[str, str]:
 
 class Callback(StrEnum):
     SCHEMA_CHECK = "schema_check_modal"
+    DENY_REASON = "approval_deny_modal"
+    CONFIRM_PURGE = "approval_confirm_purge_modal"
 
 
 SCHEMA_BLOCK = "candidate"
 SCHEMA_INPUT = "schema_text"
+
+REASON_BLOCK = "reason"
+REASON_INPUT = "reason_text"
+CONFIRM_BLOCK = "confirm"
+CONFIRM_INPUT = "confirm_text"

@@ -1,0 +1,264 @@
+"""The approval flow around a plan: the card in the incident thread, the second
+person's decision, one execution, its verification, and the card's final state.
+Every transition goes through the store's compare-and-set and lands in the audit
+trail and the incident's timeline."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from slack_sdk.errors import SlackApiError
+
+from bot import actions
+from bot.actions.base import ActionContext, Plan, Progress
+from bot.approvals import rules, store
+from bot.approvals.store import Request
+from bot.incidents import flows, service
+from bot.incidents import store as incident_store
+from bot.slack import blocks
+from bot.slack import render_approval as view
+
+if TYPE_CHECKING:
+    from bot.context import BotContext
+    from bot.incidents.model import Incident
+
+log = logging.getLogger(__name__)
+_aborts: dict[str, threading.Event] = {}  # executions running in this process
+_membership: dict[str, tuple[float, set[str]]] = {}
+
+
+def approvers_label(ctx: BotContext) -> str:
+    a = ctx.settings.approvals
+    names = ([f"<!subteam^{a.approvers_usergroup}>"] if a.approvers_usergroup else []) + [f"<@{u}>" for u in a.approvers]
+    return ", ".join(names) or "the configured approvers (none are configured)"
+
+
+def is_approver(ctx: BotContext, user: str) -> bool:
+    a = ctx.settings.approvals
+    if user in a.approvers:
+        return True
+    if not a.approvers_usergroup:
+        return False
+    cached = _membership.get(a.approvers_usergroup)
+    if cached is None or time.time() - cached[0] > 60:  # a minute-old membership is fresh enough
+        users = set(ctx.slack.usergroups_users_list(usergroup=a.approvers_usergroup)["users"])
+        cached = (time.time(), users)
+        _membership[a.approvers_usergroup] = cached
+    return user in cached[1]
+
+
+def action_context(ctx: BotContext, actor: str, incident: Incident | None) -> ActionContext:
+    return ActionContext(clients=ctx.clients, engine=ctx.engine, actor=actor,
+                         incident_id=incident.ref if incident else None)
+
+
+def _incident(ctx: BotContext, request: Request) -> Incident | None:
+    if request.incident_id is None:
+        return None
+    with ctx.engine.connect() as conn:
+        return incident_store.get(conn, pk=request.incident_id)
+
+
+def _record(ctx: BotContext, request: Request, actor: str, kind: str, text: str) -> None:
+    incident = _incident(ctx, request)
+    if incident is not None:
+        service.record(ctx.engine, incident, actor=actor, kind=f"approval.{kind}", now=time.time(),
+                       text=f"{request.id} {view.TITLES.get(request.plan.kind, request.plan.kind)} of "
+                            f"{request.plan.target}: {text} (plan {request.plan.plan_hash})")
+
+
+def _say(ctx: BotContext, request: Request, text: str) -> None:
+    incident = _incident(ctx, request)
+    if incident is not None:
+        flows.post(ctx, incident, text)
+    elif request.channel:
+        ctx.slack.chat_postMessage(channel=request.channel, thread_ts=request.thread_ts, text=text)
+
+
+def refresh_card(ctx: BotContext, request_id: str, extra: list[str] | None = None) -> None:
+    request = store.get(ctx.engine, request_id)
+    if request is None or not request.card_ts or not request.channel:
+        return
+    ctx.slack.chat_update(channel=request.channel, ts=request.card_ts, text=view.card_text(request),
+                          blocks=view.card(request, approvers_label(ctx), extra))
+
+
+def request_approval(ctx: BotContext, plan: Plan, *, requester: str, incident: Incident | None,
+                     channel: str) -> Request:
+    """Store the request and post its card (in the incident's thread when there is one)."""
+    ttl = ctx.settings.approvals.expiry_minutes * 60
+    request = store.create(ctx.engine, plan=plan, requester=requester, now=time.time(), ttl_seconds=ttl,
+                           incident_id=incident.id if incident else None)
+    if incident is not None:
+        incident = flows.ensure_parent(ctx, incident)
+        channel, thread = incident.channel or channel, incident.thread_ts
+    else:
+        thread = None
+    posted = ctx.slack.chat_postMessage(channel=channel, thread_ts=thread, text=view.card_text(request),
+                                        blocks=view.card(request, approvers_label(ctx)))
+    store.set_card(ctx.engine, request.id, channel=posted["channel"], card_ts=posted["ts"], thread_ts=thread)
+    _record(ctx, request, requester, "requested", f"requested by <@{requester}>: {plan.summary}")
+    return store.get(ctx.engine, request.id) or request
+
+
+def approve(ctx: BotContext, request_id: str, actor: str, now: float | None = None) -> str | None:
+    """Approve and execute; None on success, else the sentence for the actor."""
+    now = now or time.time()
+    request = store.get(ctx.engine, request_id)
+    if request is None:
+        return "That approval request does not exist."
+    refusal = rules.may_approve(request, actor, now, is_approver=is_approver(ctx, actor),
+                                approvers=approvers_label(ctx))
+    if refusal:
+        return refusal
+    if not store.move(ctx.engine, request, frm="requested", to="approved", actor=actor, now=now,
+                      decided_by=actor, decided_at=now):
+        fresh = store.get(ctx.engine, request_id)
+        return f"Someone got there first: this request is already {fresh.state if fresh else 'gone'}."
+    _record(ctx, request, actor, "approved", f"approved by <@{actor}>")
+    refresh_card(ctx, request_id)
+    execute(ctx, request_id, actor)
+    return None
+
+
+def deny(ctx: BotContext, request_id: str, actor: str, reason: str, now: float | None = None) -> str | None:
+    now = now or time.time()
+    request = store.get(ctx.engine, request_id)
+    if request is None:
+        return "That approval request does not exist."
+    refusal = rules.may_deny(request, actor, now, is_approver=is_approver(ctx, actor), approvers=approvers_label(ctx))
+    if refusal:
+        return refusal
+    if not store.move(ctx.engine, request, frm="requested", to="denied", actor=actor, now=now, detail=reason,
+                      decided_by=actor, decided_at=now, reason=reason):
+        return "Someone got there first: this request is no longer waiting."
+    _record(ctx, request, actor, "denied", f"denied by <@{actor}>: {reason}")
+    refresh_card(ctx, request_id)
+    return None
+
+
+def execute(ctx: BotContext, request_id: str, actor: str) -> None:
+    """Run an approved request once: approved -> executing is the gate."""
+    request = store.get(ctx.engine, request_id)
+    if request is None or not store.move(ctx.engine, request, frm="approved", to="executing", actor="bot",
+                                         now=time.time()):
+        return
+    incident = _incident(ctx, request)
+    actx = action_context(ctx, request.requester, incident)
+    abort = _aborts.setdefault(request.id, threading.Event())
+    try:
+        fresh = actions.replan(actx, request.plan)
+        if fresh.plan_hash != request.plan.plan_hash:
+            _finish(ctx, request, "failed", "The world changed since the plan was approved (the dry run now "
+                                            f"differs: {blocks.escape(fresh.summary)}). Nothing was done; run the "
+                                            "command again for a fresh plan.", None, None)
+            return
+        progress = _progress(ctx, request)
+        result = actions.execute(actx, request.plan, progress=progress, abort=abort)
+        verification = actions.verify(actx, request.plan, result) if result.ok else None
+    except actions.ActionError as exc:
+        _finish(ctx, request, "failed", str(exc), None, None)
+        return
+    finally:
+        _aborts.pop(request.id, None)
+    state = "executed" if result.ok and (verification is None or verification.ok) else "failed"
+    lines = [f"*Result*: {blocks.escape(result.message)}"]
+    if verification is not None:
+        mark = ":white_check_mark:" if verification.ok else ":x:"
+        lines.append(f"*Verified* {mark} {blocks.escape(verification.message)}")
+        lines += [f"• {blocks.escape(m)}" for m in verification.mismatches[:10]]
+    _finish(ctx, request, state, "\n".join(lines), result.model_dump(mode="json"),
+            verification.model_dump(mode="json") if verification else None)
+    csv = result.details.get("restore_point_csv")
+    if csv and request.channel:
+        point = result.details.get("restore_point_id")
+        ctx.slack.files_upload_v2(channel=request.channel, thread_ts=request.thread_ts, content=str(csv),
+                                  filename=str(result.details.get("restore_point_file") or f"{point}.csv"),
+                                  title=f"Offsets of {request.plan.target} before the reset",
+                                  initial_comment=f"Restore point {point}: `/restore-offsets {point}` puts these "
+                                                  "offsets back (with approval).")
+
+
+def _finish(ctx: BotContext, request: Request, state: str, text: str, result: dict | None,  # type: ignore[type-arg]
+            verification: dict | None) -> None:  # type: ignore[type-arg]
+    store.move(ctx.engine, request, frm="executing", to=state, actor="bot", now=time.time(), detail=text,
+               result=result, verification=verification)
+    _record(ctx, request, "bot", state, text.replace("\n", " "))
+    refresh_card(ctx, request.id, [text])
+    _say(ctx, request, f"{request.id} {state}. {text}")
+
+
+def _progress(ctx: BotContext, request: Request):  # type: ignore[no-untyped-def]
+    every = ctx.settings.approvals.progress_every
+    posted: dict[str, str] = {}
+
+    def report(p: Progress) -> None:
+        if p.total < every:
+            return  # small jobs finish before anyone reads a progress bar
+        text = f"{request.id}: {p.done:,} of {p.total:,} — {p.message}"
+        abort = [{"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Abort"},
+                                                    "style": "danger", "action_id": "approval_abort",
+                                                    "value": request.id}]}]
+        try:
+            if "ts" in posted:
+                ctx.slack.chat_update(channel=posted["channel"], ts=posted["ts"], text=text,
+                                      blocks=[blocks.section(text), *abort])
+            elif request.channel:
+                sent = ctx.slack.chat_postMessage(channel=request.channel, thread_ts=request.thread_ts, text=text,
+                                                  blocks=[blocks.section(text), *abort])
+                posted.update(channel=sent["channel"], ts=sent["ts"])
+        except SlackApiError:
+            log.warning("could not post the progress of %s", request.id)  # the work goes on regardless
+
+    return report
+
+
+def abort(request_id: str) -> bool:
+    event = _aborts.get(request_id)
+    if event is None:
+        return False
+    event.set()
+    return True
+
+
+def expire_due(ctx: BotContext, now: float | None = None) -> int:
+    """Requests nobody decided in time become expired (and say so on their card)."""
+    now = now or time.time()
+    expired = 0
+    for request in store.in_state(ctx.engine, "requested"):
+        if request.expires_at <= now and store.move(ctx.engine, request, frm="requested", to="expired",
+                                                    actor="bot", now=now):
+            expired += 1
+            _record(ctx, request, "bot", "expired", "nobody approved it in time")
+            refresh_card(ctx, request.id)
+    return expired
+
+
+def resume(ctx: BotContext) -> None:
+    """At start: approved requests a stopped process never executed run now; ones it
+    was executing are failed with a sentence (a replay resumes from its progress)."""
+    for request in store.in_state(ctx.engine, "approved"):
+        ctx.work.submit(lambda r=request: execute(ctx, r.id, "bot"))
+    for request in store.in_state(ctx.engine, "executing"):
+        if request.plan.kind == "replay_dlq":
+            _resume_replay(ctx, request)
+            continue
+        _finish(ctx, request, "failed", "The bot stopped while executing this. Check the current state with the "
+                                        "read-only commands before asking again.", None, None)
+
+
+def _resume_replay(ctx: BotContext, request: Request) -> None:
+    actx = action_context(ctx, request.requester, _incident(ctx, request))
+    for record in actions.replay.unfinished(actx):
+        if record.plan_hash == request.plan.plan_hash:
+            result = actions.replay.resume(actx, record.id)
+            verification = actions.verify(actx, request.plan, result)
+            _finish(ctx, request, "executed" if result.ok and verification.ok else "failed",
+                    f"*Resumed after a restart*: {blocks.escape(result.message)} {blocks.escape(verification.message)}",
+                    result.model_dump(mode="json"), verification.model_dump(mode="json"))
+            return
+    _finish(ctx, request, "failed", "The bot stopped during this replay and found no progress to resume from.",
+            None, None)

@@ -1,0 +1,117 @@
+"""The Approve, Deny and Abort buttons of approval cards, and their modals: a reason
+for a deny, the resource's name typed out to confirm a purge."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.approvals import flow, rules, store
+from bot.context import BotContext
+from bot.slack.ids import CONFIRM_BLOCK, CONFIRM_INPUT, REASON_BLOCK, REASON_INPUT, Action, Callback
+
+
+def _modal(callback: Callback, title: str, request_id: str, prompt: str, block: str, action: str,
+           label: str, submit: str) -> dict[str, Any]:
+    return {
+        "type": "modal", "callback_id": callback, "private_metadata": json.dumps({"request": request_id}),
+        "title": {"type": "plain_text", "text": title}, "submit": {"type": "plain_text", "text": submit},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": prompt}},
+                   {"type": "input", "block_id": block, "label": {"type": "plain_text", "text": label},
+                    "element": {"type": "plain_text_input", "action_id": action, "multiline": block == REASON_BLOCK}}],
+    }
+
+
+def _value(view: dict[str, Any], block: str, action: str) -> str:
+    return str(view.get("state", {}).get("values", {}).get(block, {}).get(action, {}).get("value") or "").strip()
+
+
+def register(app: App, ctx: BotContext) -> None:
+    def tell(body: dict[str, Any], text: str) -> None:
+        user = body.get("user", {}).get("id", "")
+        channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id", "")
+        thread = (body.get("message") or {}).get("thread_ts")
+        ctx.slack.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread)
+
+    @app.action(Action.APPROVE)
+    def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user, request_id = body.get("user", {}).get("id", ""), action.get("value", "")
+
+        def work() -> None:
+            request = store.get(ctx.engine, request_id)
+            if request is not None and request.plan.kind == "purge_dlq":
+                refusal = rules.may_approve(request, user, time.time(),
+                                            is_approver=flow.is_approver(ctx, user),
+                                            approvers=flow.approvers_label(ctx))
+                if refusal:
+                    tell(body, refusal)
+                    return
+                ctx.slack.views_open(trigger_id=body.get("trigger_id"), view=_modal(
+                    Callback.CONFIRM_PURGE, "Confirm the purge", request_id,
+                    f"Purging deletes what is in `{request.plan.target}` for good. Type its name to approve.",
+                    CONFIRM_BLOCK, CONFIRM_INPUT, "Name of the DLQ", "Purge"))
+                return
+            refusal = flow.approve(ctx, request_id, user)
+            if refusal:
+                tell(body, refusal)
+
+        ctx.work.submit(work)
+
+    @app.action(Action.DENY)
+    def on_deny(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        request_id = action.get("value", "")
+        ctx.work.submit(lambda: ctx.slack.views_open(trigger_id=body.get("trigger_id"), view=_modal(
+            Callback.DENY_REASON, "Deny the request", request_id, "Say why, for the requester and the timeline.",
+            REASON_BLOCK, REASON_INPUT, "Reason", "Deny")))
+
+    @app.action(Action.ABORT)
+    def on_abort(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        stopped = flow.abort(action.get("value", ""))
+        ctx.work.submit(lambda: tell(body, "Stopping after the current batch." if stopped else
+                                     "Nothing of that is running in this bot process."))
+
+    @app.view(Callback.DENY_REASON)
+    def on_deny_reason(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        reason = _value(view, REASON_BLOCK, REASON_INPUT)
+        if len(reason) < 3:
+            ack(response_action="errors", errors={REASON_BLOCK: "Give a reason of a few words."})
+            return
+        ack()
+        user = body.get("user", {}).get("id", "")
+        request_id = json.loads(view.get("private_metadata") or "{}").get("request", "")
+
+        def work() -> None:
+            refusal = flow.deny(ctx, request_id, user, reason)
+            if refusal:
+                request = store.get(ctx.engine, request_id)
+                if request is not None and request.channel:
+                    ctx.slack.chat_postEphemeral(channel=request.channel, user=user, text=refusal,
+                                                 thread_ts=request.thread_ts)
+
+        ctx.work.submit(work)
+
+    @app.view(Callback.CONFIRM_PURGE)
+    def on_confirm_purge(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        request_id = json.loads(view.get("private_metadata") or "{}").get("request", "")
+        request = store.get(ctx.engine, request_id)
+        typed = _value(view, CONFIRM_BLOCK, CONFIRM_INPUT)
+        if request is None or typed != request.plan.target:
+            ack(response_action="errors", errors={CONFIRM_BLOCK: "That is not the DLQ's name; nothing was approved."})
+            return
+        ack()
+        user = body.get("user", {}).get("id", "")
+
+        def work() -> None:
+            refusal = flow.approve(ctx, request_id, user)
+            if refusal and request.channel:
+                ctx.slack.chat_postEphemeral(channel=request.channel, user=user, text=refusal,
+                                             thread_ts=request.thread_ts)
+
+        ctx.work.submit(work)
