@@ -1,0 +1,246 @@
+"""Destructive actions through Slack with the two-person rule, against the real Kafka
+and RabbitMQ: the card, who may approve, deny with a reason, purge by name, expiry,
+double clicks, and a restart between approval and execution."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pika
+import pytest
+from confluent_kafka import ConsumerGroupTopicPartitions
+
+from bot.approvals import flow, store
+from bot.incidents import service
+from bot.localbot import LocalBot
+from bot.localslack.server import LocalSlack
+from bot.slack.ids import CONFIRM_BLOCK, CONFIRM_INPUT, REASON_BLOCK, REASON_INPUT, Action, Callback
+from tests import kafka_fixtures as kf
+from tests.conftest import RABBIT_PORT, make_settings, start_bot
+
+
+def approvals_settings(tmp_path: Path, **more: object):  # type: ignore[no-untyped-def]
+    return make_settings(tmp_path, approvals={"approvers": ["U0BOB", "U0CAROL"], **more})
+
+
+@pytest.fixture
+def bot(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> Iterator[LocalBot]:
+    running = start_bot(approvals_settings(tmp_path), local_slack)
+    yield running
+    running.close()
+
+
+def incident_thread(bot: LocalBot, title: str) -> tuple[str, str]:
+    ref = bot.slash(f"/incident open {title}").json()["text"].split()[1]
+    parent = next(m for m in bot.slack.state.messages("C0INCIDENTS") if ref in m.text and m.thread_ts in (None, m.ts))
+    return ref, parent.ts
+
+
+def card(bot: LocalBot, request_id: str):  # type: ignore[no-untyped-def]
+    return next(m for m in bot.slack.state.messages("C0INCIDENTS") if m.text.startswith(f"Approval {request_id}:"))
+
+
+def last_request(bot: LocalBot) -> str:
+    return bot.slack.state.response_url_posts()[-1]["text"].split()[0].rstrip(":")
+
+
+def committed(group: str) -> dict[int, int]:
+    result = kf.admin().list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(timeout=10)
+    return {tp.partition: tp.offset for tp in result.topic_partitions}
+
+
+def test_reset_offsets_needs_a_second_approver_and_is_verified(bot: LocalBot, unique: str) -> None:
+    topic, group = f"orders-{unique}", f"billing-{unique}"
+    kf.create_topic(topic, 2)
+    kf.produce(topic, {0: 30, 1: 10})
+    kf.commit(group, {(topic, 0): 25, (topic, 1): 10})
+    ref, thread = incident_thread(bot, "Billing replays needed")
+    bot.slash(f"/reset-offsets {group} --topic {topic} --to-earliest", thread=thread, user="U0ALICE")
+    request_id = last_request(bot)
+    c = card(bot, request_id)
+    assert c.thread_ts == thread
+    shown = " ".join(b.get("text", {}).get("text", "") for b in c.blocks if b["type"] == "section")
+    assert "35 re-processed" in shown and f"{topic}[0]" in shown and "25" in shown
+    assert committed(group) == {0: 25, 1: 10}  # the dry run changed nothing
+    bot.click(c, Action.APPROVE, user="U0ALICE")
+    assert bot.slack.state.ephemerals(user="U0ALICE")[-1].text == "You cannot approve your own request: a second person has to."
+    bot.click(c, Action.APPROVE, user="U0DAVE")
+    assert bot.slack.state.ephemerals(user="U0DAVE")[-1].text.startswith("Only <@U0BOB>, <@U0CAROL> may approve")
+    assert committed(group) == {0: 25, 1: 10}
+    bot.click(c, Action.APPROVE, user="U0BOB")
+    assert committed(group) == {0: 0, 1: 0}
+    final = bot.slack.state.message("C0INCIDENTS", c.ts)
+    assert final.text.endswith("(executed)")
+    text = " ".join(b.get("text", {}).get("text", "") for b in final.blocks if b["type"] == "section")
+    assert "Executed* by <@U0BOB>" in text and "Verified* :white_check_mark:" in text
+    assert not any(b["type"] == "actions" for b in final.blocks)  # decided: no buttons any more
+    csv = [f for f in bot.slack.state.files() if f.filename.endswith(f"-{group}.csv")]
+    assert len(csv) == 1 and csv[0].data.decode().splitlines() == [f"{topic},0,25", f"{topic},1,10"]
+    incident = service.get(bot.ctx.engine, ref)
+    kinds = [e.kind for e in service.timeline(bot.ctx.engine, incident)]  # type: ignore[arg-type]
+    assert [k for k in kinds if k.startswith("approval.")] == ["approval.requested", "approval.approved",
+                                                               "approval.executed"]
+    trail = [t[2] for t in store.trail(bot.ctx.engine, request_id)]
+    assert trail == ["requested", "approved", "executing", "executed"]
+
+
+def test_deny_needs_a_reason_and_wins(bot: LocalBot, unique: str) -> None:
+    topic, group = f"deny-{unique}", f"deny-g-{unique}"
+    kf.create_topic(topic, 1)
+    kf.produce(topic, {0: 5})
+    kf.commit(group, {(topic, 0): 5})
+    _, thread = incident_thread(bot, "Deny test")
+    bot.slash(f"/reset-offsets {group} --topic {topic} --to-earliest", thread=thread)
+    request_id = last_request(bot)
+    bot.click(card(bot, request_id), Action.DENY, user="U0CAROL")
+    modal = bot.slack.state.views()[-1]
+    assert modal.payload["callback_id"] == Callback.DENY_REASON
+    submission = {"type": "view_submission", "team": {"id": "T0LOCAL"}, "user": {"id": "U0CAROL"},
+                  "view": {**modal.payload, "id": modal.id, "state": {"values": {REASON_BLOCK: {REASON_INPUT: {
+                      "type": "plain_text_input", "value": ""}}}}}}
+    assert bot.sender.interaction(submission).json()["response_action"] == "errors"
+    submission["view"]["state"]["values"][REASON_BLOCK][REASON_INPUT]["value"] = "consumer still deploying"
+    assert bot.sender.interaction(submission).status_code == 200
+    bot.ctx.work.wait_idle(30)
+    c = card(bot, request_id)
+    assert c.text.endswith("(denied)")
+    assert flow.approve(bot.ctx, request_id, "U0BOB") == \
+        "This request is already denied by <@U0CAROL>; it cannot be acted on any more."
+    assert committed(group) == {0: 5}
+
+
+def test_reset_is_refused_while_consumers_run(bot: LocalBot, unique: str) -> None:
+    topic, group = f"live-{unique}", f"live-g-{unique}"
+    kf.create_topic(topic, 2)
+    _, thread = incident_thread(bot, "Active group")
+    with kf.members(group, topic, 1, client_prefix=f"svc-{unique}"):
+        bot.slash(f"/reset-offsets {group} --topic {topic} --to-earliest", thread=thread)
+        c = card(bot, last_request(bot))
+    shown = " ".join(b.get("text", {}).get("text", "") for b in c.blocks if b["type"] == "section")
+    assert "stop the consumers" in shown.lower()
+    assert f"svc-{unique}-0" in shown
+    assert not any(b["type"] == "actions" for b in c.blocks)
+
+
+def test_purge_needs_the_name_typed_out(bot: LocalBot, unique: str) -> None:
+    dlq = f"pay-{unique}.dlq"
+    conn = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", RABBIT_PORT))
+    channel = conn.channel()
+    channel.queue_declare(dlq)
+    for i in range(7):
+        channel.basic_publish("", dlq, f"dead {i}".encode())
+    conn.close()
+    _, thread = incident_thread(bot, "Purge test")
+    time.sleep(1)
+    bot.slash(f"/purge-dlq {dlq}", thread=thread)
+    request_id = last_request(bot)
+    c = card(bot, request_id)
+    shown = " ".join(b.get("text", {}).get("text", "") for b in c.blocks if b["type"] == "section")
+    assert "investigation" in shown.lower()
+    bot.click(c, Action.APPROVE, user="U0BOB")
+    modal = bot.slack.state.views()[-1]
+    assert modal.payload["callback_id"] == Callback.CONFIRM_PURGE
+
+    def submit(typed: str):  # type: ignore[no-untyped-def]
+        return bot.sender.interaction({"type": "view_submission", "team": {"id": "T0LOCAL"}, "user": {"id": "U0BOB"},
+                                       "view": {**modal.payload, "id": modal.id, "state": {"values": {CONFIRM_BLOCK: {
+                                           CONFIRM_INPUT: {"type": "plain_text_input", "value": typed}}}}}})
+
+    assert submit("pay.dlq").json()["errors"][CONFIRM_BLOCK].startswith("That is not the DLQ's name")
+    assert store.get(bot.ctx.engine, request_id).state == "requested"  # type: ignore[union-attr]
+    assert submit(dlq).status_code == 200
+    bot.ctx.work.wait_idle(60)
+    assert store.get(bot.ctx.engine, request_id).state == "executed"  # type: ignore[union-attr]
+    conn = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", RABBIT_PORT))
+    assert conn.channel().queue_declare(dlq, passive=True).method.message_count == 0
+    conn.close()
+
+
+def test_double_clicks_execute_once(bot: LocalBot, unique: str) -> None:
+    topic, group = f"dbl-{unique}", f"dbl-g-{unique}"
+    kf.create_topic(topic, 1)
+    kf.produce(topic, {0: 9})
+    kf.commit(group, {(topic, 0): 9})
+    _, thread = incident_thread(bot, "Double click")
+    bot.slash(f"/reset-offsets {group} --topic {topic} --shift-by -3", thread=thread)
+    request_id = last_request(bot)
+    c = card(bot, request_id)
+    clicks = [threading.Thread(target=bot.click, args=(c, Action.APPROVE), kwargs={"user": u, "wait": False})
+              for u in ("U0BOB", "U0CAROL", "U0BOB", "U0CAROL")]
+    for t in clicks:
+        t.start()
+    for t in clicks:
+        t.join()
+    bot.ctx.work.wait_idle(60)
+    assert committed(group) == {0: 6}  # shifted once, not twice
+    assert [t[2] for t in store.trail(bot.ctx.engine, request_id)].count("executed") == 1
+
+
+def test_expired_requests_cannot_be_approved(tmp_path: Path, local_slack: LocalSlack, brokers: None,
+                                             unique: str) -> None:
+    running = start_bot(approvals_settings(tmp_path, expiry_minutes=0.02), local_slack)
+    try:
+        topic, group = f"exp-{unique}", f"exp-g-{unique}"
+        kf.create_topic(topic, 1)
+        kf.commit(group, {(topic, 0): 0})
+        _, thread = incident_thread(running, "Expiry")
+        running.slash(f"/reset-offsets {group} --topic {topic} --to-latest", thread=thread)
+        request_id = last_request(running)
+        deadline = time.time() + 15
+        while store.get(running.ctx.engine, request_id).state != "expired":  # type: ignore[union-attr]
+            assert time.time() < deadline
+            time.sleep(0.2)
+        running.ctx.work.wait_idle(10)
+        assert card(running, request_id).text.endswith("(expired)")
+        assert "expired" in (flow.approve(running.ctx, request_id, "U0BOB") or "")
+    finally:
+        running.close()
+
+
+def test_restart_between_approval_and_execution_executes_once(tmp_path: Path, local_slack: LocalSlack,
+                                                              brokers: None, unique: str) -> None:
+    topic, group = f"rst-{unique}", f"rst-g-{unique}"
+    kf.create_topic(topic, 1)
+    kf.produce(topic, {0: 12})
+    kf.commit(group, {(topic, 0): 12})
+    first = start_bot(approvals_settings(tmp_path), local_slack)
+    _, thread = incident_thread(first, "Restart")
+    first.slash(f"/reset-offsets {group} --topic {topic} --shift-by -2", thread=thread)
+    request_id = last_request(first)
+    request = store.get(first.ctx.engine, request_id)
+    assert request is not None
+    # The approval is stored, then the bot stops before it executes.
+    assert store.move(first.ctx.engine, request, frm="requested", to="approved", actor="U0BOB", now=time.time(),
+                      decided_by="U0BOB")
+    first.ctx.escalator.stop()  # type: ignore[union-attr]
+    first.ctx.escalator = None
+    first.close()
+    second = start_bot(approvals_settings(tmp_path), local_slack)
+    try:
+        deadline = time.time() + 20
+        while store.get(second.ctx.engine, request_id).state != "executed":  # type: ignore[union-attr]
+            assert time.time() < deadline, store.get(second.ctx.engine, request_id)
+            time.sleep(0.2)
+        second.ctx.work.wait_idle(30)
+    finally:
+        second.close()
+    assert committed(group) == {0: 10}
+    assert [t[2] for t in store.trail(second.ctx.engine, request_id)].count("executing") == 1
+
+
+def test_destructive_commands_outside_an_incident_or_disabled(tmp_path: Path, local_slack: LocalSlack,
+                                                              brokers: None) -> None:
+    running = start_bot(approvals_settings(tmp_path, disabled={"local": ["purge_dlq"]}), local_slack)
+    try:
+        assert running.slash("/replay-dlq orders.dlq").json()["text"].startswith(
+            "Destructive actions belong to an incident")
+        _, thread = incident_thread(running, "Disabled")
+        assert running.slash("/purge-dlq orders.dlq", thread=thread).json()["text"] == (
+            "`purge-dlq` is switched off for cluster `local` by the configuration.")
+        assert "Usage" in running.slash("/add-partitions", thread=thread).json()["text"]
+    finally:
+        running.close()
