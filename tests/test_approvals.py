@@ -4,7 +4,6 @@ double clicks, and a restart between approval and execution."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
