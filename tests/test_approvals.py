@@ -243,3 +243,74 @@ def test_destructive_commands_outside_an_incident_or_disabled(tmp_path: Path, lo
         assert "Usage" in running.slash("/add-partitions", thread=thread).json()["text"]
     finally:
         running.close()
+
+
+def test_export_and_restore_offsets_through_approval(bot: LocalBot, unique: str) -> None:
+    topic, group = f"rp-{unique}", f"rp-g-{unique}"
+    kf.create_topic(topic, 2)
+    kf.produce(topic, {0: 10, 1: 10})
+    kf.commit(group, {(topic, 0): 7, (topic, 1): 3})
+    _, thread = incident_thread(bot, "Restore points")
+    bot.slash(f"/export-offsets {group}", thread=thread)
+    saved = bot.slack.state.response_url_posts()[-1]["text"]
+    point = saved.split()[3]
+    assert saved == f"Saved restore point {point} of `{group}` (2 partitions)."
+    kf.commit(group, {(topic, 0): 10, (topic, 1): 10})
+    bot.slash(f"/restore-offsets {point}", thread=thread)
+    request_id = last_request(bot)
+    bot.click(card(bot, request_id), Action.APPROVE, user="U0CAROL")
+    assert committed(group) == {0: 7, 1: 3}
+    assert store.get(bot.ctx.engine, request_id).state == "executed"  # type: ignore[union-attr]
+
+
+def test_replay_posts_progress_and_verifies_counts(tmp_path: Path, local_slack: LocalSlack, brokers: None,
+                                                   unique: str) -> None:
+    running = start_bot(approvals_settings(tmp_path, progress_every=10), local_slack)
+    try:
+        source, dlq = f"src-{unique}", f"src-{unique}.dlq"
+        kf.create_topic(source, 1)
+        kf.create_topic(dlq, 1)
+        kf.produce(dlq, {0: 30}, headers=[("__connect.errors.topic", source.encode()),
+                                          ("__connect.errors.exception.message", b"boom")])
+        _, thread = incident_thread(running, "Replay")
+        running.slash(f"/replay-dlq {dlq}", thread=thread)
+        request_id = last_request(running)
+        running.click(card(running, request_id), Action.APPROVE, user="U0BOB")
+        deadline = time.time() + 60
+        while store.get(running.ctx.engine, request_id).state not in ("executed", "failed"):  # type: ignore[union-attr]
+            assert time.time() < deadline
+            time.sleep(0.2)
+        running.ctx.work.wait_idle(30)
+        request = store.get(running.ctx.engine, request_id)
+        assert request is not None and request.state == "executed", request
+        progress = [m for m in local_slack.state.messages("C0INCIDENTS", thread_ts=thread)
+                    if m.text.startswith(f"{request_id}: ")]
+        assert progress and any(e.get("action_id") == Action.ABORT for b in progress[0].blocks or []
+                                if b["type"] == "actions" for e in b["elements"])
+        assert request.verification is not None and request.verification["ok"]
+        assert "30" in request.result["message"]  # type: ignore[index]
+    finally:
+        running.close()
+
+
+def test_single_broker_leader_election_has_nothing_to_do(bot: LocalBot, unique: str) -> None:
+    topic = f"el-{unique}"
+    kf.create_topic(topic, 3)
+    _, thread = incident_thread(bot, "Leaders")
+    bot.slash(f"/elect-leaders {topic}", thread=thread)
+    assert "found nothing to do" in bot.slack.state.response_url_posts()[-1]["text"]
+    c = card(bot, last_request(bot))
+    assert not any(b["type"] == "actions" for b in c.blocks)
+
+
+def test_add_partitions_with_approval(bot: LocalBot, unique: str) -> None:
+    topic = f"ap-{unique}"
+    kf.create_topic(topic, 2)
+    _, thread = incident_thread(bot, "Partitions")
+    bot.slash(f"/add-partitions {topic} 5", thread=thread)
+    request_id = last_request(bot)
+    shown = " ".join(b.get("text", {}).get("text", "") for b in card(bot, request_id).blocks if b["type"] == "section")
+    assert "2" in shown and "5" in shown and "key" in shown.lower(), shown
+    bot.click(card(bot, request_id), Action.APPROVE, user="U0BOB")
+    md = kf.admin().list_topics(topic, timeout=10)
+    assert len(md.topics[topic].partitions) == 5

@@ -84,6 +84,9 @@ class Plan(BaseModel):
     refusals: list[Refusal] = Field(default_factory=list)
     details: dict[str, Any] = Field(default_factory=dict)  # what execute needs; bound by the hash
     samples: list[dict[str, Any]] = Field(default_factory=list)  # what will be deleted/moved, for a look
+    # False when the rows only inform (the groups a partition increase rebalances): an
+    # empty table then does not mean there is nothing to do.
+    rows_are_work: bool = True
     created_at: datetime = Field(default_factory=now)
 
     @computed_field  # type: ignore[prop-decorator]
@@ -104,7 +107,7 @@ class Plan(BaseModel):
 
     @property
     def nothing_to_do(self) -> bool:
-        return not self.refused and not self.actionable_rows
+        return not self.refused and self.rows_are_work and not self.actionable_rows
 
     @property
     def actionable_rows(self) -> list[Row]:

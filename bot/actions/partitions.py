@@ -92,7 +92,7 @@ def plan(ctx: ActionContext, cluster: str, topic: str, new_total: int) -> Plan:
         warnings.append(f"{plural(len(rebalancing), 'consumer group')} will rebalance: {', '.join(rebalancing[:10])}.")
     return Plan(kind="add_partitions", cluster=cluster, target=topic, params={"topic": topic, "new_total": new_total},
                 summary=f"Increase {topic} on {cluster} from {current} to {new_total} partitions.",
-                columns=["group", "state", "members"], rows=rows,
+                columns=["group", "state", "members"], rows=rows, rows_are_work=False,
                 totals={"current": current, "new_total": new_total, "added": max(0, new_total - current),
                         "groups": len(readers)},
                 warnings=warnings, refusals=refusals, details={"topic": topic, "current": current,
