@@ -28,6 +28,12 @@ class ConfigError(Exception):
     """A configuration problem, worded as one line per field for a person to fix."""
 
 
+def _http_url(v: str) -> str:
+    if not re.match(r"https?://", v):
+        raise ValueError("must start with http:// or https://")
+    return v.rstrip("/")
+
+
 class SlackSettings(BaseModel):
     bot_token: SecretStr | None = Field(None, description="xoxb- bot token")
     signing_secret: SecretStr | None = Field(None, description="Slack app signing secret")
@@ -91,12 +97,7 @@ class RabbitMQSettings(BaseModel):
     management_url: str = "http://127.0.0.1:15672"
     request_timeout_s: float = Field(5.0, gt=0, le=120)
 
-    @field_validator("management_url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not re.match(r"https?://", v):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/")
+    _url = field_validator("management_url")(lambda cls, v: _http_url(v))
 
 
 class Thresholds(BaseModel):
@@ -141,12 +142,7 @@ class SchemaRegistrySettings(BaseModel):
     password: SecretStr | None = None
     request_timeout_s: float = Field(5.0, gt=0, le=120)
 
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not re.match(r"https?://", v):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/")
+    _url = field_validator("url")(lambda cls, v: _http_url(v))
 
 
 class AlertSourceSettings(BaseModel):

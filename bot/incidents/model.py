@@ -101,3 +101,21 @@ class Event:
     kind: str
     text: str
     data: dict[str, Any] | None = field(default=None)
+
+
+def collapsed(events: list[Event]) -> list[Event | int]:
+    """The timeline as people read it: each run of repeated alert deliveries (which
+    Alertmanager sends every group interval) becomes the number of repeats."""
+    out: list[Event | int] = []
+    for e in events:
+        if e.kind == "alert.repeat":
+            if out and isinstance(out[-1], int):
+                out[-1] += 1
+            else:
+                out.append(1)
+        else:
+            out.append(e)
+    return out
+
+
+REPEATS = "(alert group delivered again ×{n}, nothing changed)"

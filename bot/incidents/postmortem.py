@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from bot.incidents import store
-from bot.incidents.model import Incident
+from bot.incidents.model import REPEATS, Incident, collapsed
 from bot.incidents.tables import incident_alerts
 from bot.runbooks import Runbook
 from bot.slack.render_lag import duration
@@ -44,17 +44,8 @@ def render(conn: Connection, incident: Incident, runbook: Runbook) -> str:
                 for a in alerts]
         out.append("")
     out += ["## Timeline", ""]
-    repeats = 0
-    for e in events:
-        if e.kind == "alert.repeat":
-            repeats += 1
-            continue
-        if repeats:
-            out.append(f"- (alert group delivered again ×{repeats}, nothing changed)")
-            repeats = 0
-        out.append(f"- {_when(e.at)}, {e.actor}: {e.text}")
-    if repeats:
-        out.append(f"- (alert group delivered again ×{repeats}, nothing changed)")
+    out += [f"- {REPEATS.format(n=e)}" if isinstance(e, int) else f"- {_when(e.at)}, {e.actor}: {e.text}"
+            for e in collapsed(events)]
     checks = [e for e in events if e.kind == "check" and e.data and e.data.get("report")]
     if checks:
         out += ["", "## Checks, as posted", ""]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-from bot.incidents.model import Event, Incident, Status
+from bot.incidents.model import REPEATS, Event, Incident, Status, collapsed
 from bot.runbooks import Check, Runbook
 from bot.slack import blocks
 from bot.slack.blocks import Block
@@ -120,19 +120,8 @@ def checklist(i: Incident, runbook: Runbook, done: dict[str, tuple[str, float]],
 
 def timeline_lines(events: list[Event]) -> list[str]:
     """One line per event; repeated alert deliveries collapse into one line."""
-    lines: list[str] = []
-    repeats = 0
-    for e in events:
-        if e.kind == "alert.repeat":
-            repeats += 1
-            continue
-        if repeats:
-            lines.append(f"{'':>12}  (alert group delivered again ×{repeats}, nothing changed)")
-            repeats = 0
-        lines.append(f"{clock(e.at)}  {who(e.actor)}: {e.text}")
-    if repeats:
-        lines.append(f"{'':>12}  (alert group delivered again ×{repeats}, nothing changed)")
-    return lines
+    return [f"{'':>12}  {REPEATS.format(n=e)}" if isinstance(e, int) else f"{clock(e.at)}  {who(e.actor)}: {e.text}"
+            for e in collapsed(events)]
 
 
 def incident_line(i: Incident, now: float, next_step: str | None = None) -> str:
