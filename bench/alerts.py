@@ -44,7 +44,7 @@ def payload(run: str, n: int) -> bytes:
     }).encode()
 
 
-def send_all(url: str, bodies: list[bytes]) -> list[tuple[float, int, str | None, str]]:
+def send_all(url: str, bodies: list[bytes]) -> list[tuple[float, int, str | None, str, bool]]:
     session = requests.Session()
     out = []
     for body in bodies:
@@ -52,8 +52,9 @@ def send_all(url: str, bodies: list[bytes]) -> list[tuple[float, int, str | None
         r = session.post(url, data=body, timeout=30,
                          headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
         ms = (time.perf_counter() - started) * 1000
-        out.append((ms, r.status_code, r.json().get("incident") if r.status_code == 200 else None,
-                    json.loads(body)["groupKey"]))
+        answer = r.json() if r.status_code == 200 else {}
+        out.append((ms, r.status_code, answer.get("incident"), json.loads(body)["groupKey"],
+                    bool(answer.get("created"))))
     return out
 
 
@@ -87,9 +88,11 @@ def main() -> None:
         server.stop()
         ctx.close()
     parents = slack.finish()["parents"]
-    latencies = [ms for ms, _, _, _ in results]
+    latencies = [ms for ms, _, _, _, _ in results]
+    first = sorted(ms for ms, _, _, _, created in results if created)
+    repeats = sorted(ms for ms, _, _, _, created in results if not created)
     refs_per_group: dict[str, set[str]] = {}
-    for _, status, ref, key in results:
+    for _, status, ref, key, _ in results:
         if status == 200 and ref:
             refs_per_group.setdefault(key, set()).add(ref)
     print(json.dumps({
@@ -97,10 +100,12 @@ def main() -> None:
         "incidents": len(ours),
         "parent_messages": parents,
         "duplicate_incidents": sum(len(r) - 1 for r in refs_per_group.values()) + max(0, len(ours) - args.groups),
-        "lost": (args.groups - len(refs_per_group)) + sum(1 for _, status, _, _ in results if status != 200),
+        "lost": (args.groups - len(refs_per_group)) + sum(1 for _, status, _, _, _ in results if status != 200),
         "p50_ms": round(statistics.median(latencies), 2),
         "p99_ms": round(sorted(latencies)[int(0.99 * (len(latencies) - 1))], 2),
         "max_ms": round(max(latencies), 2),
+        "p99_ms_opening": round(first[int(0.99 * (len(first) - 1))], 2) if first else None,
+        "p99_ms_repeats": round(repeats[int(0.99 * (len(repeats) - 1))], 2) if repeats else None,
         "per_s": round(len(results) / wall, 1),
     }))
 

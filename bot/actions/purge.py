@@ -161,7 +161,7 @@ def _plan_rabbit(ctx: ActionContext, cluster: str, spec: PurgeSpec) -> Plan:
     return Plan(kind="purge_dlq", broker="rabbitmq", cluster=cluster, target=spec.dlq,
                 params={"spec": spec.model_dump(mode="json")},
                 summary=f"Purge {plural(depth, 'message')} from RabbitMQ DLQ {spec.dlq}.",
-                columns=["reason", "queue", "sampled"], rows=rows, totals={"messages": depth},
+                columns=["reason", "queue", "sampled"], rows=rows, rows_are_work=False, totals={"messages": depth},
                 warnings=[RULE] + ([snap.note] if snap.note else []), refusals=refusals,
                 details={"dlq": spec.dlq, "depth": depth},
                 samples=[m.model_dump(mode="json", include={"message_id", "preview", "first_death_reason",

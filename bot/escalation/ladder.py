@@ -74,17 +74,13 @@ def ladder_for(settings: Settings, runbook: Runbook | None) -> list[LadderStep]:
 
 
 def plan(conn: Connection, *, incident_id: int, opened_at: float, settings: Settings,
-         runbook: Runbook | None) -> list[Step]:
-    """Write the incident's ladder (once: a second call changes nothing)."""
-    existing = steps(conn, incident_id)
-    if existing:
-        return existing
+         runbook: Runbook | None) -> None:
+    """Write the ladder of a new incident (in the transaction that creates it)."""
     rows = [{"incident_id": incident_id, "minute": s.minute, "kind": s.kind, "scheduled": 0,
              "due_at": opened_at + settings.escalation.seconds(s.minute), "status": "pending", "attempts": 0}
             for s in ladder_for(settings, runbook)]
     if rows:
         conn.execute(escalation_steps.insert(), rows)
-    return steps(conn, incident_id)
 
 
 def _step(row: object) -> Step:

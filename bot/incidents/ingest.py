@@ -129,8 +129,10 @@ def _receive(conn: Connection, settings: Settings, runbooks: dict[str, Runbook],
         conn.execute(insert(alert_dedup).values(key=dedup_key(batch), incident_id=incident.id))
         ladder.plan(conn, incident_id=incident.id, opened_at=now, settings=settings, runbook=book)
         pk, created = incident.id, True
-    incident = store.get(conn, pk=pk)
-    assert incident is not None
+    else:
+        found = store.get(conn, pk=pk)
+        assert found is not None
+        incident = found
     outcome = Outcome(incident=incident, created=created)
     _merge_alerts(conn, incident, batch, now, outcome)
     _after_merge(conn, incident, batch, now, outcome)
