@@ -61,7 +61,7 @@ def blueprint(ctx: BotContext) -> Blueprint:
             return response, status
         incident = outcome.incident
         if outcome.created and ctx.escalator is not None:
-            ctx.work.submit(ctx.escalator.sync)  # the ladder's rows are stored; timers need not delay the answer
+            ctx.escalator.notify()  # the ladder's rows are stored; their timers need not delay the answer
         if incident is not None:
             ctx.work.submit(lambda: flows.after_alert(ctx, outcome), key=flows.key(incident))
         return jsonify(status="accepted", incident=incident.ref if incident else None, created=outcome.created,

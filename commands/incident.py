@@ -67,7 +67,7 @@ def _open(inv: Invocation, ctx: BotContext, text: str) -> Outcome:
     incident = service.open_manual(ctx.engine, title=a.title, severity=a.severity, runbook=ctx.runbooks[runbook_id],
                                    subject=subject, actor=inv.user_id, now=time.time(), settings=ctx.settings)
     if ctx.escalator is not None:
-        ctx.escalator.sync()
+        ctx.escalator.notify()
 
     def announce() -> Reply:
         flows.announce(ctx, incident, run_checks=any((a.group, a.topic, a.queue)))

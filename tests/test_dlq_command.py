@@ -90,7 +90,11 @@ def test_rabbit_overview_and_unknown_queue(bot: LocalBot, unique: str) -> None:
     bot.slash("/rabbit")
     text = bot.slack.state.response_url_posts()[-1]["text"]
     assert text.startswith("RabbitMQ nodes: local: OK: 1 of 1 node running")
-    assert f"work-{unique}.dlq" in text
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("QUEUE "))
+    rows = [line.split() for line in lines[start + 1:] if line.split() and line.split()[1].replace(",", "").isdigit()]
+    depths = [int(r[1].replace(",", "")) for r in rows]
+    assert 1 <= len(rows) <= 15 and depths == sorted(depths, reverse=True)  # the deepest first, at most 15
     bot.slash(f"/rabbit work-{unique}.dl")
     post = bot.slack.state.response_url_posts()[-1]
     assert post["response_type"] == "ephemeral"

@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -21,11 +22,13 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
 
 from sqlalchemy import Engine
 
 from bot import db
 from bot.escalation import lease, ladder
+from bot.work import WorkPool
 
 if TYPE_CHECKING:
     from bot.context import BotContext
@@ -80,7 +83,11 @@ class Escalator:
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone=timezone.utc,
         )
+        # The evidence and pings of fired steps: few threads, so that a burst of steps
+        # (an outage opens many incidents at once) cannot starve the timers of the GIL.
+        self.evidence = WorkPool(workers=2)
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._sync_lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -93,19 +100,34 @@ class Escalator:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self.leader:
             lease.release(self.ctx.engine, LEASE, self.owner)
         self.scheduler.shutdown(wait=True)
+        self.evidence.shutdown(wait=True)
+
+    def notify(self) -> None:
+        """New ladder rows were stored: give them timers now, not at the next tick.
+        Neither the request that stored them nor the work pool waits for it."""
+        self._wake.set()
 
     def _lead(self) -> None:
+        last_tick = 0.0
         while not self._stop.is_set():
             try:
-                self._tick()
+                if time.monotonic() - last_tick >= self.tick:
+                    last_tick = time.monotonic()
+                    self._tick()
+                else:
+                    self.sync()
+                    if self.leader:
+                        self.scheduler.wakeup()
             except Exception:  # a database outage must not end the timers: try again next tick
                 log.exception("escalation timers: tick failed")
-            self._stop.wait(self.tick)
+            self._wake.wait(max(0.0, self.tick - (time.monotonic() - last_tick)))
+            self._wake.clear()
 
     def _tick(self) -> None:
         holds = lease.hold(self.ctx.engine, LEASE, self.owner, self.lease_ttl)
@@ -137,11 +159,23 @@ class Escalator:
 
     def _sync(self) -> int:
         found = ladder.unscheduled(self.ctx.engine)
-        for step in found:
-            self.scheduler.add_job(
-                fire, "date", run_date=datetime.fromtimestamp(step.due_at, tz=timezone.utc),
-                args=[step.incident_id, step.minute], id=step.job_id, replace_existing=True,
-            )
+        if not found:
+            return 0
+        # Every job added to a running scheduler wakes it to scan the store again; a
+        # burst of new incidents would then spend its time rescanning. Add them while
+        # paused, wake it once.
+        running = self.leader and self.scheduler.state == STATE_RUNNING
+        if running:
+            self.scheduler.pause()
+        try:
+            for step in found:
+                self.scheduler.add_job(
+                    fire, "date", run_date=datetime.fromtimestamp(step.due_at, tz=timezone.utc),
+                    args=[step.incident_id, step.minute], id=step.job_id, replace_existing=True,
+                )
+        finally:
+            if running:
+                self.scheduler.resume()
         ladder.mark_scheduled(self.ctx.engine, found)
         return len(found)
 

@@ -162,7 +162,8 @@ def run(ctx: BotContext, incident_id: int, minute: float) -> None:
         ladder.finish(ctx.engine, step, status="cancelled", now=now)
         return
     late = now - step.due_at
-    ctx.work.submit(lambda: _post(ctx, incident, step, late), key=flows.key(incident))
+    pool = ctx.escalator.evidence if ctx.escalator else ctx.work
+    pool.submit(lambda: _post(ctx, incident, step, late), key=flows.key(incident))
 
 
 def _post(ctx: BotContext, incident: Incident, step: Step, late: float) -> None:
