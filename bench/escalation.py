@@ -34,11 +34,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--incidents", type=int, default=500)
     parser.add_argument("--scale", type=float, default=600)
+    parser.add_argument("--database-url", default=None,
+                        help="default: a new SQLite file; e.g. postgresql+psycopg://postgres@127.0.0.1:5433/bench")
     args = parser.parse_args()
     slack = SlackProcess()
     with tempfile.TemporaryDirectory() as tmp:
         settings = config.load(
-            database_url=f"sqlite:///{tmp}/bench.db",
+            database_url=args.database_url or f"sqlite:///{tmp}/bench.db",
             slack={"bot_token": SLACK_TOKEN, "signing_secret": "0123456789abcdef0123", "api_url": slack.url},
             alerts={"sources": {"generic": {"bearer_token": TOKEN}}},
             escalation={"time_scale": args.scale, "platform_users": ["U0DAVE"]},
@@ -80,6 +82,7 @@ def main() -> None:
     late_ms = sorted(r.late_by * 1000 for r in rows if r.late_by is not None)
     fired = sum(1 for r in rows if r.status == "fired")
     print(json.dumps({
+        "database": (args.database_url or "sqlite").split(":")[0],
         "incidents": args.incidents,
         "steps": len(rows),
         "fired": fired,
