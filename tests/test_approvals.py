@@ -314,3 +314,24 @@ def test_add_partitions_with_approval(bot: LocalBot, unique: str) -> None:
     bot.click(card(bot, request_id), Action.APPROVE, user="U0BOB")
     md = kf.admin().list_topics(topic, timeout=10)
     assert len(md.topics[topic].partitions) == 5
+
+
+def test_approvers_from_a_slack_user_group(tmp_path: Path, local_slack: LocalSlack, brokers: None,
+                                           unique: str) -> None:
+    running = start_bot(make_settings(tmp_path, approvals={"approvers_usergroup": "S0APPROVERS"}), local_slack)
+    try:
+        topic, group = f"ug-{unique}", f"ug-g-{unique}"
+        kf.create_topic(topic, 1)
+        kf.produce(topic, {0: 4})
+        kf.commit(group, {(topic, 0): 4})
+        _, thread = incident_thread(running, "User group approvers")
+        running.slash(f"/reset-offsets {group} --topic {topic} --to-earliest", thread=thread, user="U0ALICE")
+        request_id = last_request(running)
+        running.click(card(running, request_id), Action.APPROVE, user="U0BOB")  # not in @approvers
+        assert running.slack.state.ephemerals(user="U0BOB")[-1].text.startswith("Only <!subteam^S0APPROVERS> may")
+        running.click(card(running, request_id), Action.APPROVE, user="U0DAVE")  # in @approvers
+        assert store.get(running.ctx.engine, request_id).state == "executed"  # type: ignore[union-attr]
+        assert committed(group) == {0: 0}
+        assert running.slack.state.calls("usergroups.users.list")
+    finally:
+        running.close()
