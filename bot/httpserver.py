@@ -1,6 +1,6 @@
-"""A WSGI app served by cheroot (a production HTTP server with a thread pool), in
-the foreground for `incidentbot serve` or on a background thread for the console,
-the local Slack stand-in and the tests."""
+"""A WSGI app served by cheroot (a production HTTP server with a thread pool) on a
+background thread: `incidentbot serve` waits for a signal beside it; the console,
+the local Slack stand-in and the tests use it the same way."""
 
 from __future__ import annotations
 
@@ -35,10 +35,6 @@ class HttpServer:
         self._thread = threading.Thread(target=self._server.serve, name="http", daemon=True)
         self._thread.start()
         return self
-
-    def serve_forever(self) -> None:
-        self._server.prepare()
-        self._server.serve()
 
     def stop(self) -> None:
         self._server.stop()

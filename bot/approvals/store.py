@@ -70,10 +70,6 @@ class Request:
     result: dict[str, Any] | None
     verification: dict[str, Any] | None
 
-    @property
-    def final(self) -> bool:
-        return self.state in ("denied", "expired", "executed", "failed")
-
 
 def _request(row: Any) -> Request:
     m = row._mapping

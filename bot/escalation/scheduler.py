@@ -26,7 +26,7 @@ from apscheduler.schedulers.base import STATE_RUNNING
 
 from sqlalchemy import Engine
 
-from bot import db
+from bot import db, depth_history, lag_history
 from bot.escalation import lease, ladder
 from bot.work import WorkPool
 
@@ -89,6 +89,7 @@ class Escalator:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._sync_lock = threading.Lock()
+        self._pruned = 0.0
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -150,6 +151,10 @@ class Escalator:
             from bot.approvals import flow  # the timer owner also expires undecided approvals
 
             flow.expire_due(self.ctx)
+            if time.monotonic() - self._pruned > 3600:  # and keeps the sample tables a week long
+                self._pruned = time.monotonic()
+                lag_history.prune(self.ctx.engine, time.time())
+                depth_history.prune(self.ctx.engine, time.time())
 
     def sync(self) -> int:
         """Give every pending step without a timer its timer (one caller at a time:

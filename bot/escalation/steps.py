@@ -197,8 +197,3 @@ def escalate_now(ctx: BotContext, incident: Incident, kind: str, actor: str) -> 
         KINDS[kind](ctx, incident, header)
     service.record(ctx.engine, incident, actor=actor, kind=f"escalation.manual.{kind}", now=time.time(),
                    text=f"Escalated by hand: {ladder.LABELS[kind]}")
-
-
-def describe(step: Step, now: float) -> str:
-    when = step.due_at - now
-    return f"{step.minute:g} min: {step.label} ({'in ' + str(int(when)) + ' s' if when > 0 else 'due now'})"
