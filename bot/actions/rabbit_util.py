@@ -13,25 +13,15 @@ import requests
 from pika.adapters.blocking_connection import BlockingConnection
 
 from bot.actions.base import ActionContext, ActionError
+from bot.probes import rabbitmq
 
 
 def mgmt(ctx: ActionContext, cluster: str, path: str) -> Any:
     """GET /api/<path> as JSON; None for 404; ActionError for anything else that fails."""
-    rabbit = ctx.clients.settings.rabbitmq[cluster]
     try:
-        response = ctx.clients.rabbit_http(cluster).get(f"{rabbit.management_url}/api/{path}",
-                                                        timeout=rabbit.request_timeout_s)
-    except (requests.ConnectionError, requests.Timeout) as exc:
-        raise ActionError(f"The RabbitMQ management API at {rabbit.management_url} did not answer "
-                          f"({type(exc).__name__}).") from None
-    if response.status_code == 404:
-        return None
-    if response.status_code >= 400:
-        raise ActionError(f"The RabbitMQ management API answered HTTP {response.status_code} for {path}.")
-    try:
-        return response.json()
-    except requests.JSONDecodeError:
-        raise ActionError("The RabbitMQ management API answered with something that is not JSON.") from None
+        return rabbitmq.management_get(ctx.clients, cluster, path)
+    except (rabbitmq.ManagementDown, rabbitmq.RabbitUnavailable, requests.HTTPError) as exc:
+        raise ActionError(f"The RabbitMQ management API could not answer for {path}: {exc}.") from None
 
 
 def vhost_path(ctx: ActionContext, cluster: str, *names: str) -> str:

@@ -59,27 +59,27 @@ class RabbitUnavailable(Exception):
     """Neither the management API nor AMQP answered; the message says what each said."""
 
 
-class _ManagementDown(Exception):
+class ManagementDown(Exception):
     """The management API could not answer (refused, timed out, 5xx): fall back to AMQP."""
 
 
 # ---------------------------------------------------------------- management API
 
 
-def _api(clients: Clients, cluster: str, path: str) -> Any:
-    """GET one management API path as JSON; None for 404. Raises _ManagementDown for
+def management_get(clients: Clients, cluster: str, path: str) -> Any:
+    """GET one management API path as JSON; None for 404. Raises ManagementDown for
     what AMQP can stand in for, RabbitUnavailable for what it cannot (bad credentials)."""
     rabbit = clients.settings.rabbitmq[cluster]
     try:
         response = clients.rabbit_http(cluster).get(f"{rabbit.management_url}/api/{path}",
                                                     timeout=rabbit.request_timeout_s)
     except (requests.ConnectionError, requests.Timeout) as exc:
-        raise _ManagementDown(f"the management API at {rabbit.management_url} did not answer "
+        raise ManagementDown(f"the management API at {rabbit.management_url} did not answer "
                               f"({type(exc).__name__})") from exc
     if response.status_code == 404:
         return None
     if response.status_code >= 500:
-        raise _ManagementDown(f"the management API answered HTTP {response.status_code}")
+        raise ManagementDown(f"the management API answered HTTP {response.status_code}")
     if response.status_code in (401, 403):
         raise RabbitUnavailable(f"The RabbitMQ management API refused user {rabbit.username} "
                                 f"(HTTP {response.status_code}): check rabbitmq.{cluster}.username/password "
@@ -88,7 +88,7 @@ def _api(clients: Clients, cluster: str, path: str) -> Any:
     try:
         return response.json()
     except requests.JSONDecodeError as exc:
-        raise _ManagementDown("the management API answered with something that is not JSON") from exc
+        raise ManagementDown("the management API answered with something that is not JSON") from exc
 
 
 def _rate(stats: dict[str, Any], key: str) -> float | None:
@@ -131,7 +131,7 @@ def list_queues(clients: Clients, cluster: str) -> list[QueueSummary]:
     Raises RabbitUnavailable when the management API cannot be read."""
     try:
         return [_summary(q) for q in _list_raw(clients, cluster)]
-    except _ManagementDown as exc:
+    except ManagementDown as exc:
         raise RabbitUnavailable(f"Cannot list queues: {exc}.") from exc
 
 
@@ -139,7 +139,7 @@ def _list_raw(clients: Clients, cluster: str, columns: str | None = None) -> lis
     """The vhost's queues; ``columns`` keeps the answer small on brokers with thousands."""
     vhost = quote(clients.settings.rabbitmq[cluster].vhost, safe="")
     query = f"?columns={columns}" if columns else ""
-    return list(_api(clients, cluster, f"queues/{vhost}{query}") or [])
+    return list(management_get(clients, cluster, f"queues/{vhost}{query}") or [])
 
 
 def _summary(data: dict[str, Any]) -> QueueSummary:
@@ -163,7 +163,7 @@ def dead_letter_map(clients: Clients, cluster: str, queues: list[dict[str, Any]]
                 target = _dead_letter_target(q)[1] or q["name"]
                 found.setdefault(target, []).append(q["name"])
             continue
-        bindings = _api(clients, cluster, f"exchanges/{vhost}/{quote(exchange, safe='')}/bindings/source") or []
+        bindings = management_get(clients, cluster, f"exchanges/{vhost}/{quote(exchange, safe='')}/bindings/source") or []
         for binding in bindings:
             if binding.get("destination_type") == "queue":
                 keys = {binding.get("routing_key", "")}
@@ -177,7 +177,7 @@ def dead_letter_sources(clients: Clients, cluster: str, name: str) -> list[str]:
     queues' arguments), however many DLX exchanges the vhost has. Approximate for
     topic exchanges: a binding pattern other than "#" is taken to match."""
     vhost = quote(clients.settings.rabbitmq[cluster].vhost, safe="")
-    bindings = _api(clients, cluster, f"queues/{vhost}/{quote(name, safe='')}/bindings") or []
+    bindings = management_get(clients, cluster, f"queues/{vhost}/{quote(name, safe='')}/bindings") or []
     bound: dict[str, set[str]] = {}
     for binding in bindings:
         if binding.get("source"):  # "" is the default exchange's implicit binding
@@ -328,7 +328,7 @@ def rabbit_queue_snapshot(clients: Clients, cluster: str, name: str, *, sample_s
     fields: dict[str, Any]
     sources: list[str] = []
     try:
-        data = _api(clients, cluster, f"queues/{quote(vhost, safe='')}/{quote(name, safe='')}")
+        data = management_get(clients, cluster, f"queues/{quote(vhost, safe='')}/{quote(name, safe='')}")
         if data is None:
             names = [q["name"] for q in _list_raw(clients, cluster, "name")]
             suggestions = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
@@ -341,7 +341,7 @@ def rabbit_queue_snapshot(clients: Clients, cluster: str, name: str, *, sample_s
         else:
             fields = {**parse_queue(data), "source": "management"}
         sources = dead_letter_sources(clients, cluster, name)
-    except _ManagementDown as exc:
+    except ManagementDown as exc:
         fields = {"vhost": vhost, "name": name, **_amqp_depth(clients, cluster, name, str(exc))}
     snapshot = QueueSnapshot(cluster=cluster, taken_at=datetime.now(UTC), **fields)
     snapshot.dead_letter_sources = sources
@@ -363,7 +363,7 @@ def rabbit_dead_letter_queues(clients: Clients, cluster: str) -> list[QueueSnaps
     try:
         raw = _list_raw(clients, cluster)
         targets = dead_letter_map(clients, cluster, raw)
-    except _ManagementDown as exc:
+    except ManagementDown as exc:
         raise RabbitUnavailable(f"Cannot list dead-letter queues: {exc}.") from exc
     taken_at = datetime.now(UTC)
     found = []
