@@ -15,14 +15,15 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import STATE_RUNNING
 
 from sqlalchemy import Engine
 
@@ -70,13 +71,36 @@ class LockedJobStore(SQLAlchemyJobStore):
             super().remove_job(job_id)
 
 
+class QuietScheduler(BackgroundScheduler):
+    """A scheduler whose `quiet()` block adds jobs without waking it for each one: a
+    wakeup rescans the job store, and a burst of new incidents would spend its time
+    rescanning. Unlike pausing, due jobs keep firing meanwhile."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._quiet = threading.local()
+
+    def wakeup(self) -> None:
+        if not getattr(self._quiet, "on", False):
+            super().wakeup()
+
+    @contextmanager
+    def quiet(self) -> Iterator[None]:
+        self._quiet.on = True
+        try:
+            yield
+        finally:
+            self._quiet.on = False
+            self.wakeup()
+
+
 class Escalator:
     def __init__(self, ctx: BotContext, *, lease_ttl: float = 10.0, tick: float = 1.0) -> None:
         self.ctx = ctx
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_ttl, self.tick = lease_ttl, tick
         self.leader = False
-        self.scheduler = BackgroundScheduler(
+        self.scheduler = QuietScheduler(
             jobstores={"default": LockedJobStore(ctx.engine)},
             executors={"default": ThreadPoolExecutor(10)},
             # Run a step however late (the bot was down), once, never twice at a time.
@@ -166,21 +190,12 @@ class Escalator:
         found = ladder.unscheduled(self.ctx.engine)
         if not found:
             return 0
-        # Every job added to a running scheduler wakes it to scan the store again; a
-        # burst of new incidents would then spend its time rescanning. Add them while
-        # paused, wake it once.
-        running = self.leader and self.scheduler.state == STATE_RUNNING
-        if running:
-            self.scheduler.pause()
-        try:
+        with self.scheduler.quiet():
             for step in found:
                 self.scheduler.add_job(
                     fire, "date", run_date=datetime.fromtimestamp(step.due_at, tz=timezone.utc),
                     args=[step.incident_id, step.minute], id=step.job_id, replace_existing=True,
                 )
-        finally:
-            if running:
-                self.scheduler.resume()
         ladder.mark_scheduled(self.ctx.engine, found)
         return len(found)
 
