@@ -45,6 +45,7 @@ LABELS = {
 
 @dataclass(frozen=True)
 class Step:
+    row_id: int
     incident_id: int
     minute: float
     kind: str
@@ -85,7 +86,7 @@ def plan(conn: Connection, *, incident_id: int, opened_at: float, settings: Sett
 
 def _step(row: object) -> Step:
     m = row._mapping  # type: ignore[attr-defined]
-    return Step(incident_id=m["incident_id"], minute=m["minute"], kind=m["kind"], due_at=m["due_at"],
+    return Step(row_id=m["id"], incident_id=m["incident_id"], minute=m["minute"], kind=m["kind"], due_at=m["due_at"],
                 status=m["status"], fired_at=m["fired_at"], late_by=m["late_by"], attempts=m["attempts"],
                 last_error=m["last_error"])
 
@@ -152,7 +153,5 @@ def mark_scheduled(engine: Engine, found: list[Step]) -> None:
     if not found:
         return
     with db.write(engine) as conn:
-        for s in found:
-            conn.execute(update(escalation_steps).where(
-                (escalation_steps.c.incident_id == s.incident_id) & (escalation_steps.c.minute == s.minute)
-            ).values(scheduled=1))
+        conn.execute(update(escalation_steps).where(escalation_steps.c.id.in_([s.row_id for s in found]))
+                     .values(scheduled=1))

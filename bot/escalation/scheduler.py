@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import socket
 import threading
 import time
@@ -22,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.job import Job
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.util import datetime_to_utc_timestamp
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -70,6 +73,15 @@ class LockedJobStore(SQLAlchemyJobStore):
         with self._lock:
             super().remove_job(job_id)
 
+    def put_jobs(self, jobs: list[Job]) -> None:
+        """Store many jobs in one transaction, replacing any with the same id: a burst
+        of new incidents costs one commit, not one per step."""
+        rows = [{"id": job.id, "next_run_time": datetime_to_utc_timestamp(job.next_run_time),
+                 "job_state": pickle.dumps(job.__getstate__(), self.pickle_protocol)} for job in jobs]
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(self.jobs_t.delete().where(self.jobs_t.c.id.in_([r["id"] for r in rows])))
+            conn.execute(self.jobs_t.insert(), rows)
+
 
 class QuietScheduler(BackgroundScheduler):
     """A scheduler whose `quiet()` block adds jobs without waking it for each one: a
@@ -93,6 +105,20 @@ class QuietScheduler(BackgroundScheduler):
             self._quiet.on = False
             self.wakeup()
 
+    def add_date_jobs(self, store: LockedJobStore, specs: list[tuple[str, datetime, list[Any]]]) -> None:
+        """Date jobs of `fire` in one write, then one wakeup; what add_job does for one
+        job (defaults, trigger, next run time) done for each."""
+        jobs = []
+        for job_id, run_date, args in specs:
+            job = Job(self, id=job_id, func=fire, trigger=DateTrigger(run_date=run_date, timezone=timezone.utc),
+                      executor="default", args=tuple(args), kwargs={}, name="fire", misfire_grace_time=None,
+                      coalesce=True, max_instances=1, next_run_time=run_date)
+            job._jobstore_alias = "default"  # noqa: SLF001 - what _real_add_job sets
+            jobs.append(job)
+        with self._jobstores_lock:
+            store.put_jobs(jobs)
+        self.wakeup()
+
 
 class Escalator:
     def __init__(self, ctx: BotContext, *, lease_ttl: float = 10.0, tick: float = 1.0) -> None:
@@ -100,8 +126,9 @@ class Escalator:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_ttl, self.tick = lease_ttl, tick
         self.leader = False
+        self.store = LockedJobStore(ctx.engine)
         self.scheduler = QuietScheduler(
-            jobstores={"default": LockedJobStore(ctx.engine)},
+            jobstores={"default": self.store},
             executors={"default": ThreadPoolExecutor(10)},
             # Run a step however late (the bot was down), once, never twice at a time.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
@@ -190,12 +217,9 @@ class Escalator:
         found = ladder.unscheduled(self.ctx.engine)
         if not found:
             return 0
-        with self.scheduler.quiet():
-            for step in found:
-                self.scheduler.add_job(
-                    fire, "date", run_date=datetime.fromtimestamp(step.due_at, tz=timezone.utc),
-                    args=[step.incident_id, step.minute], id=step.job_id, replace_existing=True,
-                )
+        self.scheduler.add_date_jobs(self.store, [
+            (step.job_id, datetime.fromtimestamp(step.due_at, tz=timezone.utc), [step.incident_id, step.minute])
+            for step in found])
         ladder.mark_scheduled(self.ctx.engine, found)
         return len(found)
 
