@@ -44,5 +44,5 @@ def setup(settings: Settings, stream=sys.stderr) -> None:  # type: ignore[no-unt
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
     # These libraries log request bodies and headers at DEBUG.
-    for noisy in ("slack_sdk", "slack_bolt", "urllib3", "pika", "werkzeug"):
+    for noisy in ("slack_sdk", "slack_bolt", "urllib3", "pika", "werkzeug", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -39,3 +39,14 @@ def test_scripted_status_shows_the_reply_posted_after_the_ack(tmp_path: Path, br
     assert "All connections are up." in out
     assert "I don't know `nonsense`" in out
     assert "Traceback" not in out + result.stderr
+
+
+def test_the_readme_main_command_reads_piped_input(tmp_path: Path, brokers: None) -> None:
+    """`scripts/console` sets everything up first; none of that may eat the piped commands."""
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENTBOT_")}
+    env["INCIDENTBOT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'main.db'}"
+    result = subprocess.run([str(root / "scripts" / "console")], input="/incident help\n", capture_output=True,
+                            text=True, env=env, timeout=300, cwd=root)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "== Incident bot commands ==" in result.stdout
