@@ -16,7 +16,7 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser("serve", parents=[common], help="run the Slack app's HTTP service (events, /healthz, /readyz, /metrics)")
+    sub.add_parser("serve", parents=[common], help="run the HTTP service: Slack events, alert webhooks, /healthz, /readyz, /metrics, escalation timers")
     console = sub.add_parser(
         "console", parents=[common],
         help="try the bot without Slack: type slash commands, see what it posts (local Slack stand-in)",
