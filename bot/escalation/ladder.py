@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Engine, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint, select, update
+from sqlalchemy import Column, Engine, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint, select, tuple_, update
 from sqlalchemy.engine import Connection
 
 from bot import db
@@ -105,20 +105,21 @@ def next_pending(engine: Engine, incident_id: int) -> Step | None:
     return _step(row) if row else None
 
 
-def claim(engine: Engine, incident_id: int, minute: float, now: float, owner: str) -> Step | None:
-    """Take the step for firing; None if it is not pending (fired, cancelled, or
-    another scheduler has it)."""
+def claim(engine: Engine, keys: list[tuple[int, float]], now: float, owner: str) -> list[Step]:
+    """Take the steps `(incident_id, minute)` for firing, in one transaction; the
+    result leaves out those no longer pending (fired, cancelled, or another
+    scheduler has them). A burst of timers costs one write, not one each."""
+    if not keys:
+        return []
+    which = tuple_(escalation_steps.c.incident_id, escalation_steps.c.minute).in_(keys)
     with db.write(engine) as conn:
-        claimed = conn.execute(update(escalation_steps).where(
-            (escalation_steps.c.incident_id == incident_id) & (escalation_steps.c.minute == minute)
-            & (escalation_steps.c.status == "pending")
-        ).values(status="firing", claimed_at=now, claimed_by=owner, late_by=now - escalation_steps.c.due_at,
-                 attempts=escalation_steps.c.attempts + 1)).rowcount
-        if not claimed:
-            return None
-        row = conn.execute(select(escalation_steps).where(
-            (escalation_steps.c.incident_id == incident_id) & (escalation_steps.c.minute == minute))).first()
-    return _step(row)
+        conn.execute(update(escalation_steps).where(which & (escalation_steps.c.status == "pending")).values(
+            status="firing", claimed_at=now, claimed_by=owner, late_by=now - escalation_steps.c.due_at,
+            attempts=escalation_steps.c.attempts + 1))
+        rows = conn.execute(select(escalation_steps).where(
+            which & (escalation_steps.c.status == "firing") & (escalation_steps.c.claimed_by == owner)
+            & (escalation_steps.c.claimed_at == now)).order_by(escalation_steps.c.due_at)).all()
+    return [_step(r) for r in rows]
 
 
 def finish(engine: Engine, step: Step, *, status: str, now: float, late_by: float | None = None,

@@ -24,11 +24,11 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.job import Job
 from apscheduler.triggers.date import DateTrigger
-from apscheduler.util import datetime_to_utc_timestamp
+from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, null, select, true
 
 from bot import db, depth_history, lag_history
 from bot.escalation import lease, ladder
@@ -44,42 +44,105 @@ _context: BotContext | None = None
 
 
 def fire(incident_id: int, minute: float) -> None:
-    """The job: run one step of one incident's ladder."""
+    """The job: one step of one incident's ladder is due. The escalator claims due
+    steps in batches, so a burst of timers costs one write rather than one each."""
     from bot.escalation import steps
 
     if _context is None:
         log.warning("escalation step %s:%s fired with no bot running", incident_id, minute)
         return
-    steps.run(_context, incident_id, minute)
+    if _context.escalator is None:
+        steps.run(_context, [(incident_id, minute)])
+        return
+    _context.escalator.due(incident_id, minute)
 
 
 class LockedJobStore(SQLAlchemyJobStore):
     """APScheduler's SQLAlchemy job store, writing in turn with the bot's other
-    writers: on SQLite a writer that finds the file busy sleeps up to 100 ms."""
+    writers (on SQLite a writer that finds the file busy sleeps up to 100 ms), and
+    removing fired jobs in batches: the scheduler removes each date job after it
+    fires, and one write per timer is what made a burst of timers late. Until the
+    batch is written, the doomed jobs are left out of every answer; a crash before
+    that only means a job fires again, and its claim then finds the step taken."""
+
+    FLUSH_AFTER = 0.5  # seconds
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine=engine, tablename="apscheduler_jobs")
         self._lock = db.writer_lock(engine)
+        self._doomed: set[str] = set()
+        self._doomed_lock = threading.Lock()
+        self._doomed_since = 0.0
+
+    def _alive(self) -> Any:
+        with self._doomed_lock:
+            doomed = list(self._doomed)
+        return self.jobs_t.c.id.notin_(doomed) if doomed else true()
+
+    def flush(self) -> None:
+        with self._doomed_lock:
+            doomed, self._doomed = list(self._doomed), set()
+        if doomed:
+            with self._lock, self.engine.begin() as conn:
+                conn.execute(self.jobs_t.delete().where(self.jobs_t.c.id.in_(doomed)))
+
+    def remove_job(self, job_id: str) -> None:
+        with self._doomed_lock:
+            if not self._doomed:
+                self._doomed_since = time.monotonic()
+            self._doomed.add(job_id)
+
+    def get_due_jobs(self, now: datetime) -> list[Job]:
+        return self._get_jobs(self.jobs_t.c.next_run_time <= datetime_to_utc_timestamp(now), self._alive())
+
+    def get_next_run_time(self) -> datetime | None:
+        # Called after each round of firing: the moment to write the removals, when enough have gathered.
+        if self._doomed and time.monotonic() - self._doomed_since >= self.FLUSH_AFTER:
+            self.flush()
+        with self.engine.connect() as conn:
+            found = conn.execute(select(self.jobs_t.c.next_run_time).where(
+                (self.jobs_t.c.next_run_time != null()) & self._alive())
+                .order_by(self.jobs_t.c.next_run_time).limit(1)).scalar()
+        return utc_timestamp_to_datetime(found)
+
+    def lookup_job(self, job_id: str) -> Job | None:
+        self.flush()
+        return super().lookup_job(job_id)
+
+    def get_all_jobs(self) -> list[Job]:
+        self.flush()
+        return super().get_all_jobs()
 
     def add_job(self, job: Job) -> None:
+        self.flush()
         with self._lock:
             super().add_job(job)
 
     def update_job(self, job: Job) -> None:
+        self.flush()
         with self._lock:
             super().update_job(job)
 
-    def remove_job(self, job_id: str) -> None:
+    def remove_all_jobs(self) -> None:
+        with self._doomed_lock:
+            self._doomed = set()
         with self._lock:
-            super().remove_job(job_id)
+            super().remove_all_jobs()
+
+    def shutdown(self) -> None:
+        self.flush()
+        super().shutdown()
 
     def put_jobs(self, jobs: list[Job]) -> None:
         """Store many jobs in one transaction, replacing any with the same id: a burst
         of new incidents costs one commit, not one per step."""
         rows = [{"id": job.id, "next_run_time": datetime_to_utc_timestamp(job.next_run_time),
                  "job_state": pickle.dumps(job.__getstate__(), self.pickle_protocol)} for job in jobs]
+        ids = {r["id"] for r in rows}
+        with self._doomed_lock:
+            self._doomed -= ids  # a replaced job is alive again
         with self._lock, self.engine.begin() as conn:
-            conn.execute(self.jobs_t.delete().where(self.jobs_t.c.id.in_([r["id"] for r in rows])))
+            conn.execute(self.jobs_t.delete().where(self.jobs_t.c.id.in_(ids)))
             conn.execute(self.jobs_t.insert(), rows)
 
 
@@ -142,6 +205,9 @@ class Escalator:
         self._sync_lock = threading.Lock()
         self._pruned = 0.0
         self._thread: threading.Thread | None = None
+        self._due: list[tuple[int, float]] = []
+        self._due_ready = threading.Condition()
+        self._claimer: threading.Thread | None = None
 
     def start(self) -> None:
         global _context
@@ -149,12 +215,17 @@ class Escalator:
         self.scheduler.start(paused=True)
         self._thread = threading.Thread(target=self._lead, name="escalation-lease", daemon=True)
         self._thread.start()
+        self._claimer = threading.Thread(target=self._claim_due, name="escalation-claims", daemon=True)
+        self._claimer.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        with self._due_ready:
+            self._due_ready.notify_all()
+        for thread in (self._thread, self._claimer):
+            if thread is not None:
+                thread.join(timeout=10)
         if self.leader:
             lease.release(self.ctx.engine, LEASE, self.owner)
         self.scheduler.shutdown(wait=True)
@@ -164,6 +235,32 @@ class Escalator:
         """New ladder rows were stored: give them timers now, not at the next tick.
         Neither the request that stored them nor the work pool waits for it."""
         self._wake.set()
+
+    def due(self, incident_id: int, minute: float) -> None:
+        """A timer went off: queue its step for the next claim."""
+        with self._due_ready:
+            self._due.append((incident_id, minute))
+            self._due_ready.notify()
+
+    def _claim_due(self) -> None:
+        """Claim whatever fell due since the last round, in one write. A step left
+        here when the process dies is still pending in the database, and the next
+        timer owner gives it a timer again (ladder.recover)."""
+        from bot.escalation import steps
+
+        while True:
+            with self._due_ready:
+                self._due_ready.wait_for(lambda: self._due or self._stop.is_set())
+                if self._stop.is_set():
+                    return
+                batch, self._due = self._due, []
+            try:
+                steps.run(self.ctx, batch)
+            except Exception:  # the database is away: keep the steps and try again shortly
+                log.exception("escalation timers: could not claim %d due step(s); retrying", len(batch))
+                with self._due_ready:
+                    self._due[:0] = batch
+                self._stop.wait(1.0)
 
     def _lead(self) -> None:
         last_tick = 0.0

@@ -147,23 +147,27 @@ KINDS: dict[str, Callable[["BotContext", Incident, str], None]] = {
 }
 
 
-def run(ctx: BotContext, incident_id: int, minute: float) -> None:
-    """Fire one step, once: claim it (that is the moment the timer kept or missed),
-    then hand the posting to the incident's queue, so slow probes or a Slack 429
-    never hold up another incident's timer. A resolved incident's step does nothing."""
+def run(ctx: BotContext, keys: list[tuple[int, float]]) -> None:
+    """Fire steps `(incident_id, minute)`, each once: claim them (that is the moment
+    the timer kept or missed), then hand the posting to each incident's queue, so
+    slow probes or a Slack 429 never hold up another timer. A resolved incident's
+    step does nothing."""
     now = time.time()
     owner = ctx.escalator.owner if ctx.escalator else "local"
-    step = ladder.claim(ctx.engine, incident_id, minute, now, owner)
-    if step is None:
+    claimed = ladder.claim(ctx.engine, keys, now, owner)
+    if not claimed:
         return
     with ctx.engine.connect() as conn:
-        incident = store.get(conn, pk=incident_id)
-    if incident is None or incident.status is Status.RESOLVED:
-        ladder.finish(ctx.engine, step, status="cancelled", now=now)
-        return
-    late = now - step.due_at
+        found = store.get_many(conn, {step.incident_id for step in claimed})
     pool = ctx.escalator.evidence if ctx.escalator else ctx.work
-    pool.submit(lambda: _post(ctx, incident, step, late), key=flows.key(incident))
+    for step in claimed:
+        incident = found.get(step.incident_id)
+        if incident is None or incident.status is Status.RESOLVED:
+            ladder.finish(ctx.engine, step, status="cancelled", now=now)
+            continue
+        late = now - step.due_at
+        pool.submit(lambda incident=incident, step=step, late=late: _post(ctx, incident, step, late),
+                    key=flows.key(incident))
 
 
 def _post(ctx: BotContext, incident: Incident, step: Step, late: float) -> None:

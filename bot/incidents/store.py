@@ -46,6 +46,11 @@ def get(conn: Connection, *, pk: int | None = None, ref: str | None = None) -> I
     return Incident.from_row(row) if row else None
 
 
+def get_many(conn: Connection, pks: set[int]) -> dict[int, Incident]:
+    rows = conn.execute(select(incidents).where(incidents.c.id.in_(pks))) if pks else []
+    return {row.id: Incident.from_row(row) for row in rows}
+
+
 def by_thread(conn: Connection, *, channel: str, thread_ts: str | None) -> Incident | None:
     """The incident of a thread, or of a dedicated incident channel."""
     where = incidents.c.dedicated_channel == channel
