@@ -40,7 +40,7 @@ class BotContext:
         if self.escalator is not None:
             self.escalator.stop()
         self.work.shutdown(wait=True)
-        self.engine.dispose()
+        db.dispose(self.engine)
 
 
 def build(settings: Settings) -> BotContext:

@@ -6,6 +6,8 @@ that restarts and several replicas see the same incidents, timers and approvals.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -21,27 +23,83 @@ schema_version = Table("schema_version", metadata, Column("version", Integer, nu
 Migration = Callable[[Connection], None]
 
 
-_write_locks: dict[int, threading.Lock] = {}
+class WriterLock:
+    """The turn of one writer at a time on a SQLite file: a thread lock for the
+    writers of this process and, for a file, an flock on `<file>-writer.lock` for
+    the processes sharing it (the escalation timers run in a process of their
+    own). Both wait in the kernel and wake at once, unlike SQLite's busy handler."""
+
+    def __init__(self, path: str | None) -> None:
+        self._threads = threading.Lock()
+        self._path = path
+        self._fd: int | None = None
+
+    def __enter__(self) -> WriterLock:
+        self._threads.acquire()
+        if self._path is not None:
+            try:
+                if self._fd is None:
+                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._threads.release()
+                raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._threads.release()
+
+    def close(self) -> None:
+        with self._threads:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+_write_locks: dict[int, WriterLock] = {}
 _locks_guard = threading.Lock()
 
 
 def writer_lock(engine: Engine) -> AbstractContextManager[object]:
-    """The lock SQLite writers of this process take turns on (a no-op elsewhere), for
-    code that writes through its own connections, such as APScheduler's job store."""
+    """The lock SQLite writers take turns on (a no-op elsewhere), for code that
+    writes through its own connections, such as APScheduler's job store."""
     if engine.dialect.name != "sqlite":
         return nullcontext()
     with _locks_guard:
-        return _write_locks.setdefault(id(engine), threading.Lock())
+        found = _write_locks.get(id(engine))
+        if found is None:
+            database = engine.url.database
+            path = f"{os.path.abspath(database)}-writer.lock" if database and database != ":memory:" else None
+            found = _write_locks[id(engine)] = WriterLock(path)
+        return found
 
 
 @contextmanager
 def write(engine: Engine) -> Iterator[Connection]:
-    """A write transaction. On SQLite the process's writers take turns on a lock:
-    SQLite allows one writer at a time, and its own busy-wait sleeps up to 100 ms
-    between tries, which is what an alert sender would feel. Reads (engine.connect())
-    never wait: WAL lets them run beside the writer."""
+    """A write transaction. On SQLite writers take turns on the writer lock: SQLite
+    allows one writer at a time, and its own busy-wait sleeps up to 100 ms between
+    tries, which is what an alert sender would feel. Reads (engine.connect()) never
+    wait: WAL lets them run beside the writer."""
     with writer_lock(engine), engine.begin() as conn:
         yield conn
+
+
+def shareable_url(engine: Engine) -> str:
+    """The engine's URL for another process, a SQLite path made absolute."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite" and url.database:
+        url = url.set(database=os.path.abspath(url.database))
+    return url.render_as_string(hide_password=False)
+
+
+def dispose(engine: Engine) -> None:
+    with _locks_guard:
+        lock = _write_locks.pop(id(engine), None)
+    if lock is not None:
+        lock.close()
+    engine.dispose()
 
 
 def create(url: str) -> Engine:

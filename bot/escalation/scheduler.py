@@ -1,9 +1,7 @@
 """The timers behind the ladder: APScheduler 3 with its SQLAlchemy job store on the
-bot's own database. Every process keeps a paused scheduler so it can add jobs to
-the shared store; only the lease holder resumes it and fires steps.
-
-Job functions are module-level (APScheduler pickles a reference to them) and find
-the running bot through `_context`, set when the escalator starts.
+bot's own database, one date job per step (`escalate:<incident>:<minute>`). Any
+bot process may add jobs to the shared store; only the lease holder runs them,
+in its timer process (bot.escalation.timer_process), and posts what they claim.
 """
 
 from __future__ import annotations
@@ -15,64 +13,57 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.job import Job
-from apscheduler.triggers.date import DateTrigger
-from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
 from sqlalchemy import Engine, null, select, true
 
 from bot import db, depth_history, lag_history
 from bot.escalation import lease, ladder
+from bot.escalation.ladder import Step
 from bot.work import WorkPool
 
 if TYPE_CHECKING:
     from bot.context import BotContext
+    from bot.escalation.timer_process import TimerLink
 
 log = logging.getLogger(__name__)
 LEASE = "escalation-timers"
 
-_context: BotContext | None = None
+# Where a fired job reports its step: set by the timer process.
+on_due: Callable[[int, float], None] | None = None
 
 
 def fire(incident_id: int, minute: float) -> None:
-    """The job: one step of one incident's ladder is due. The escalator claims due
-    steps in batches, so a burst of timers costs one write rather than one each."""
-    from bot.escalation import steps
-
-    if _context is None:
-        log.warning("escalation step %s:%s fired with no bot running", incident_id, minute)
+    """The job (APScheduler stores a reference to this module-level function): one
+    step of one incident's ladder is due. The timer process claims due steps in
+    batches, so a burst of timers costs one write rather than one each."""
+    if on_due is None:
+        log.warning("escalation step %s:%s fired outside the timer process", incident_id, minute)
         return
-    if _context.escalator is None:
-        steps.run(_context, [(incident_id, minute)])
-        return
-    _context.escalator.due(incident_id, minute)
+    on_due(incident_id, minute)
 
 
 class LockedJobStore(SQLAlchemyJobStore):
     """APScheduler's SQLAlchemy job store, writing in turn with the bot's other
     writers (on SQLite a writer that finds the file busy sleeps up to 100 ms), and
     removing fired jobs in batches: the scheduler removes each date job after it
-    fires, and one write per timer is what made a burst of timers late. Until the
-    batch is written, the doomed jobs are left out of every answer; a crash before
-    that only means a job fires again, and its claim then finds the step taken."""
-
-    FLUSH_AFTER = 0.5  # seconds
+    fires, and a write per timer in the scheduler's loop is what made a burst of
+    timers late. The escalator writes the removals after each round of claims
+    (`flush`, in the timer process); until then the doomed jobs are left out of every answer. A crash
+    before that only means a job fires again, and its claim finds the step taken."""
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine=engine, tablename="apscheduler_jobs")
         self._lock = db.writer_lock(engine)
         self._doomed: set[str] = set()
         self._doomed_lock = threading.Lock()
-        self._doomed_since = 0.0
 
     def _alive(self) -> Any:
         with self._doomed_lock:
@@ -81,24 +72,20 @@ class LockedJobStore(SQLAlchemyJobStore):
 
     def flush(self) -> None:
         with self._doomed_lock:
-            doomed, self._doomed = list(self._doomed), set()
+            doomed = list(self._doomed)
         if doomed:
-            with self._lock, self.engine.begin() as conn:
-                conn.execute(self.jobs_t.delete().where(self.jobs_t.c.id.in_(doomed)))
+            self.delete_now(doomed)
+            with self._doomed_lock:  # only now: until the rows are gone they must stay hidden
+                self._doomed.difference_update(doomed)
 
     def remove_job(self, job_id: str) -> None:
         with self._doomed_lock:
-            if not self._doomed:
-                self._doomed_since = time.monotonic()
             self._doomed.add(job_id)
 
     def get_due_jobs(self, now: datetime) -> list[Job]:
         return self._get_jobs(self.jobs_t.c.next_run_time <= datetime_to_utc_timestamp(now), self._alive())
 
     def get_next_run_time(self) -> datetime | None:
-        # Called after each round of firing: the moment to write the removals, when enough have gathered.
-        if self._doomed and time.monotonic() - self._doomed_since >= self.FLUSH_AFTER:
-            self.flush()
         with self.engine.connect() as conn:
             found = conn.execute(select(self.jobs_t.c.next_run_time).where(
                 (self.jobs_t.c.next_run_time != null()) & self._alive())
@@ -133,102 +120,70 @@ class LockedJobStore(SQLAlchemyJobStore):
         self.flush()
         super().shutdown()
 
-    def put_jobs(self, jobs: list[Job]) -> None:
-        """Store many jobs in one transaction, replacing any with the same id: a burst
-        of new incidents costs one commit, not one per step."""
+    def delete_now(self, job_ids: list[str]) -> None:
+        with db.write(self.engine) as conn:
+            conn.execute(self.jobs_t.delete().where(self.jobs_t.c.id.in_(job_ids)))
+
+    def put_date_jobs(self, specs: list[tuple[str, datetime, list[Any]]]) -> None:
+        """Date jobs of `fire` in one transaction, replacing any with the same id: a
+        burst of new incidents costs one commit, not one per step. What the
+        scheduler's add_job does for one job (defaults, trigger, next run time)
+        done for each; the timer process is woken by its owner afterwards."""
+        jobs = []
+        for job_id, run_date, args in specs:
+            job = Job(_JOB_FACTORY, id=job_id, func=fire, trigger=DateTrigger(run_date=run_date, timezone=timezone.utc),
+                      executor="default", args=tuple(args), kwargs={}, name="fire", misfire_grace_time=None,
+                      coalesce=True, max_instances=1, next_run_time=run_date)
+            jobs.append(job)
         rows = [{"id": job.id, "next_run_time": datetime_to_utc_timestamp(job.next_run_time),
                  "job_state": pickle.dumps(job.__getstate__(), self.pickle_protocol)} for job in jobs]
         ids = {r["id"] for r in rows}
-        with self._doomed_lock:
-            self._doomed -= ids  # a replaced job is alive again
-        with self._lock, self.engine.begin() as conn:
+        with db.write(self.engine) as conn:
             conn.execute(self.jobs_t.delete().where(self.jobs_t.c.id.in_(ids)))
             conn.execute(self.jobs_t.insert(), rows)
 
 
-class QuietScheduler(BackgroundScheduler):
-    """A scheduler whose `quiet()` block adds jobs without waking it for each one: a
-    wakeup rescans the job store, and a burst of new incidents would spend its time
-    rescanning. Unlike pausing, due jobs keep firing meanwhile."""
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._quiet = threading.local()
-
-    def wakeup(self) -> None:
-        if not getattr(self._quiet, "on", False):
-            super().wakeup()
-
-    @contextmanager
-    def quiet(self) -> Iterator[None]:
-        self._quiet.on = True
-        try:
-            yield
-        finally:
-            self._quiet.on = False
-            self.wakeup()
-
-    def add_date_jobs(self, store: LockedJobStore, specs: list[tuple[str, datetime, list[Any]]]) -> None:
-        """Date jobs of `fire` in one write, then one wakeup; what add_job does for one
-        job (defaults, trigger, next run time) done for each."""
-        jobs = []
-        for job_id, run_date, args in specs:
-            job = Job(self, id=job_id, func=fire, trigger=DateTrigger(run_date=run_date, timezone=timezone.utc),
-                      executor="default", args=tuple(args), kwargs={}, name="fire", misfire_grace_time=None,
-                      coalesce=True, max_instances=1, next_run_time=run_date)
-            job._jobstore_alias = "default"  # noqa: SLF001 - what _real_add_job sets
-            jobs.append(job)
-        with self._jobstores_lock:
-            store.put_jobs(jobs)
-        self.wakeup()
+# Jobs need a scheduler for its time zone only; this one is never started.
+_JOB_FACTORY = BackgroundScheduler(timezone=timezone.utc)
 
 
 class Escalator:
+    """The ladder's timers for one bot process: the lease decides whether this
+    process owns them; the owner gives new steps their timers, runs the timer
+    process, and posts the evidence of the steps it claims."""
+
     def __init__(self, ctx: BotContext, *, lease_ttl: float = 10.0, tick: float = 1.0) -> None:
         self.ctx = ctx
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_ttl, self.tick = lease_ttl, tick
         self.leader = False
         self.store = LockedJobStore(ctx.engine)
-        self.scheduler = QuietScheduler(
-            jobstores={"default": self.store},
-            executors={"default": ThreadPoolExecutor(10)},
-            # Run a step however late (the bot was down), once, never twice at a time.
-            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
-            timezone=timezone.utc,
-        )
-        # The evidence and pings of fired steps: few threads, so that a burst of steps
-        # (an outage opens many incidents at once) cannot starve the timers of the GIL.
+        # The evidence and pings of fired steps, on few threads: a burst of steps
+        # (an outage opens many incidents at once) must not starve the rest of the bot.
         self.evidence = WorkPool(workers=2)
+        self.timers: TimerLink | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._sync_lock = threading.Lock()
         self._pruned = 0.0
         self._thread: threading.Thread | None = None
-        self._due: list[tuple[int, float]] = []
-        self._due_ready = threading.Condition()
-        self._claimer: threading.Thread | None = None
 
     def start(self) -> None:
-        global _context
-        _context = self.ctx
-        self.scheduler.start(paused=True)
+        try:
+            self._tick()  # the first turn before serving: a bot that owns the timers starts with them running
+        except Exception:
+            log.exception("escalation timers: first tick failed; retrying in the background")
         self._thread = threading.Thread(target=self._lead, name="escalation-lease", daemon=True)
         self._thread.start()
-        self._claimer = threading.Thread(target=self._claim_due, name="escalation-claims", daemon=True)
-        self._claimer.start()
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        with self._due_ready:
-            self._due_ready.notify_all()
-        for thread in (self._thread, self._claimer):
-            if thread is not None:
-                thread.join(timeout=10)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._stop_timers()
         if self.leader:
             lease.release(self.ctx.engine, LEASE, self.owner)
-        self.scheduler.shutdown(wait=True)
         self.evidence.shutdown(wait=True)
 
     def notify(self) -> None:
@@ -236,43 +191,15 @@ class Escalator:
         Neither the request that stored them nor the work pool waits for it."""
         self._wake.set()
 
-    def due(self, incident_id: int, minute: float) -> None:
-        """A timer went off: queue its step for the next claim."""
-        with self._due_ready:
-            self._due.append((incident_id, minute))
-            self._due_ready.notify()
-
-    def _claim_due(self) -> None:
-        """Claim whatever fell due since the last round, in one write. A step left
-        here when the process dies is still pending in the database, and the next
-        timer owner gives it a timer again (ladder.recover)."""
-        from bot.escalation import steps
-
-        while True:
-            with self._due_ready:
-                self._due_ready.wait_for(lambda: self._due or self._stop.is_set())
-                if self._stop.is_set():
-                    return
-                batch, self._due = self._due, []
-            try:
-                steps.run(self.ctx, batch)
-            except Exception:  # the database is away: keep the steps and try again shortly
-                log.exception("escalation timers: could not claim %d due step(s); retrying", len(batch))
-                with self._due_ready:
-                    self._due[:0] = batch
-                self._stop.wait(1.0)
-
     def _lead(self) -> None:
-        last_tick = 0.0
+        last_tick = time.monotonic()
         while not self._stop.is_set():
             try:
                 if time.monotonic() - last_tick >= self.tick:
                     last_tick = time.monotonic()
                     self._tick()
-                else:
+                elif self.leader:
                     self.sync()
-                    if self.leader:
-                        self.scheduler.wakeup()
             except Exception:  # a database outage must not end the timers: try again next tick
                 log.exception("escalation timers: tick failed")
             self._wake.wait(max(0.0, self.tick - (time.monotonic() - last_tick)))
@@ -282,20 +209,20 @@ class Escalator:
         holds = lease.hold(self.ctx.engine, LEASE, self.owner, self.lease_ttl)
         if holds and not self.leader:
             log.info("this process now runs the escalation timers (%s)", self.owner)
-            ladder.recover(self.ctx.engine, self.owner)
             from bot.approvals import flow
 
-            flow.resume(self.ctx)  # approvals a stopped timer owner left half-done
             self.leader = True
-            self.sync()
-            self.scheduler.resume()
+            self._start_timers()
+            flow.resume(self.ctx)  # approvals a stopped timer owner left half-done
         elif not holds and self.leader:
             log.warning("lost the escalation lease; another process runs the timers now")
             self.leader = False
-            self.scheduler.pause()
+            self._stop_timers()
         if self.leader:
+            if self.timers is None or not self.timers.alive:
+                log.warning("escalation timer process ended; starting another")
+                self._start_timers()
             self.sync()
-            self.scheduler.wakeup()  # pick up jobs other processes added to the store
             from bot.approvals import flow  # the timer owner also expires undecided approvals
 
             flow.expire_due(self.ctx)
@@ -304,20 +231,39 @@ class Escalator:
                 lag_history.prune(self.ctx.engine, time.time())
                 depth_history.prune(self.ctx.engine, time.time())
 
+    def _start_timers(self) -> None:
+        """Steps that failed, or that a dead owner was firing, become pending again,
+        and every pending step gets its timer anew in the new timer process."""
+        from bot.escalation.timer_process import TimerLink
+
+        self._stop_timers()
+        ladder.recover(self.ctx.engine, self.owner)
+        self.timers = TimerLink(db.shareable_url(self.ctx.engine), self.owner, self._claimed)
+        self.sync()
+
+    def _stop_timers(self) -> None:
+        if self.timers is not None:
+            self.timers.stop()
+            self.timers = None
+
+    def _claimed(self, claimed: list[Step]) -> None:
+        from bot.escalation import steps
+
+        steps.dispatch(self.ctx, claimed)
+
     def sync(self) -> int:
         """Give every pending step without a timer its timer (one caller at a time:
         two would give a step two timers)."""
         with self._sync_lock:
-            return self._sync()
-
-    def _sync(self) -> int:
-        found = ladder.unscheduled(self.ctx.engine)
-        if not found:
-            return 0
-        self.scheduler.add_date_jobs(self.store, [
-            (step.job_id, datetime.fromtimestamp(step.due_at, tz=timezone.utc), [step.incident_id, step.minute])
-            for step in found])
-        ladder.mark_scheduled(self.ctx.engine, found)
+            found = ladder.unscheduled(self.ctx.engine)
+            if not found:
+                return 0
+            self.store.put_date_jobs([
+                (step.job_id, datetime.fromtimestamp(step.due_at, tz=timezone.utc), [step.incident_id, step.minute])
+                for step in found])
+            ladder.mark_scheduled(self.ctx.engine, found)
+        if self.timers is not None:
+            self.timers.wake()
         return len(found)
 
     def forget(self, incident_id: int) -> None:
@@ -325,9 +271,6 @@ class Escalator:
         resolution; a timer left behind would find nothing to do anyway)."""
         with self.ctx.engine.connect() as conn:
             found = ladder.steps(conn, incident_id)
-        for step in found:
-            if step.status == "cancelled":
-                try:
-                    self.scheduler.remove_job(step.job_id)
-                except JobLookupError:
-                    pass  # fired already, or never scheduled
+        cancelled = [step.job_id for step in found if step.status == "cancelled"]
+        if cancelled:
+            self.store.delete_now(cancelled)

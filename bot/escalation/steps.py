@@ -147,14 +147,10 @@ KINDS: dict[str, Callable[["BotContext", Incident, str], None]] = {
 }
 
 
-def run(ctx: BotContext, keys: list[tuple[int, float]]) -> None:
-    """Fire steps `(incident_id, minute)`, each once: claim them (that is the moment
-    the timer kept or missed), then hand the posting to each incident's queue, so
-    slow probes or a Slack 429 never hold up another timer. A resolved incident's
+def dispatch(ctx: BotContext, claimed: list[Step]) -> None:
+    """Post the steps the timers claimed, each on its incident's queue, so slow
+    probes or a Slack 429 never hold up another incident. A resolved incident's
     step does nothing."""
-    now = time.time()
-    owner = ctx.escalator.owner if ctx.escalator else "local"
-    claimed = ladder.claim(ctx.engine, keys, now, owner)
     if not claimed:
         return
     with ctx.engine.connect() as conn:
@@ -163,10 +159,9 @@ def run(ctx: BotContext, keys: list[tuple[int, float]]) -> None:
     for step in claimed:
         incident = found.get(step.incident_id)
         if incident is None or incident.status is Status.RESOLVED:
-            ladder.finish(ctx.engine, step, status="cancelled", now=now)
+            ladder.finish(ctx.engine, step, status="cancelled", now=time.time(), late_by=step.late_by)
             continue
-        late = now - step.due_at
-        pool.submit(lambda incident=incident, step=step, late=late: _post(ctx, incident, step, late),
+        pool.submit(lambda incident=incident, step=step: _post(ctx, incident, step, step.late_by or 0.0),
                     key=flows.key(incident))
 
 

@@ -1,0 +1,181 @@
+"""The escalation timers in a process of their own.
+
+A bot under load (an outage opens hundreds of incidents, each posting evidence)
+keeps its one interpreter busy, and a timer thread inside it waits its turn for
+the GIL: steps fell due seconds late. So the timer owner starts a small child
+process that only runs APScheduler on the shared job store and claims due steps
+(the compare-and-set in the database, the moment a step counts as fired); it
+hands the claimed steps back over a pipe, and the bot posts their evidence.
+
+The child is forked from multiprocessing's fork server (never from the threaded
+bot), writes in turn with the bot through the database's writer lock, and ends
+when the bot does: a closed pipe means the parent is gone, even after SIGKILL.
+A step claimed but not yet posted when the bot dies is `firing` under a dead
+owner, and the next timer owner makes it pending again (ladder.recover).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from datetime import timezone
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from collections.abc import Callable
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot import db
+from bot.escalation import ladder, scheduler
+from bot.escalation.ladder import Step
+
+log = logging.getLogger(__name__)
+WAKE, STOP, READY = "wake", "stop", "ready"
+START_TIMEOUT = 60.0  # seconds; the first start also starts the fork server
+
+_context = multiprocessing.get_context("forkserver")
+_context.set_forkserver_preload([__name__])
+
+
+# ---------------------------------------------------------------- in the bot
+
+class TimerLink:
+    """The bot's end: start the child, wake it when new timers are stored, take the
+    steps it claimed."""
+
+    def __init__(self, database_url: str, owner: str, on_claimed: Callable[[list[Step]], None]) -> None:
+        self._ours, theirs = _context.Pipe()
+        self._process: BaseProcess = _context.Process(target=serve, args=(database_url, owner, theirs),
+                                                      name="incidentbot-timers", daemon=True)
+        self._process.start()
+        theirs.close()
+        # Return once the child runs its timers, so that the bot serves with its ladder working.
+        if not self._ours.poll(START_TIMEOUT) or self._ours.recv() != READY:
+            self._process.kill()
+            raise RuntimeError("the escalation timer process did not start")
+        self._send_lock = threading.Lock()
+        self._on_claimed = on_claimed
+        self._reader = threading.Thread(target=self._read, name="escalation-timer-link", daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    @property
+    def alive(self) -> bool:
+        return self._process.is_alive() and self._reader.is_alive()
+
+    def _send(self, message: str) -> None:
+        with self._send_lock:
+            try:
+                self._ours.send(message)
+            except (OSError, ValueError):
+                pass  # the child is gone; the escalator starts another at its next tick
+
+    def wake(self) -> None:
+        self._send(WAKE)
+
+    def _read(self) -> None:
+        while True:
+            try:
+                claimed = self._ours.recv()
+            except (EOFError, OSError):
+                return
+            try:
+                self._on_claimed(claimed)
+            except Exception:
+                log.exception("escalation timers: could not hand over %d claimed step(s)", len(claimed))
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._send(STOP)
+        self._process.join(timeout)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(5)
+        self._reader.join(timeout)
+        self._ours.close()
+
+
+# ---------------------------------------------------------------- in the child
+
+class _Timers:
+    def __init__(self, database_url: str, owner: str, link: Connection) -> None:
+        self.engine = db.create(database_url)
+        self.owner, self.link = owner, link
+        self.store = scheduler.LockedJobStore(self.engine)
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": self.store},
+            executors={"default": ThreadPoolExecutor(4)},
+            # Run a step however late (the bot was down), once, never twice at a time.
+            job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+            timezone=timezone.utc,
+        )
+        self._due: list[tuple[int, float]] = []
+        self._due_ready = threading.Condition()
+        self._stop = threading.Event()
+
+    def due(self, incident_id: int, minute: float) -> None:
+        with self._due_ready:
+            self._due.append((incident_id, minute))
+            self._due_ready.notify()
+
+    def claim_due(self) -> None:
+        """Claim whatever fell due since the last round, in one write, and hand it
+        to the bot; then write the fired jobs' removal."""
+        while True:
+            with self._due_ready:
+                self._due_ready.wait_for(lambda: self._due or self._stop.is_set())
+                if not self._due:
+                    return  # stopping, with nothing left to claim
+                batch, self._due = self._due, []
+            try:
+                claimed = ladder.claim(self.engine, batch, time.time(), self.owner)
+                self.store.flush()
+            except Exception:  # the database is away: keep the steps and try again shortly
+                log.exception("escalation timers: could not claim %d due step(s); retrying", len(batch))
+                with self._due_ready:
+                    self._due[:0] = batch
+                self._stop.wait(1.0)
+                continue
+            if claimed:
+                try:
+                    self.link.send(claimed)
+                except OSError:
+                    os._exit(0)  # the bot is gone; its successor recovers these steps
+
+    def run(self) -> None:
+        scheduler.on_due = self.due
+        claimer = threading.Thread(target=self.claim_due, name="escalation-claims", daemon=True)
+        claimer.start()
+        self.scheduler.start()
+        self.link.send(READY)
+        try:
+            while True:
+                try:
+                    message = self.link.recv()
+                except (EOFError, OSError):
+                    break  # the bot is gone
+                if message == STOP:
+                    break
+                self.scheduler.wakeup()
+        finally:
+            self.scheduler.shutdown(wait=False)
+            with self._due_ready:
+                self._stop.set()
+                self._due_ready.notify_all()
+            claimer.join(5)
+            try:
+                self.store.flush()
+            except Exception:
+                pass  # a fired job left in the store fires again and finds its step taken
+            db.dispose(self.engine)
+
+
+def serve(database_url: str, owner: str, link: Connection) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _Timers(database_url, owner, link).run()
