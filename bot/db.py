@@ -36,10 +36,13 @@ class WriterLock:
 
     def __enter__(self) -> WriterLock:
         self._threads.acquire()
-        if self._path is not None:
+        if self._path is not None and self._fd is None:
             try:
-                if self._fd is None:
-                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                pass  # no folder for it: the database is not there either, and SQLite will say so
+        if self._fd is not None:
+            try:
                 fcntl.flock(self._fd, fcntl.LOCK_EX)
             except BaseException:
                 self._threads.release()

@@ -48,6 +48,28 @@ def serve(tmp_path: Path, slack: LocalSlack, port: int, database_url: str | None
     raise AssertionError("incidentbot serve did not start")
 
 
+def descendants(pid: int) -> set[int]:
+    """The processes started by `pid`, and theirs (the fork server and the timer process)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue  # it ended meanwhile
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def steps(tmp_path: Path, ref: str, database_url: str | None = None) -> list[ladder.Step]:
     engine = db.create(database_url or f"sqlite:///{tmp_path / 'bot.db'}")
     incident = service.get(engine, ref)
@@ -74,8 +96,15 @@ def test_killed_bot_fires_missed_steps_once_and_late(tmp_path: Path, local_slack
         while not any(s.minute == 5 and s.status == "fired" for s in steps(tmp_path, ref)):
             assert time.time() < deadline, "the 5-minute step did not fire"
             time.sleep(0.05)
+        helpers = descendants(bot.pid)
+        assert helpers, "the timer process should run beside the bot"
         bot.send_signal(signal.SIGKILL)
         bot.wait(10)
+        # The timer process must not outlive the bot and keep claiming steps nobody posts.
+        gone_by = time.time() + 10
+        while any(running(pid) for pid in helpers):
+            assert time.time() < gone_by, f"left running after SIGKILL: {helpers}"
+            time.sleep(0.05)
         time.sleep(max(0.0, opened + 16 * minute - time.time()))  # 10 and 15 fall due while it is down
         bot = serve(tmp_path, local_slack, port)
         deadline = time.time() + 30

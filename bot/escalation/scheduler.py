@@ -23,6 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
 from sqlalchemy import Engine, null, select, true
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import db, depth_history, lag_history
 from bot.escalation import lease, ladder
@@ -158,6 +159,7 @@ class Escalator:
         self.lease_ttl, self.tick = lease_ttl, tick
         self.leader = False
         self.store = LockedJobStore(ctx.engine)
+        self.store.start(_JOB_FACTORY, "default")  # creates its table if need be
         # The evidence and pings of fired steps, on few threads: a burst of steps
         # (an outage opens many incidents at once) must not starve the rest of the bot.
         self.evidence = WorkPool(workers=2)
@@ -183,7 +185,10 @@ class Escalator:
             self._thread.join(timeout=10)
         self._stop_timers()
         if self.leader:
-            lease.release(self.ctx.engine, LEASE, self.owner)
+            try:
+                lease.release(self.ctx.engine, LEASE, self.owner)
+            except SQLAlchemyError as exc:  # it expires by itself; the next owner waits lease_ttl
+                log.warning("could not release the escalation lease: %s", type(exc).__name__)
         self.evidence.shutdown(wait=True)
 
     def notify(self) -> None:

@@ -7,9 +7,12 @@ decides between concurrent deliveries, inside one transaction per webhook.
 
 from __future__ import annotations
 
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, bindparam, exists, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -19,7 +22,7 @@ from bot.config import Settings
 from bot.escalation import ladder
 from bot.incidents import store
 from bot.incidents.model import Incident, Severity, Status
-from bot.incidents.tables import alert_dedup, incident_alerts, incidents
+from bot.incidents.tables import alert_dedup, incident_alerts, incident_events, incidents
 from bot.runbooks import Runbook
 
 
@@ -45,13 +48,15 @@ def dedup_key(batch: AlertBatch) -> str:
 
 def receive(engine: Engine, settings: Settings, runbooks: dict[str, Runbook], batch: AlertBatch,
             now: float) -> Outcome:
-    repeat = _repeat_of(engine, batch)
-    if repeat is not None and _record_repeat(engine, repeat, batch, now):
-        return Outcome(incident=repeat, duplicate=True)
+    repeat = _repeat(engine, batch, now)
+    if repeat is not None:
+        return repeat
     for attempt in range(3):
         try:
             with db.write(engine) as conn:
-                return _receive(conn, settings, runbooks, batch, now)
+                outcome = _receive(conn, settings, runbooks, batch, now)
+            _remember(engine, batch, outcome)
+            return outcome
         except IntegrityError:
             # Another delivery of the same new group committed first; read its incident.
             if attempt == 2:
@@ -59,37 +64,75 @@ def receive(engine: Engine, settings: Settings, runbooks: dict[str, Runbook], ba
     raise AssertionError("unreachable")
 
 
-def _repeat_of(engine: Engine, batch: AlertBatch) -> Incident | None:
-    """The open incident this delivery repeats unchanged, found with reads only:
-    resends are most of Alertmanager's traffic, and reads never wait for the writer."""
-    with engine.connect() as conn:
-        row = conn.execute(select(alert_dedup.c.incident_id).where(alert_dedup.c.key == dedup_key(batch))).first()
-        if row is None:
-            return None
-        incident = store.get(conn, pk=row[0])
-        if incident is None or not incident.is_open:
-            return None
-        known = {r.fingerprint: (r.status, r.severity) for r in conn.execute(
-            select(incident_alerts.c.fingerprint, incident_alerts.c.status, incident_alerts.c.severity)
-            .where(incident_alerts.c.incident_id == incident.id))}
-    for alert in batch.alerts:
-        if known.get(alert.fingerprint) != (alert.status, Severity.parse(alert.severity, incident.severity).value):
-            return None
-    return incident
+# ---------------------------------------------------------------- repeated deliveries
+#
+# Resends are most of Alertmanager's traffic. This process remembers what each
+# open group looked like after its last delivery; a delivery that matches is
+# counted with one conditional UPDATE per alert that also checks the database
+# still agrees (the group still open and mapped to that incident, each alert's
+# status and severity unchanged, whoever changed them: a person, another group,
+# another replica). Any disagreement rolls back and takes the full path.
+
+_SEEN_LIMIT = 10_000
+_seen: weakref.WeakKeyDictionary[Engine, OrderedDict[str, tuple[Incident, dict[str, tuple[str, str]]]]] = \
+    weakref.WeakKeyDictionary()
+_seen_lock = threading.Lock()
+
+_COUNT_REPEAT = update(incident_alerts).where(
+    (incident_alerts.c.incident_id == bindparam("iid")) & (incident_alerts.c.fingerprint == bindparam("fp"))
+    & (incident_alerts.c.status == bindparam("st")) & (incident_alerts.c.severity == bindparam("sev"))
+    & exists().where((alert_dedup.c.key == bindparam("key")) & (alert_dedup.c.incident_id == bindparam("iid")))
+).values(last_seen=bindparam("now"), ends_at=bindparam("ends"), deliveries=incident_alerts.c.deliveries + 1)
+_ADD_EVENT = insert(incident_events)
 
 
-def _record_repeat(engine: Engine, incident: Incident, batch: AlertBatch, now: float) -> bool:
-    """Count the delivery in two statements; False if the group was closed meanwhile."""
-    with db.write(engine) as conn:
-        if conn.execute(select(alert_dedup.c.key).where(alert_dedup.c.key == dedup_key(batch))).first() is None:
-            return False
-        conn.execute(update(incident_alerts).where(
-            (incident_alerts.c.incident_id == incident.id)
-            & incident_alerts.c.fingerprint.in_([a.fingerprint for a in batch.alerts])
-        ).values(last_seen=now, deliveries=incident_alerts.c.deliveries + 1))
-        store.add_event(conn, incident_id=incident.id, actor=batch.source, kind="alert.repeat", now=now,
-                        text=f"{batch.source} delivered group {batch.group_key[:80]} again; nothing changed")
-    return True
+class _Changed(Exception):
+    """The database no longer matches what this process remembered."""
+
+
+def _alert_states(incident: Incident, batch: AlertBatch) -> dict[str, tuple[str, str]]:
+    return {a.fingerprint: (a.status, Severity.parse(a.severity, incident.severity).value) for a in batch.alerts}
+
+
+def _remember(engine: Engine, batch: AlertBatch, outcome: Outcome) -> None:
+    incident = outcome.incident
+    if incident is None or not incident.is_open:
+        return
+    with _seen_lock:
+        seen = _seen.setdefault(engine, OrderedDict())
+        seen[dedup_key(batch)] = (incident, _alert_states(incident, batch))
+        seen.move_to_end(dedup_key(batch))
+        while len(seen) > _SEEN_LIMIT:
+            seen.popitem(last=False)
+
+
+def _repeat(engine: Engine, batch: AlertBatch, now: float) -> Outcome | None:
+    key = dedup_key(batch)
+    with _seen_lock:
+        found = _seen.get(engine, {}).get(key)
+    if found is None:
+        return None
+    incident, states = found
+    if _alert_states(incident, batch) != states:
+        return None
+    ends = {a.fingerprint: a.ends_at for a in batch.alerts}
+    try:
+        with db.write(engine) as conn:
+            for fingerprint, (status, severity) in states.items():
+                counted = conn.execute(_COUNT_REPEAT, {"iid": incident.id, "fp": fingerprint, "st": status,
+                                                       "sev": severity, "key": key, "now": now,
+                                                       "ends": ends[fingerprint]}).rowcount
+                if counted < 1:
+                    raise _Changed
+            conn.execute(_ADD_EVENT, {"incident_id": incident.id, "at": now, "actor": batch.source,
+                                      "kind": "alert.repeat", "data": None,
+                                      "text": f"{batch.source} delivered group {batch.group_key[:80]} again; "
+                                              "nothing changed"})
+    except _Changed:
+        with _seen_lock:
+            _seen.get(engine, {}).pop(key, None)
+        return None
+    return Outcome(incident=incident, duplicate=True)
 
 
 def _open_incident_for(conn: Connection, batch: AlertBatch) -> int | None:
