@@ -87,6 +87,10 @@ def test_label_less_alert_follows_triage_and_says_what_it_saw(alerting_bot: Loca
     thread = alerting_bot.slack.state.messages("C0INCIDENTS", thread_ts=parent.ts)
     assert thread[0].text.startswith("Runbook: Triage an unrecognised alert")
     assert thread[-1].text == f"No runbook matched this alert, so it follows generic triage. Labels seen: alertname=Odd{unique}, env=prod."
+    # one parent, posted once: never a second one posted and deleted again
+    assert alerting_bot.slack.state.calls("chat.delete") == []
+    assert len([c for c in alerting_bot.slack.state.calls("chat.postMessage")
+                if ref in str(c.params.get("text")) and not c.params.get("thread_ts")]) == 1
 
 
 def test_buttons_by_different_people(alerting_bot: LocalBot, unique: str) -> None:

@@ -193,12 +193,15 @@ def dedicated_channel(ctx: BotContext, incident: Incident) -> None:
     refresh_parent(ctx, incident)
 
 
-def announce(ctx: BotContext, incident: Incident, *, run_checks: bool) -> None:
+def announce(ctx: BotContext, incident: Incident, *, run_checks: bool) -> Incident:
+    """The parent message, the dedicated channel if any, the checklist and the first
+    checks; returns the incident as stored now (with its thread)."""
     incident = ensure_parent(ctx, incident)
     dedicated_channel(ctx, incident)
     post_checklist(ctx, incident)
     if run_checks:
         run_first_checks(ctx, incident)
+    return incident
 
 
 def after_alert(ctx: BotContext, outcome: Outcome) -> None:
@@ -207,7 +210,7 @@ def after_alert(ctx: BotContext, outcome: Outcome) -> None:
         return
     if outcome.created:
         labels = ", ".join(f"{k}={v}" for k, v in sorted(incident.labels.items()))
-        announce(ctx, incident, run_checks=True)
+        incident = announce(ctx, incident, run_checks=True)  # the stale one has no thread yet
         if incident.runbook_id == "generic-triage":
             post(ctx, incident, f"No runbook matched this alert, so it follows generic triage. Labels seen: "
                                 f"{blocks.escape(labels) or 'none'}.")

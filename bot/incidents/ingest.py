@@ -178,13 +178,17 @@ def _receive(conn: Connection, settings: Settings, runbooks: dict[str, Runbook],
         incident = found
     outcome = Outcome(incident=incident, created=created)
     _merge_alerts(conn, incident, batch, now, outcome)
+    if created:
+        # Its severity is already the worst of its firing alerts, and some are firing:
+        # nothing for _after_merge to change, and `incident` is as stored.
+        return outcome
     _after_merge(conn, incident, batch, now, outcome)
     outcome.incident = store.get(conn, pk=pk)
     return outcome
 
 
 def _merge_alerts(conn: Connection, incident: Incident, batch: AlertBatch, now: float, outcome: Outcome) -> None:
-    known = {r.fingerprint: r for r in conn.execute(
+    known = {} if outcome.created else {r.fingerprint: r for r in conn.execute(
         select(incident_alerts).where(incident_alerts.c.incident_id == incident.id))}
     for alert in batch.alerts:
         severity = Severity.parse(alert.severity, incident.severity).value
@@ -219,8 +223,6 @@ def _after_merge(conn: Connection, incident: Incident, batch: AlertBatch, now: f
         outcome.all_resolved = all_resolved
     if updates:
         store.set_fields(conn, incident_id=incident.id, now=now, **updates)
-    if outcome.created:
-        return
     parts = []
     if outcome.new_alerts:
         parts.append(f"{len(outcome.new_alerts)} new alert(s): {', '.join(sorted({a.name for a in outcome.new_alerts}))}")
