@@ -53,6 +53,8 @@ def build(settings: Settings) -> BotContext:
         engine=engine,
         clients=Clients(settings),
         slack=make_client(token.get_secret_value() if token else "", settings.slack.api_url),
-        work=WorkPool(),
+        # The Slack posts of an alert storm and of a burst of escalation steps get
+        # threads of their own, few, so that the webhook and slash commands stay quick.
+        work=WorkPool(workers=8, lanes={"alerts": 1, "evidence": 2}),
         runbooks=books,
     )

@@ -63,7 +63,7 @@ def blueprint(ctx: BotContext) -> Blueprint:
         if outcome.created and ctx.escalator is not None:
             ctx.escalator.notify()  # the ladder's rows are stored; their timers need not delay the answer
         if incident is not None and not outcome.duplicate:
-            ctx.work.submit(lambda: flows.after_alert(ctx, outcome), key=flows.key(incident))
+            ctx.work.submit(lambda: flows.after_alert(ctx, outcome), key=flows.key(incident), lane="alerts")
         return jsonify(status="accepted", incident=incident.ref if incident else None, created=outcome.created,
                        duplicate=outcome.duplicate), 200
 

@@ -18,31 +18,41 @@ log = logging.getLogger(__name__)
 
 
 class WorkPool:
-    def __init__(self, workers: int = 8) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="work")
+    """`lanes` are extra thread budgets for bulk work: the Slack posts of an alert
+    storm or of a burst of escalation steps run on their own few threads, so that
+    slash commands typed meanwhile are not queued behind them, and so that bulk
+    work cannot crowd the webhook's request threads out of the interpreter."""
+
+    def __init__(self, workers: int = 8, lanes: dict[str, int] | None = None) -> None:
+        self._lanes = {"default": ThreadPoolExecutor(max_workers=workers, thread_name_prefix="work")}
+        for lane, threads in (lanes or {}).items():
+            self._lanes[lane] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=f"work-{lane}")
         self._idle = threading.Condition()
         self._in_flight = 0
         self._queues: dict[str, deque[Callable[[], None]]] = {}
 
     def submit(
-        self, fn: Callable[[], None], *, on_error: Callable[[str], None] | None = None, key: str | None = None
+        self, fn: Callable[[], None], *, on_error: Callable[[str], None] | None = None, key: str | None = None,
+        lane: str = "default",
     ) -> None:
         """Run fn later. If it raises, the error is logged with a reference that
         on_error receives, so a person can be told something went wrong without a trace.
         Work with the same `key` (say, one incident) runs one at a time, in order:
-        a thread's parent message must exist before its replies."""
+        a thread's parent message must exist before its replies; a job joining a
+        key's queue runs in the lane of the job that started it."""
+        pool = self._lanes[lane]
         with self._idle:
             self._in_flight += 1
             job = self._guarded(fn, on_error)
             if key is None:
-                self._pool.submit(job)
+                pool.submit(job)
                 return
             queue = self._queues.get(key)
             if queue is not None:  # a drainer is already working through this key
                 queue.append(job)
                 return
             self._queues[key] = deque([job])
-        self._pool.submit(self._drain, key)
+        pool.submit(self._drain, key)
 
     def _drain(self, key: str) -> None:
         while True:
@@ -78,4 +88,5 @@ class WorkPool:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
 
     def shutdown(self, wait: bool = True) -> None:
-        self._pool.shutdown(wait=wait, cancel_futures=not wait)
+        for pool in self._lanes.values():
+            pool.shutdown(wait=wait, cancel_futures=not wait)

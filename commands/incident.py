@@ -70,8 +70,9 @@ def _open(inv: Invocation, ctx: BotContext, text: str) -> Outcome:
         ctx.escalator.notify()
 
     def announce() -> Reply:
-        flows.announce(ctx, incident, run_checks=any((a.group, a.topic, a.queue)))
-        fresh = flows.reload(ctx, incident)
+        fresh = flows.announce(ctx, incident)
+        if any((a.group, a.topic, a.queue)):
+            flows.run_first_checks(ctx, fresh)
         link = ctx.slack.chat_getPermalink(channel=fresh.channel, message_ts=fresh.thread_ts)["permalink"]
         return Reply(text=f"{fresh.ref} is open: <{link}|follow it in its thread>.")
 

@@ -86,7 +86,9 @@ def test_label_less_alert_follows_triage_and_says_what_it_saw(alerting_bot: Loca
     parent = parent_of(alerting_bot, ref)
     thread = alerting_bot.slack.state.messages("C0INCIDENTS", thread_ts=parent.ts)
     assert thread[0].text.startswith("Runbook: Triage an unrecognised alert")
-    assert thread[-1].text == f"No runbook matched this alert, so it follows generic triage. Labels seen: alertname=Odd{unique}, env=prod."
+    # right after the checklist, before the evidence of the first checks
+    assert thread[1].text == f"No runbook matched this alert, so it follows generic triage. Labels seen: alertname=Odd{unique}, env=prod."
+    assert any(m.text.startswith("Kafka brokers:") for m in thread[2:])
     # one parent, posted once: never a second one posted and deleted again
     assert alerting_bot.slack.state.calls("chat.delete") == []
     assert len([c for c in alerting_bot.slack.state.calls("chat.postMessage")

@@ -28,7 +28,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import db, depth_history, lag_history
 from bot.escalation import lease, ladder
 from bot.escalation.ladder import Step
-from bot.work import WorkPool
 
 if TYPE_CHECKING:
     from bot.context import BotContext
@@ -153,6 +152,8 @@ class Escalator:
     process owns them; the owner gives new steps their timers, runs the timer
     process, and posts the evidence of the steps it claims."""
 
+    GATHER = 0.05  # seconds to wait for more new incidents before giving them timers
+
     def __init__(self, ctx: BotContext, *, lease_ttl: float = 10.0, tick: float = 1.0) -> None:
         self.ctx = ctx
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -160,9 +161,6 @@ class Escalator:
         self.leader = False
         self.store = LockedJobStore(ctx.engine)
         self.store.start(_JOB_FACTORY, "default")  # creates its table if need be
-        # The evidence and pings of fired steps, on few threads: a burst of steps
-        # (an outage opens many incidents at once) must not starve the rest of the bot.
-        self.evidence = WorkPool(workers=2)
         self.timers: TimerLink | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -189,7 +187,6 @@ class Escalator:
                 lease.release(self.ctx.engine, LEASE, self.owner)
             except SQLAlchemyError as exc:  # it expires by itself; the next owner waits lease_ttl
                 log.warning("could not release the escalation lease: %s", type(exc).__name__)
-        self.evidence.shutdown(wait=True)
 
     def notify(self) -> None:
         """New ladder rows were stored: give them timers now, not at the next tick.
@@ -207,7 +204,10 @@ class Escalator:
                     self.sync()
             except Exception:  # a database outage must not end the timers: try again next tick
                 log.exception("escalation timers: tick failed")
-            self._wake.wait(max(0.0, self.tick - (time.monotonic() - last_tick)))
+            if self._wake.wait(max(0.0, self.tick - (time.monotonic() - last_tick))):
+                # New incidents come in bursts: give the ones arriving with this one
+                # their timers in the same write.
+                self._stop.wait(self.GATHER)
             self._wake.clear()
 
     def _tick(self) -> None:

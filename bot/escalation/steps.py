@@ -155,14 +155,13 @@ def dispatch(ctx: BotContext, claimed: list[Step]) -> None:
         return
     with ctx.engine.connect() as conn:
         found = store.get_many(conn, {step.incident_id for step in claimed})
-    pool = ctx.escalator.evidence if ctx.escalator else ctx.work
     for step in claimed:
         incident = found.get(step.incident_id)
         if incident is None or incident.status is Status.RESOLVED:
             ladder.finish(ctx.engine, step, status="cancelled", now=time.time(), late_by=step.late_by)
             continue
-        pool.submit(lambda incident=incident, step=step: _post(ctx, incident, step, step.late_by or 0.0),
-                    key=flows.key(incident))
+        ctx.work.submit(lambda incident=incident, step=step: _post(ctx, incident, step, step.late_by or 0.0),
+                        key=flows.key(incident), lane="evidence")
 
 
 def _post(ctx: BotContext, incident: Incident, step: Step, late: float) -> None:

@@ -193,14 +193,12 @@ def dedicated_channel(ctx: BotContext, incident: Incident) -> None:
     refresh_parent(ctx, incident)
 
 
-def announce(ctx: BotContext, incident: Incident, *, run_checks: bool) -> Incident:
-    """The parent message, the dedicated channel if any, the checklist and the first
-    checks; returns the incident as stored now (with its thread)."""
+def announce(ctx: BotContext, incident: Incident) -> Incident:
+    """The parent message, the dedicated channel if any and the checklist; returns
+    the incident as stored now (with its thread)."""
     incident = ensure_parent(ctx, incident)
     dedicated_channel(ctx, incident)
     post_checklist(ctx, incident)
-    if run_checks:
-        run_first_checks(ctx, incident)
     return incident
 
 
@@ -210,10 +208,14 @@ def after_alert(ctx: BotContext, outcome: Outcome) -> None:
         return
     if outcome.created:
         labels = ", ".join(f"{k}={v}" for k, v in sorted(incident.labels.items()))
-        incident = announce(ctx, incident, run_checks=True)  # the stale one has no thread yet
+        incident = announce(ctx, incident)  # the stale one has no thread yet
         if incident.runbook_id == "generic-triage":
             post(ctx, incident, f"No runbook matched this alert, so it follows generic triage. Labels seen: "
                                 f"{blocks.escape(labels) or 'none'}.")
+        # Announcements go out one at a time (an alert storm must not crowd out the
+        # webhook, and Slack takes about a message a second per channel anyway); the
+        # first checks wait on brokers, not on the interpreter, so they run beside them.
+        ctx.work.submit(lambda: run_first_checks(ctx, incident), key=f"{key(incident)}:checks")
         return
     def names(alerts: list) -> str:  # type: ignore[type-arg]
         return ", ".join(blocks.escape(n) for n in sorted({a.name for a in alerts}))
@@ -259,5 +261,5 @@ def sweep(ctx: BotContext) -> int:
     with ctx.engine.connect() as conn:
         pending = store.unposted(conn)
     for incident in pending:
-        ctx.work.submit(lambda i=incident: announce(ctx, i, run_checks=False), key=key(incident))
+        ctx.work.submit(lambda i=incident: announce(ctx, i), key=key(incident))
     return len(pending)
