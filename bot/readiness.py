@@ -1,5 +1,5 @@
-"""Is the bot able to work? Kafka, RabbitMQ and the database, each checked with a
-deadline, concurrently, for /readyz and the `/ops status` command."""
+"""Is the bot able to work? Kafka, RabbitMQ, the database and the escalation
+timers, each checked with a deadline, concurrently, for /readyz and `/ops status`."""
 
 from __future__ import annotations
 
@@ -67,13 +67,17 @@ def _one_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0][:300]}"
 
 
-def check(clients: Clients, engine: Engine) -> Readiness:
+def check(clients: Clients, engine: Engine, timers: Callable[[], str] | None = None) -> Readiness:
+    """`timers` reports on the escalation timers: a bot that owns them but cannot
+    run them would let every ladder stall silently."""
     jobs: list[tuple[str, Callable[[], str]]] = []
     for cluster in clients.settings.kafka:
         jobs.append((f"kafka:{cluster}", lambda c=cluster: _kafka(clients, c)))
     for cluster in clients.settings.rabbitmq:
         jobs.append((f"rabbitmq:{cluster}", lambda c=cluster: _rabbitmq(clients, c)))
     jobs.append(("database", lambda: _database(engine)))
+    if timers is not None:
+        jobs.append(("escalation-timers", timers))
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         checks = list(pool.map(lambda job: _run(*job), jobs))
     return Readiness(ready=all(c.ok for c in checks), checks=checks)

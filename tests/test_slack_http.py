@@ -3,6 +3,8 @@ round trips to the local Slack stand-in, health, readiness and metrics."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -71,6 +73,24 @@ def test_healthz_and_readyz(bot: LocalBot) -> None:
     assert ready.status_code == 200
     checks = {c["name"]: c for c in ready.json()["checks"]}
     assert checks["kafka:local"]["ok"] and checks["rabbitmq:local"]["ok"] and checks["database"]["ok"]
+    assert checks["escalation-timers"]["ok"]
+    assert checks["escalation-timers"]["detail"].startswith("running the escalation timers (process ")
+
+
+def test_a_dead_timer_process_is_reported_and_replaced(bot: LocalBot) -> None:
+    escalator = bot.ctx.escalator
+    assert escalator is not None and escalator.timers is not None and escalator.timers.pid
+    first = escalator.timers.pid
+    os.kill(first, signal.SIGKILL)
+    deadline = time.time() + 10
+    while True:
+        timers = {c["name"]: c for c in requests.get(bot.url + "/readyz", timeout=15).json()["checks"]}[
+            "escalation-timers"]
+        if timers["ok"] and str(first) not in timers["detail"]:
+            break  # the timer owner started another one at its next tick
+        assert time.time() < deadline, timers
+        time.sleep(0.05)
+    assert escalator.timers is not None and escalator.timers.alive and escalator.timers.pid != first
 
 
 def test_readyz_names_kafka_when_it_is_unreachable(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> None:

@@ -162,6 +162,7 @@ class Escalator:
         self.store = LockedJobStore(ctx.engine)
         self.store.start(_JOB_FACTORY, "default")  # creates its table if need be
         self.timers: TimerLink | None = None
+        self.problem: str | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._sync_lock = threading.Lock()
@@ -243,8 +244,21 @@ class Escalator:
 
         self._stop_timers()
         ladder.recover(self.ctx.engine, self.owner)
-        self.timers = TimerLink(db.shareable_url(self.ctx.engine), self.owner, self._claimed)
+        try:
+            self.timers = TimerLink(db.shareable_url(self.ctx.engine), self.owner, self._claimed)
+        except RuntimeError as exc:
+            self.problem = str(exc)
+            raise
+        self.problem = None
         self.sync()
+
+    def status(self) -> str:
+        """For /readyz: raises while this process owns the timers but cannot run them."""
+        if not self.leader:
+            return "standby: another process runs the escalation timers"
+        if self.timers is None or not self.timers.alive:
+            raise RuntimeError(self.problem or "the escalation timer process is not running")
+        return f"running the escalation timers (process {self.timers.pid})"
 
     def _stop_timers(self) -> None:
         if self.timers is not None:

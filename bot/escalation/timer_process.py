@@ -54,9 +54,17 @@ class TimerLink:
         self._process.start()
         theirs.close()
         # Return once the child runs its timers, so that the bot serves with its ladder working.
-        if not self._ours.poll(START_TIMEOUT) or self._ours.recv() != READY:
+        try:
+            started = self._ours.poll(START_TIMEOUT) and self._ours.recv() == READY
+        except (EOFError, OSError):
+            started = False
+        if not started:
             self._process.kill()
-            raise RuntimeError("the escalation timer process did not start")
+            self._ours.close()
+            # multiprocessing loads the main module again in the child: a main that
+            # cannot be (a script piped on stdin) or that does not guard its start fails here.
+            raise RuntimeError(f"the escalation timer process did not start (exit code {self._process.exitcode}); "
+                               "start the bot with `incidentbot serve` or `python -m bot.cli`")
         self._send_lock = threading.Lock()
         self._on_claimed = on_claimed
         self._reader = threading.Thread(target=self._read, name="escalation-timer-link", daemon=True)
