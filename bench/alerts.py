@@ -78,8 +78,11 @@ def main() -> None:
         bodies = [payload(run, n) for n in range(args.groups) for _ in range(args.repeat)]
         random.shuffle(bodies)
         shares = [bodies[i::args.senders] for i in range(args.senders)]
-        with SPAWN.Pool(args.senders) as pool:
-            pool.apply(time.sleep, (0,))  # the workers are up before the clock starts
+        # Every sender process is up (each imports this module) before the clock starts:
+        # a late starter would spend the bot's first second importing beside it.
+        everyone = SPAWN.Barrier(args.senders + 1)
+        with SPAWN.Pool(args.senders, initializer=everyone.wait) as pool:
+            everyone.wait()
             wall = time.perf_counter()
             results = [r for share in pool.starmap(send_all, [(url, s) for s in shares]) for r in share]
             wall = time.perf_counter() - wall

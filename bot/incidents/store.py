@@ -4,6 +4,7 @@ compare-and-set UPDATE, so two replicas (or a double click) cannot both win."""
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,15 +24,19 @@ def format_ref(pk: int, created_at: float) -> str:
 
 def create(conn: Connection, *, title: str, severity: Severity, runbook_id: str, subject: Subject,
            labels: dict[str, str], source: str, opened_by: str | None, now: float) -> Incident:
-    pk = conn.execute(insert(incidents).values(
+    values = dict(
         title=title[:300], severity=severity.value, status=Status.OPEN.value, alerts_resolved=False,
         runbook_id=runbook_id, cluster=subject.cluster, group_id=subject.group, topic=subject.topic,
         queue=subject.queue, labels=labels, source=source, opened_by=opened_by, created_at=now, updated_at=now,
-    )).inserted_primary_key[0]
-    conn.execute(update(incidents).where(incidents.c.id == pk).values(ref=format_ref(pk, now)))
+    )
+    pk = conn.execute(insert(incidents).values(**values)).inserted_primary_key[0]
+    ref = format_ref(pk, now)
+    conn.execute(update(incidents).where(incidents.c.id == pk).values(ref=ref))
     add_event(conn, incident_id=pk, actor=opened_by or source, kind="opened",
               text=f"Opened ({severity.value}) from {source}: {title}", now=now)
-    return get(conn, pk=pk)  # type: ignore[return-value]
+    # The row as just written (every other column is still NULL): no need to read it back.
+    row = {column.name: None for column in incidents.c} | values | {"id": pk, "ref": ref}
+    return Incident.from_row(SimpleNamespace(_mapping=row))
 
 
 def get(conn: Connection, *, pk: int | None = None, ref: str | None = None) -> Incident | None:
