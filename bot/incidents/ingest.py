@@ -74,8 +74,8 @@ def receive(engine: Engine, settings: Settings, runbooks: dict[str, Runbook], ba
 # another replica). Any disagreement rolls back and takes the full path.
 
 _SEEN_LIMIT = 10_000
-_seen: weakref.WeakKeyDictionary[Engine, OrderedDict[str, tuple[Incident, dict[str, tuple[str, str]]]]] = \
-    weakref.WeakKeyDictionary()
+_Seen = OrderedDict[str, tuple[Incident, dict[str, tuple[str, str]]]]
+_seen: weakref.WeakKeyDictionary[Engine, _Seen] = weakref.WeakKeyDictionary()
 _seen_lock = threading.Lock()
 
 _COUNT_REPEAT = update(incident_alerts).where(
@@ -109,7 +109,7 @@ def _remember(engine: Engine, batch: AlertBatch, outcome: Outcome) -> None:
 def _repeat(engine: Engine, batch: AlertBatch, now: float) -> Outcome | None:
     key = dedup_key(batch)
     with _seen_lock:
-        found = _seen.get(engine, {}).get(key)
+        found = _seen.get(engine, _Seen()).get(key)
     if found is None:
         return None
     incident, states = found
@@ -130,7 +130,7 @@ def _repeat(engine: Engine, batch: AlertBatch, now: float) -> Outcome | None:
                                               "nothing changed"})
     except _Changed:
         with _seen_lock:
-            _seen.get(engine, {}).pop(key, None)
+            _seen.get(engine, _Seen()).pop(key, None)
         return None
     return Outcome(incident=incident, duplicate=True)
 

@@ -52,8 +52,9 @@ def get(conn: Connection, *, pk: int | None = None, ref: str | None = None) -> I
 
 
 def get_many(conn: Connection, pks: set[int]) -> dict[int, Incident]:
-    rows = conn.execute(select(incidents).where(incidents.c.id.in_(pks))) if pks else []
-    return {row.id: Incident.from_row(row) for row in rows}
+    if not pks:
+        return {}
+    return {row.id: Incident.from_row(row) for row in conn.execute(select(incidents).where(incidents.c.id.in_(pks)))}
 
 
 def by_thread(conn: Connection, *, channel: str, thread_ts: str | None) -> Incident | None:

@@ -42,7 +42,8 @@ class CountingWebClient(WebClient):
         if not self._direct or not url.lower().startswith(("http://", "https://")):
             return super()._perform_urllib_http_request_internal(url, req)  # type: ignore[no-any-return]
         try:
-            resp = self._pool.request("POST", url, body=req.data, headers=dict(req.header_items()))
+            body = req.data if isinstance(req.data, bytes) or req.data is None else bytes(req.data)  # type: ignore[arg-type]
+            resp = self._pool.request("POST", url, body=body, headers=dict(req.header_items()))
         except urllib3.exceptions.TimeoutError as exc:
             raise TimeoutError(str(exc)) from exc
         except urllib3.exceptions.HTTPError as exc:
