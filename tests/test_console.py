@@ -44,7 +44,8 @@ def test_scripted_status_shows_the_reply_posted_after_the_ack(tmp_path: Path, br
 def test_the_readme_main_command_reads_piped_input(tmp_path: Path, brokers: None) -> None:
     """`scripts/console` sets everything up first; none of that may eat the piped commands."""
     root = Path(__file__).resolve().parent.parent
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENTBOT_")}
+    # INCIDENTBOT_CACHE is the scripts' (where the brokers run from), not the bot's
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENTBOT_") or k == "INCIDENTBOT_CACHE"}
     env["INCIDENTBOT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'main.db'}"
     result = subprocess.run([str(root / "scripts" / "console")], input="/incident help\n", capture_output=True,
                             text=True, env=env, timeout=300, cwd=root)

@@ -240,14 +240,18 @@ def expire_due(ctx: BotContext, now: float | None = None) -> int:
 def resume(ctx: BotContext) -> None:
     """At start: approved requests a stopped process never executed run now; ones it
     was executing are failed with a sentence (a replay resumes from its progress)."""
-    for request in store.in_state(ctx.engine, "approved"):
-        ctx.work.submit(lambda r=request: execute(ctx, r.id, "bot"))
-    for request in store.in_state(ctx.engine, "executing"):
+    # Both lists first: an approved request submitted below may be executing by the
+    # time the second list would be read, and must not be taken for an interrupted one.
+    approved = store.in_state(ctx.engine, "approved")
+    interrupted = store.in_state(ctx.engine, "executing")
+    for request in interrupted:
         if request.plan.kind == "replay_dlq":
             _resume_replay(ctx, request)
             continue
         _finish(ctx, request, "failed", "The bot stopped while executing this. Check the current state with the "
                                         "read-only commands before asking again.", None, None)
+    for request in approved:
+        ctx.work.submit(lambda r=request: execute(ctx, r.id, "bot"))
 
 
 def _resume_replay(ctx: BotContext, request: Request) -> None:

@@ -218,8 +218,8 @@ class Escalator:
             from bot.approvals import flow
 
             self.leader = True
-            self._start_timers()
             flow.resume(self.ctx)  # approvals a stopped timer owner left half-done
+            self._start_timers()
         elif not holds and self.leader:
             log.warning("lost the escalation lease; another process runs the timers now")
             self.leader = False
