@@ -1,7 +1,7 @@
 """The timers behind the ladder: APScheduler 3 with its SQLAlchemy job store on the
-bot's own database, one date job per step (`escalate:<incident>:<minute>`). Any
-bot process may add jobs to the shared store; only the lease holder runs them,
-in its timer process (bot.escalation.timer_process), and posts what they claim.
+bot's own database, one date job per step (`escalate:<incident>:<minute>`). The
+process holding the lease gives new steps their jobs, runs them in its timer
+process (bot.escalation.timer_process), and posts what they claim.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ class LockedJobStore(SQLAlchemyJobStore):
     writers (on SQLite a writer that finds the file busy sleeps up to 100 ms), and
     removing fired jobs in batches: the scheduler removes each date job after it
     fires, and a write per timer in the scheduler's loop is what made a burst of
-    timers late. The escalator writes the removals after each round of claims
-    (`flush`, in the timer process); until then the doomed jobs are left out of every answer. A crash
+    timers late. The timer process writes the removals after each round of claims
+    (`flush`); until then the doomed jobs are left out of every answer. A crash
     before that only means a job fires again, and its claim finds the step taken."""
 
     def __init__(self, engine: Engine) -> None:
