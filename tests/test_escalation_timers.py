@@ -5,6 +5,8 @@ and the SQLite writer lock shared with the timer process."""
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -107,3 +109,43 @@ def test_sqlite_writers_of_two_processes_take_turns(tmp_path: Path) -> None:
     assert 0.5 < waited < 5, waited
     assert other.exitcode == 0
     db.dispose(engine)
+
+
+def test_recovery_keeps_the_owners_steps_and_releases_the_unreceived(tmp_path: Path) -> None:
+    engine, incident = database(tmp_path)
+    child = "host:1:abc/1"  # a timer process of owner host:1:abc
+    ladder.claim(engine, [(incident, 5.0), (incident, 10.0), (incident, 15.0)], time.time(), child)
+    ladder.recover(engine, "host:1:abc")  # the owner's own timer process: its claims are being posted
+    with engine.connect() as conn:
+        assert [s.status for s in ladder.steps(conn, incident)][:3] == ["firing"] * 3
+    # The child died after handing over the 5-minute step only.
+    assert ladder.release_unreceived(engine, child, {(incident, 5.0)}) == 2
+    with engine.connect() as conn:
+        assert [s.status for s in ladder.steps(conn, incident)] == ["firing", "pending", "pending", "pending",
+                                                                    "pending"]
+    ladder.recover(engine, "host:2:def")  # another process takes over: every firing step of others is pending
+    with engine.connect() as conn:
+        assert {s.status for s in ladder.steps(conn, incident)} == {"pending"}
+    db.dispose(engine)
+
+
+def test_timer_process_starts_under_an_unguarded_main_script(tmp_path: Path) -> None:
+    """multiprocessing would run the parent's main module again in the child: a
+    script without `if __name__ == "__main__"` (here piped on stdin) must neither
+    start a second bot there nor keep the timers from running."""
+    script = f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from pathlib import Path
+from tests.conftest import make_settings
+from bot.localbot import LocalBot
+print("bot starting", flush=True)
+bot = LocalBot(make_settings(Path({str(tmp_path)!r})))
+timers = bot.ctx.escalator.timers
+print("timers alive", bool(timers and timers.alive), flush=True)
+bot.close()
+bot.ctx.close()
+"""
+    result = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines() == ["bot starting", "timers alive True"]

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import requests
 
+from bot.escalation import ladder
+from bot.incidents import service
 from bot.localslack.server import LocalSlack
 from bot.localbot import LocalBot
 from tests.conftest import SIGNING_SECRET, free_port, make_settings, start_bot
@@ -91,6 +93,29 @@ def test_a_dead_timer_process_is_reported_and_replaced(bot: LocalBot) -> None:
         assert time.time() < deadline, timers
         time.sleep(0.05)
     assert escalator.timers is not None and escalator.timers.alive and escalator.timers.pid != first
+
+
+def test_steps_a_dead_timer_process_claimed_but_never_handed_over_fire_again(bot: LocalBot) -> None:
+    """The timer process dies between claiming a step and handing it to the bot:
+    the step must not stay claimed forever (its page would never be sent)."""
+    opened = bot.slash("/incident open Timer process dies --group tp-dies").json()["text"]
+    ref = opened.split()[1]
+    incident = service.get(bot.ctx.engine, ref)
+    escalator = bot.ctx.escalator
+    assert incident is not None and escalator is not None and escalator.timers is not None
+    dying = escalator.timers
+    # What the child does first: claim the step (its timer fell due)...
+    assert ladder.claim(bot.ctx.engine, [(incident.id, 5.0)], time.time(), dying.owner)
+    os.kill(dying.pid or 0, signal.SIGKILL)  # ...and dies before handing it over
+    deadline = time.time() + 10
+    while True:
+        with bot.ctx.engine.connect() as conn:
+            step = next(s for s in ladder.steps(conn, incident.id) if s.minute == 5.0)
+        if step.status == "pending" and escalator.timers is not dying and escalator.store.lookup_job(step.job_id):
+            break  # pending again, with a timer again
+        assert time.time() < deadline, step
+        time.sleep(0.05)
+    assert step.attempts == 1  # it was claimed once, and fires when due
 
 
 def test_readyz_names_kafka_when_it_is_unreachable(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> None:

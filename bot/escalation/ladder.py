@@ -134,13 +134,29 @@ def finish(engine: Engine, step: Step, *, status: str, now: float, late_by: floa
 
 def recover(engine: Engine, owner: str) -> None:
     """On taking the timers over: steps that failed, or that another (dead) process
-    was firing, become pending again, and every pending step gets a new timer."""
+    was firing, become pending again, and every pending step gets a new timer.
+    `owner`'s timer processes claim as `<owner>/<n>`; those steps are its own."""
+    ours = (escalation_steps.c.claimed_by == owner) | escalation_steps.c.claimed_by.startswith(f"{owner}/",
+                                                                                             autoescape=True)
     with db.write(engine) as conn:
         conn.execute(update(escalation_steps).where(
-            (escalation_steps.c.status == "failed")
-            | ((escalation_steps.c.status == "firing") & (escalation_steps.c.claimed_by != owner))
+            (escalation_steps.c.status == "failed") | ((escalation_steps.c.status == "firing") & ~ours)
         ).values(status="pending"))
         conn.execute(update(escalation_steps).where(escalation_steps.c.status == "pending").values(scheduled=0))
+
+
+def release_unreceived(engine: Engine, claimed_by: str, received: set[tuple[int, float]]) -> int:
+    """A timer process ended: the steps it claimed but never handed over become
+    pending again (the others are being posted). Returns how many."""
+    with db.write(engine) as conn:
+        firing = conn.execute(select(escalation_steps.c.id, escalation_steps.c.incident_id, escalation_steps.c.minute)
+                              .where((escalation_steps.c.status == "firing")
+                                     & (escalation_steps.c.claimed_by == claimed_by))).all()
+        lost = [row.id for row in firing if (row.incident_id, row.minute) not in received]
+        if lost:
+            conn.execute(update(escalation_steps).where(escalation_steps.c.id.in_(lost))
+                         .values(status="pending", scheduled=0))
+    return len(lost)
 
 
 def unscheduled(engine: Engine, limit: int = 5000) -> list[Step]:

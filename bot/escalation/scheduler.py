@@ -163,6 +163,7 @@ class Escalator:
         self.store.start(_JOB_FACTORY, "default")  # creates its table if need be
         self.timers: TimerLink | None = None
         self.problem: str | None = None
+        self._generation = 0  # how many timer processes this process started
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._sync_lock = threading.Lock()
@@ -219,15 +220,12 @@ class Escalator:
 
             self.leader = True
             flow.resume(self.ctx)  # approvals a stopped timer owner left half-done
-            self._start_timers()
         elif not holds and self.leader:
             log.warning("lost the escalation lease; another process runs the timers now")
             self.leader = False
             self._stop_timers()
         if self.leader:
-            if self.timers is None or not self.timers.alive:
-                log.warning("escalation timer process ended; starting another")
-                self._start_timers()
+            self._ensure_timers()
             self.sync()
             from bot.approvals import flow  # the timer owner also expires undecided approvals
 
@@ -237,6 +235,21 @@ class Escalator:
                 lag_history.prune(self.ctx.engine, time.time())
                 depth_history.prune(self.ctx.engine, time.time())
 
+    def _ensure_timers(self) -> None:
+        """A timer process that will not start must not stop the owner's other
+        duties (approval expiry, pruning): it is reported in /readyz and tried again
+        at every tick."""
+        if self.timers is not None and self.timers.alive:
+            return
+        if self.timers is not None:
+            log.warning("escalation timer process ended; starting another")
+        try:
+            self._start_timers()
+        except Exception as exc:  # noqa: BLE001 - any failure to start is reported, then retried
+            if self.problem != str(exc):
+                log.error("escalation timers cannot run: %s", exc)
+            self.problem = str(exc)
+
     def _start_timers(self) -> None:
         """Steps that failed, or that a dead owner was firing, become pending again,
         and every pending step gets its timer anew in the new timer process."""
@@ -244,13 +257,10 @@ class Escalator:
 
         self._stop_timers()
         ladder.recover(self.ctx.engine, self.owner)
-        try:
-            self.timers = TimerLink(db.shareable_url(self.ctx.engine), self.owner, self._claimed)
-        except RuntimeError as exc:
-            self.problem = str(exc)
-            raise
+        self._generation += 1
+        self.timers = TimerLink(db.shareable_url(self.ctx.engine), f"{self.owner}/{self._generation}",
+                                self._claimed)
         self.problem = None
-        self.sync()
 
     def status(self) -> str:
         """For /readyz: raises while this process owns the timers but cannot run them."""
@@ -262,8 +272,15 @@ class Escalator:
 
     def _stop_timers(self) -> None:
         if self.timers is not None:
-            self.timers.stop()
-            self.timers = None
+            ended, self.timers = self.timers, None
+            ended.stop()
+            try:
+                lost = ladder.release_unreceived(self.ctx.engine, ended.owner, ended.received)
+            except SQLAlchemyError as exc:  # they stay claimed; the next timer owner recovers them
+                log.warning("could not release the steps of the ended timer process: %s", type(exc).__name__)
+                return
+            if lost:
+                log.warning("the timer process ended holding %d claimed step(s); they fire again", lost)
 
     def _claimed(self, claimed: list[Step]) -> None:
         from bot.escalation import steps

@@ -150,18 +150,21 @@ KINDS: dict[str, Callable[["BotContext", Incident, str], None]] = {
 def dispatch(ctx: BotContext, claimed: list[Step]) -> None:
     """Post the steps the timers claimed, each on its incident's queue, so slow
     probes or a Slack 429 never hold up another incident. A resolved incident's
-    step does nothing."""
+    step does nothing. Whatever can fail here fails before anything is queued, so
+    the timer link can simply try the whole batch again."""
     if not claimed:
         return
     with ctx.engine.connect() as conn:
         found = store.get_many(conn, {step.incident_id for step in claimed})
+    live = {pk: incident for pk, incident in found.items() if incident.status is not Status.RESOLVED}
     for step in claimed:
-        incident = found.get(step.incident_id)
-        if incident is None or incident.status is Status.RESOLVED:
+        if step.incident_id not in live:
             ladder.finish(ctx.engine, step, status="cancelled", now=time.time(), late_by=step.late_by)
-            continue
-        ctx.work.submit(lambda incident=incident, step=step: _post(ctx, incident, step, step.late_by or 0.0),
-                        key=flows.key(incident), lane="evidence")
+    for step in claimed:
+        incident = live.get(step.incident_id)
+        if incident is not None:
+            ctx.work.submit(lambda incident=incident, step=step: _post(ctx, incident, step, step.late_by or 0.0),
+                            key=flows.key(incident), lane="evidence")
 
 
 def _post(ctx: BotContext, incident: Incident, step: Step, late: float) -> None:

@@ -10,8 +10,10 @@ hands the claimed steps back over a pipe, and the bot posts their evidence.
 The child is forked from multiprocessing's fork server (never from the threaded
 bot), writes in turn with the bot through the database's writer lock, and ends
 when the bot does: a closed pipe means the parent is gone, even after SIGKILL.
-A step claimed but not yet posted when the bot dies is `firing` under a dead
-owner, and the next timer owner makes it pending again (ladder.recover).
+Each child claims under its own name (`<bot owner>/<n>`). A step it claimed but
+never handed over (it died in between) is made pending again when the bot starts
+the next child; one claimed but not yet posted when the bot dies is `firing` under
+a dead owner, and the next timer owner makes it pending again (ladder.recover).
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timezone
+from multiprocessing import spawn
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from collections.abc import Callable
+from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -41,6 +46,32 @@ _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload([__name__])
 
 
+_main_lock = threading.Lock()
+
+
+@contextmanager
+def _without_main() -> Iterator[None]:
+    """Start the child without multiprocessing's habit of running the parent's main
+    module again in it: the timer process needs nothing from it, and a main script
+    that does not guard its start (or one piped on stdin) would start a second bot
+    inside it, or fail. multiprocessing has no switch for this; its preparation
+    data is filtered while our child starts."""
+    original = spawn.get_preparation_data
+
+    def without(name: str) -> dict[str, Any]:
+        data = original(name)
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+        return data
+
+    with _main_lock:
+        spawn.get_preparation_data = without  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            spawn.get_preparation_data = original  # type: ignore[assignment]
+
+
 # ---------------------------------------------------------------- in the bot
 
 class TimerLink:
@@ -48,10 +79,14 @@ class TimerLink:
     steps it claimed."""
 
     def __init__(self, database_url: str, owner: str, on_claimed: Callable[[list[Step]], None]) -> None:
+        self.owner = owner  # what the child's claims are recorded under
+        self.received: set[tuple[int, float]] = set()  # the steps it handed over
+        self._closing = threading.Event()
         self._ours, theirs = _context.Pipe()
         self._process: BaseProcess = _context.Process(target=serve, args=(database_url, owner, theirs),
                                                       name="incidentbot-timers", daemon=True)
-        self._process.start()
+        with _without_main():
+            self._process.start()
         theirs.close()
         # Return once the child runs its timers, so that the bot serves with its ladder working.
         try:
@@ -61,10 +96,7 @@ class TimerLink:
         if not started:
             self._process.kill()
             self._ours.close()
-            # multiprocessing loads the main module again in the child: a main that
-            # cannot be (a script piped on stdin) or that does not guard its start fails here.
-            raise RuntimeError(f"the escalation timer process did not start (exit code {self._process.exitcode}); "
-                               "start the bot with `incidentbot serve` or `python -m bot.cli`")
+            raise RuntimeError(f"the escalation timer process did not start (exit code {self._process.exitcode})")
         self._send_lock = threading.Lock()
         self._on_claimed = on_claimed
         self._reader = threading.Thread(target=self._read, name="escalation-timer-link", daemon=True)
@@ -91,20 +123,27 @@ class TimerLink:
     def _read(self) -> None:
         while True:
             try:
-                claimed = self._ours.recv()
+                claimed: list[Step] = self._ours.recv()
             except (EOFError, OSError):
                 return
-            try:
-                self._on_claimed(claimed)
-            except Exception:
-                log.exception("escalation timers: could not hand over %d claimed step(s)", len(claimed))
+            while True:  # claimed steps exist only here now: keep them until the bot took them
+                try:
+                    self._on_claimed(claimed)
+                    break
+                except Exception:
+                    log.exception("escalation timers: could not take %d claimed step(s); retrying", len(claimed))
+                    if self._closing.wait(1.0):
+                        return  # not received: the next timer process makes them pending again
+            self.received.update((step.incident_id, step.minute) for step in claimed)
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop the child; afterwards `received` is complete."""
         self._send(STOP)
         self._process.join(timeout)
         if self._process.is_alive():
             self._process.kill()
             self._process.join(5)
+        self._closing.set()
         self._reader.join(timeout)
         self._ours.close()
 
