@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 from bot.localbot import LocalBot
 from tests.alert_payloads import alertmanager, am_alert
 
-from tests.conftest import GRAFANA_SECRET, TOKEN, send
+from tests.conftest import GRAFANA_SECRET, send
 
 
 def lag_alert(unique: str, status: str = "firing") -> dict[str, object]:

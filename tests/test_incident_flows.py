@@ -30,7 +30,7 @@ def lag_payload(unique: str, group: str, topic: str, extra: list[dict] | None = 
 
 
 def parent_of(bot: LocalBot, ref: str):  # type: ignore[no-untyped-def]
-    return next(m for m in bot.slack.state.messages("C0INCIDENTS") if m.text.startswith(f"[") and ref in m.text
+    return next(m for m in bot.slack.state.messages("C0INCIDENTS") if m.text.startswith("[") and ref in m.text
                 and (m.thread_ts in (None, m.ts)))
 
 

@@ -25,7 +25,7 @@ def test_lag_for_one_group_shows_exact_numbers(bot: LocalBot, unique: str) -> No
     assert f"Consumer lag: {group} (local): OK: {group} lags 20 messages" in text
     lines = [line.split() for line in text.splitlines() if line.startswith(topic + " ")]
     assert [row[:5] for row in lines] == [[topic, "0", "10", "30", "20"], [topic, "1", "12", "12", "0"]]
-    assert f"kafka-consumer-groups.sh --bootstrap-server" in text and f"--group {group}" in text
+    assert "kafka-consumer-groups.sh --bootstrap-server" in text and f"--group {group}" in text
     assert f"{topic}: no active consumer; up to 3 can work in parallel." in text
     blocks = post["blocks"]
     assert blocks[0]["type"] == "header"
