@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.escalation import ladder
 from bot.incidents import store
 from bot.incidents.model import Incident, Severity, Status
-from bot.incidents.tables import alert_dedup, incident_alerts, incident_events, incidents
+from bot.incidents.tables import alert_dedup, incident_alerts, incidents
 from bot.runbooks import Runbook
 
 
@@ -83,7 +83,19 @@ _COUNT_REPEAT = update(incident_alerts).where(
     & (incident_alerts.c.status == bindparam("st")) & (incident_alerts.c.severity == bindparam("sev"))
     & exists().where((alert_dedup.c.key == bindparam("key")) & (alert_dedup.c.incident_id == bindparam("iid")))
 ).values(last_seen=bindparam("now"), ends_at=bindparam("ends"), deliveries=incident_alerts.c.deliveries + 1)
-_ADD_EVENT = insert(incident_events)
+_INSERT_DEDUP = insert(alert_dedup)
+_INSERT_ALERT = insert(incident_alerts)
+_GROUP_INCIDENT = select(alert_dedup.c.incident_id).where(alert_dedup.c.key == bindparam("key"))
+_ALERT_INCIDENT = (select(incident_alerts.c.incident_id)
+                   .join(incidents, incidents.c.id == incident_alerts.c.incident_id)
+                   .where(incident_alerts.c.fingerprint.in_(bindparam("fps", expanding=True)),
+                          incidents.c.status != Status.RESOLVED.value)
+                   .limit(1))
+
+
+def _record_repeat(conn: Connection, incident_id: int, batch: AlertBatch, now: float) -> None:
+    store.add_event(conn, incident_id=incident_id, actor=batch.source, kind="alert.repeat", now=now,
+                    text=f"{batch.source} delivered group {batch.group_key[:80]} again; nothing changed")
 
 
 class _Changed(Exception):
@@ -124,10 +136,7 @@ def _repeat(engine: Engine, batch: AlertBatch, now: float) -> Outcome | None:
                                                        "ends": ends[fingerprint]}).rowcount
                 if counted < 1:
                     raise _Changed
-            conn.execute(_ADD_EVENT, {"incident_id": incident.id, "at": now, "actor": batch.source,
-                                      "kind": "alert.repeat", "data": None,
-                                      "text": f"{batch.source} delivered group {batch.group_key[:80]} again; "
-                                              "nothing changed"})
+            _record_repeat(conn, incident.id, batch, now)
     except _Changed:
         with _seen_lock:
             _seen.get(engine, _Seen()).pop(key, None)
@@ -136,19 +145,13 @@ def _repeat(engine: Engine, batch: AlertBatch, now: float) -> Outcome | None:
 
 
 def _open_incident_for(conn: Connection, batch: AlertBatch) -> int | None:
-    row = conn.execute(select(alert_dedup.c.incident_id).where(alert_dedup.c.key == dedup_key(batch))).first()
+    row = conn.execute(_GROUP_INCIDENT, {"key": dedup_key(batch)}).first()
     if row:
         return int(row[0])
     # A known alert arriving in another group still belongs to its open incident.
-    fingerprints = [a.fingerprint for a in batch.alerts]
-    row = conn.execute(
-        select(incident_alerts.c.incident_id)
-        .join(incidents, incidents.c.id == incident_alerts.c.incident_id)
-        .where(incident_alerts.c.fingerprint.in_(fingerprints), incidents.c.status != Status.RESOLVED.value)
-        .limit(1)
-    ).first()
+    row = conn.execute(_ALERT_INCIDENT, {"fps": [a.fingerprint for a in batch.alerts]}).first()
     if row:
-        conn.execute(insert(alert_dedup).values(key=dedup_key(batch), incident_id=row[0]))
+        conn.execute(_INSERT_DEDUP, {"key": dedup_key(batch), "incident_id": row[0]})
         return int(row[0])
     return None
 
@@ -169,7 +172,7 @@ def _receive(conn: Connection, settings: Settings, runbooks: dict[str, Runbook],
         incident = store.create(conn, title=batch.title, severity=severity, runbook_id=book.id,
                                 subject=routing.subject(labels), labels=labels, source=batch.source,
                                 opened_by=None, now=now)
-        conn.execute(insert(alert_dedup).values(key=dedup_key(batch), incident_id=incident.id))
+        conn.execute(_INSERT_DEDUP, {"key": dedup_key(batch), "incident_id": incident.id})
         ladder.plan(conn, incident_id=incident.id, opened_at=now, settings=settings, runbook=book)
         pk, created = incident.id, True
     else:
@@ -194,10 +197,10 @@ def _merge_alerts(conn: Connection, incident: Incident, batch: AlertBatch, now: 
         severity = Severity.parse(alert.severity, incident.severity).value
         row = known.get(alert.fingerprint)
         if row is None:
-            conn.execute(insert(incident_alerts).values(
+            conn.execute(_INSERT_ALERT, dict(
                 incident_id=incident.id, fingerprint=alert.fingerprint, name=alert.name, status=alert.status,
                 severity=severity, labels=alert.labels, annotations=alert.annotations, starts_at=alert.starts_at,
-                ends_at=alert.ends_at, generator_url=alert.generator_url, first_seen=now, last_seen=now,
+                ends_at=alert.ends_at, generator_url=alert.generator_url, first_seen=now, last_seen=now, deliveries=1,
             ))
             (outcome.new_alerts if alert.status == "firing" else outcome.resolved).append(alert)
             continue
@@ -237,5 +240,4 @@ def _after_merge(conn: Connection, incident: Incident, batch: AlertBatch, now: f
                         text="; ".join(parts), now=now)
     else:
         outcome.duplicate = True
-        store.add_event(conn, incident_id=incident.id, actor=batch.source, kind="alert.repeat",
-                        text=f"{batch.source} delivered group {batch.group_key[:80]} again; nothing changed", now=now)
+        _record_repeat(conn, incident.id, batch, now)

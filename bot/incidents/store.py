@@ -8,13 +8,20 @@ from types import SimpleNamespace
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection
 
 from bot.escalation.ladder import escalation_steps
 from bot.incidents.model import Event, Incident, Severity, Status, Subject
 from bot.incidents.tables import alert_dedup, checklist, incident_events, incidents
+
+
+# Built once: the statements every new incident and every timeline entry run
+# (building a statement costs more than running it on SQLite).
+_INSERT_INCIDENT = insert(incidents)
+_SET_REF = update(incidents).where(incidents.c.id == bindparam("pk")).values(ref=bindparam("new_ref"))
+_INSERT_EVENT = insert(incident_events)
 
 
 def format_ref(pk: int, created_at: float) -> str:
@@ -29,9 +36,9 @@ def create(conn: Connection, *, title: str, severity: Severity, runbook_id: str,
         runbook_id=runbook_id, cluster=subject.cluster, group_id=subject.group, topic=subject.topic,
         queue=subject.queue, labels=labels, source=source, opened_by=opened_by, created_at=now, updated_at=now,
     )
-    pk = conn.execute(insert(incidents).values(**values)).inserted_primary_key[0]
+    pk = conn.execute(_INSERT_INCIDENT, values).inserted_primary_key[0]
     ref = format_ref(pk, now)
-    conn.execute(update(incidents).where(incidents.c.id == pk).values(ref=ref))
+    conn.execute(_SET_REF, {"pk": pk, "new_ref": ref})
     add_event(conn, incident_id=pk, actor=opened_by or source, kind="opened",
               text=f"Opened ({severity.value}) from {source}: {title}", now=now)
     # The row as just written (every other column is still NULL): no need to read it back.
@@ -74,8 +81,8 @@ def list_open(conn: Connection, limit: int = 100) -> list[Incident]:
 
 def add_event(conn: Connection, *, incident_id: int, actor: str, kind: str, text: str, now: float | None = None,
               data: dict[str, Any] | None = None) -> None:
-    conn.execute(insert(incident_events).values(incident_id=incident_id, at=now or time.time(), actor=actor,
-                                                kind=kind, text=text, data=data))
+    conn.execute(_INSERT_EVENT, {"incident_id": incident_id, "at": now or time.time(), "actor": actor, "kind": kind,
+                                 "text": text, "data": data})
 
 
 def timeline(conn: Connection, *, incident_id: int) -> list[Event]:
