@@ -224,5 +224,13 @@ class _Timers:
 
 
 def serve(database_url: str, owner: str, link: Connection) -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from sqlalchemy.engine import make_url
+
+    from bot.logs import Redact
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    password = make_url(database_url).password
+    handler.addFilter(Redact([str(password)] if password else []))  # its only secret
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     _Timers(database_url, owner, link).run()
