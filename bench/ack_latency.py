@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from bot import config
-from bot.localbot import LocalBot
+from bot.app.localbot import LocalBot
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -23,10 +23,10 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot import config  # noqa: E402
-from bot.incidents import service  # noqa: E402
-from bot.localbot import serve_bot  # noqa: E402
 from bench.slack_process import SLACK_TOKEN, SPAWN, SlackProcess  # noqa: E402
+from bot import config  # noqa: E402
+from bot.app.localbot import serve_bot  # noqa: E402
+from bot.incidents import service  # noqa: E402
 
 TOKEN = "bench-token-000000"
 

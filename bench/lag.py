@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-from bot import config, db, lag  # noqa: E402
+from bot import config, db  # noqa: E402
+from bot.evidence import lag
 from bot.probes.clients import Clients  # noqa: E402
 from tests import kafka_tool  # noqa: E402
 

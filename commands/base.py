@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 
 class UsageError(Exception):

@@ -9,12 +9,12 @@ from pydantic import BaseModel
 
 from bot.health.brokers import kafka_cluster_verdict
 from bot.probes.kafka_cluster import kafka_cluster_snapshot
-from bot.slack import render_brokers
+from bot.reports import brokers as render_brokers
 from commands import args, common
 from commands.base import CommandSpec, Deferred, Invocation, Reply
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 USAGE = "/broker [--cluster NAME]"
 

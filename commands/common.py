@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.slack import report as report_view
-from bot.slack.report import Report
+from bot.reports import report as report_view
+from bot.reports.report import Report
 from commands.base import Reply, UsageError
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 
 def kafka_cluster(ctx: BotContext, name: str | None) -> str:

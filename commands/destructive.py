@@ -17,7 +17,7 @@ from commands.base import Deferred, Invocation, Reply, UsageError
 from commands.common import kafka_cluster, problem
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 Planner = Callable[[ActionContext, str, str], Plan]  # (context, cluster, the rest of the text) -> plan
 

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 from confluent_kafka import KafkaException
 from pydantic import BaseModel, Field
 
-from bot import dlq
+from bot.evidence import dlq
 from bot.probes import kafka_dlq, rabbitmq
-from bot.slack import render_dlq
+from bot.reports import dlq as render_dlq
 from commands import args, common
 from commands.base import CommandSpec, Deferred, Invocation, Reply
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 USAGE = "/dlq [topic-or-queue] [--sample N] [--cluster NAME] [--rabbit NAME]"
 

@@ -9,7 +9,7 @@ from commands import destructive
 from commands.base import CommandSpec, Deferred, Invocation
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 USAGE = "/elect-leaders [topic[:p]] [--cluster NAME] [--incident ID]"
 

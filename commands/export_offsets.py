@@ -13,7 +13,7 @@ from commands.base import CommandSpec, Deferred, Invocation, Reply, UsageError
 from commands.common import kafka_cluster, problem
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 USAGE = "/export-offsets <group> [--cluster NAME] [--incident ID]"
 

@@ -9,7 +9,7 @@ from bot.slack import blocks
 from commands.base import CommandSpec, Invocation, Reply
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 
 def _usage(spec: CommandSpec) -> str:

@@ -21,7 +21,7 @@ from commands import help as help_command
 from commands.base import CommandSpec, Deferred, Invocation, Outcome, Reply, UsageError
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 REF = re.compile(r"^INC-\d{4}-\d{2,}$", re.IGNORECASE)
 OPEN_USAGE = ("/incident open <title> [--severity critical|warning|info] [--runbook ID] [--group G] [--topic T] "

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from bot import lag, lag_history
+from bot.evidence import lag, lag_history
 from bot.probes import kafka_lag
-from bot.slack import render_lag
+from bot.reports import lag as render_lag
 from commands import args, common
 from commands.base import CommandSpec, Deferred, Invocation, Reply, UsageError
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 USAGE = "/lag [group] [topic] [--cluster NAME] [--chart]"
 CHART_HOURS = 6
@@ -61,7 +61,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
 
 
 def _upload_chart(ctx: BotContext, inv: Invocation, cluster: str, group: str, now: float) -> None:
-    from bot import charts  # matplotlib is heavy: loaded when someone asks for a chart
+    from bot.evidence import charts  # matplotlib is heavy: loaded when someone asks for a chart
 
     history = lag_history.window(ctx.engine, cluster, [group], now - CHART_HOURS * 3600)
     png = charts.lag_chart(group, history)

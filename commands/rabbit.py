@@ -7,17 +7,18 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from bot import dlq
+from bot.evidence import dlq
 from bot.health.brokers import rabbit_nodes_verdict
 from bot.probes import rabbitmq
 from bot.probes.rabbitmq_nodes import rabbit_nodes_snapshot
-from bot.slack import render_brokers, render_dlq
-from bot.slack.report import Table
+from bot.reports import brokers as render_brokers
+from bot.reports import dlq as render_dlq
+from bot.reports.report import Table
 from commands import args, common
 from commands.base import CommandSpec, Deferred, Invocation, Reply
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 USAGE = "/rabbit [queue] [--sample N] [--rabbit NAME]"
 TOP_QUEUES = 15

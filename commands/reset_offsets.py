@@ -9,7 +9,7 @@ from commands import destructive
 from commands.base import CommandSpec, Deferred, Invocation
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 USAGE = "/reset-offsets <group> --topic T[:p,p] | --all-topics --to-earliest | --to-latest | --to-datetime <ISO-8601> | --by-duration <PnDTnHnM> | --shift-by <n> | --to-offset <n> [--cluster NAME] [--incident ID]"
 

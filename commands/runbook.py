@@ -9,7 +9,7 @@ from commands import args
 from commands.base import CommandSpec, Invocation, Reply, UsageError
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 USAGE = "/runbook [id]"
 

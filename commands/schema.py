@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from bot.health.schema import compatibility_verdict, error_verdict, registry_verdict, subject_verdict
 from bot.probes.schema_registry import SchemaRegistryError
-from bot.slack import render_schema
+from bot.reports import schema as render_schema
+from bot.reports.report import Report
 from bot.slack.ids import SCHEMA_BLOCK, SCHEMA_INPUT, Callback
-from bot.slack.report import Report
 from commands import args, common
 from commands.base import CommandSpec, Deferred, Invocation, Reply, UsageError
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 USAGE = "/schema [subject] [--check [candidate schema JSON]] [--registry NAME]"
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot import readiness
-from bot.slack import render
+from bot.app import readiness
+from bot.reports import status as render
 from commands.base import CommandSpec, Deferred, Invocation, Reply, UsageError
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 
 def handle(inv: Invocation, ctx: BotContext) -> Deferred:

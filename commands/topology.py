@@ -7,14 +7,15 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from bot import lag, ownership
+from bot.escalation import ownership
+from bot.evidence import lag
 from bot.probes import kafka_lag
-from bot.slack.report import Report, Table
+from bot.reports.report import Report, Table
 from commands import args, common
 from commands.base import CommandSpec, Deferred, Invocation, Reply
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 USAGE = "/topology [--cluster NAME]"
 

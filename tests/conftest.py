@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from bot import config
+from bot.app.localbot import LocalBot
 from bot.config import Settings
-from bot.localbot import LocalBot
 from bot.localslack.server import LocalSlack
 
 KAFKA = os.environ.get("INCIDENTBOT_TEST_KAFKA", "127.0.0.1:" + os.environ.get("KAFKA_PORT", "9092"))

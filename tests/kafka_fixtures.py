@@ -12,7 +12,6 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from tests.conftest import KAFKA
 
-
 _admin: AdminClient | None = None
 
 

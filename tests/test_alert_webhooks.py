@@ -12,9 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import create_engine
 
-from bot.localbot import LocalBot
+from bot.app.localbot import LocalBot
 from tests.alert_payloads import alertmanager, am_alert
-
 from tests.conftest import GRAFANA_SECRET, send
 
 

@@ -13,9 +13,9 @@ import pika
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions
 
+from bot.app.localbot import LocalBot
 from bot.approvals import flow, store
 from bot.incidents import service
-from bot.localbot import LocalBot
 from bot.localslack.server import LocalSlack
 from bot.slack.ids import CONFIRM_BLOCK, CONFIRM_INPUT, REASON_BLOCK, REASON_INPUT, Action, Callback
 from tests import kafka_fixtures as kf

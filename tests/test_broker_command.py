@@ -7,12 +7,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.app.localbot import LocalBot
 from bot.config import Thresholds
 from bot.health.brokers import kafka_cluster_verdict
-from bot.localbot import LocalBot
 from bot.localslack.server import LocalSlack
 from bot.probes.kafka_cluster import BrokerInfo, PartitionInfo, TopicInfo, summarize
-from bot.slack import render_brokers, report
+from bot.reports import brokers as render_brokers
+from bot.reports import report
 from tests.conftest import free_port, make_settings, start_bot
 
 

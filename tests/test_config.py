@@ -12,7 +12,7 @@ import pytest
 
 from bot import config
 
-CLI = [sys.executable, "-m", "bot.cli"]
+CLI = [sys.executable, "-m", "bot.app.cli"]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -137,7 +137,7 @@ def test_ownership_must_name_known_teams() -> None:
 
 
 def test_longest_ownership_prefix_wins() -> None:
-    from bot.ownership import owner
+    from bot.escalation.ownership import owner
 
     settings = config.load(teams={"payments": {}, "core": {}}, ownership={"billing": "payments", "bill": "core"},
                            default_team="core")

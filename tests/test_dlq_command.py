@@ -7,7 +7,7 @@ import time
 import pika
 import requests
 
-from bot.localbot import LocalBot
+from bot.app.localbot import LocalBot
 from tests import kafka_fixtures as kf
 from tests.conftest import RABBIT_MGMT, RABBIT_PORT
 

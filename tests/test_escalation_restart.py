@@ -35,7 +35,7 @@ def serve(tmp_path: Path, slack: LocalSlack, port: int, database_url: str | None
         "INCIDENTBOT_ESCALATION__TIME_SCALE": str(SCALE), "INCIDENTBOT_INCIDENTS__FIRST_CHECKS": "0",
         "INCIDENTBOT_ESCALATION__LATE_NOTE_SECONDS": "1",
     })
-    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=env, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen([sys.executable, "-m", "bot.app.cli", "serve"], env=env, stdout=subprocess.DEVNULL,
                                stderr=open(tmp_path / f"serve-{time.time():.0f}.log", "wb"))
     deadline = time.time() + 30
     while time.time() < deadline:

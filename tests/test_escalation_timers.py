@@ -138,7 +138,7 @@ import sys
 sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
 from pathlib import Path
 from tests.conftest import make_settings
-from bot.localbot import LocalBot
+from bot.app.localbot import LocalBot
 print("bot starting", flush=True)
 bot = LocalBot(make_settings(Path({str(tmp_path)!r})))
 timers = bot.ctx.escalator.timers

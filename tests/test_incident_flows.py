@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import time
 
+from bot.app.localbot import LocalBot
 from bot.incidents import service
-from bot.localbot import LocalBot
 from bot.slack.ids import Action, step_action
 from tests import kafka_fixtures as kf
 from tests.alert_payloads import alertmanager, am_alert

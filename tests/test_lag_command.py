@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.localbot import LocalBot
+from bot.app.localbot import LocalBot
 from tests import kafka_fixtures as kf
 
 

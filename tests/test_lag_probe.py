@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import TopicPartition
 
-from bot import db, lag
+from bot import db
+from bot.evidence import lag
 from bot.probes import kafka_lag
 from bot.probes.clients import Clients
 from tests import kafka_fixtures as kf

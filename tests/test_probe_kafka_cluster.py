@@ -29,8 +29,8 @@ from bot.probes.kafka_cluster import (
     split_servers,
     summarize,
     topics_and_partitions,
-    unmatched_bootstrap,
     under_replicated,
+    unmatched_bootstrap,
 )
 from tests.conftest import KAFKA, free_port, make_settings
 

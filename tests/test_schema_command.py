@@ -7,7 +7,7 @@ import json
 
 import requests
 
-from bot.localbot import LocalBot
+from bot.app.localbot import LocalBot
 from bot.slack.ids import SCHEMA_BLOCK, SCHEMA_INPUT, Callback
 from tests.conftest import SCHEMA_REGISTRY
 

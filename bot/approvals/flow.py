@@ -22,7 +22,7 @@ from bot.slack import blocks
 from bot.slack import render_approval as view
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
     from bot.incidents.model import Incident
 
 log = logging.getLogger(__name__)

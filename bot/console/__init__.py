@@ -13,9 +13,9 @@ import queue
 import sys
 from typing import Any, TextIO
 
+from bot.app.localbot import LocalBot
 from bot.config import Settings
 from bot.console.render import Renderer
-from bot.localbot import LocalBot
 
 INTRO = """incidentbot console: a local Slack stand-in; nothing leaves this machine.
 Type a slash command (/incident help, /ops status), a number to press a button,

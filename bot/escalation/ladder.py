@@ -7,7 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Column, Engine, Float, ForeignKey, Integer, String, Table, Text, UniqueConstraint, select, tuple_, update
+from sqlalchemy import (
+    Column,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from bot import db

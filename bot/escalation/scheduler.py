@@ -25,12 +25,13 @@ from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetim
 from sqlalchemy import Engine, null, select, true
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import db, depth_history, lag_history
-from bot.escalation import lease, ladder
+from bot import db
+from bot.escalation import ladder, lease
 from bot.escalation.ladder import Step
+from bot.evidence import depth_history, lag_history
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
     from bot.escalation.timer_process import TimerLink
 
 log = logging.getLogger(__name__)

@@ -10,18 +10,18 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
-from bot import checks, lag_history, ownership
-from bot.escalation import ladder
+from bot.escalation import ladder, ownership
 from bot.escalation.ladder import Step
+from bot.evidence import checks, lag_history
 from bot.health.verdict import Level
 from bot.incidents import flows, service, store
 from bot.incidents.model import Incident, Status
+from bot.reports.report import Report
 from bot.runbooks import Check
 from bot.slack import blocks
-from bot.slack.report import Report
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 log = logging.getLogger(__name__)
 EVIDENCE_MAX_AGE = 5.0  # seconds a probe's report may be shared between incidents' steps

@@ -226,7 +226,7 @@ class _Timers:
 def serve(database_url: str, owner: str, link: Connection) -> None:
     from sqlalchemy.engine import make_url
 
-    from bot.logs import Redact
+    from bot.app.logs import Redact
 
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -12,19 +12,20 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
-from bot import checks, db
+from bot import db
 from bot.escalation import ladder
+from bot.evidence import checks
 from bot.incidents import service, store
 from bot.incidents.ingest import Outcome
 from bot.incidents.model import Incident, Status
+from bot.reports import report as report_view
 from bot.runbooks import Check, Runbook
 from bot.slack import blocks
 from bot.slack import render_incident as view
-from bot.slack import report as report_view
 from bot.slack.blocks import Block
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 log = logging.getLogger(__name__)
 

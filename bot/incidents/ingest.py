@@ -16,8 +16,9 @@ from sqlalchemy import Engine, bindparam, exists, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from bot import db, routing
-from bot.alerts import Alert, AlertBatch
+from bot import db
+from bot.alerts import routing
+from bot.alerts.models import Alert, AlertBatch
 from bot.config import Settings
 from bot.escalation import ladder
 from bot.incidents import store

@@ -11,8 +11,8 @@ from sqlalchemy.engine import Connection
 from bot.incidents import store
 from bot.incidents.model import REPEATS, Incident, collapsed
 from bot.incidents.tables import incident_alerts
+from bot.reports.lag import duration
 from bot.runbooks import Runbook
-from bot.slack.render_lag import duration
 
 
 def _when(ts: float | None) -> str:

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from bot import db
 from bot.config import Settings
 from bot.escalation import ladder
 from bot.incidents import store
-from bot.runbooks import Runbook
 from bot.incidents.model import Event, Incident, Severity, Status, Subject
-from bot import db
+from bot.runbooks import Runbook
 
 
 @dataclass

@@ -4,18 +4,17 @@ compare-and-set UPDATE, so two replicas (or a double click) cannot both win."""
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from bot.escalation.ladder import escalation_steps
 from bot.incidents.model import Event, Incident, Severity, Status, Subject
 from bot.incidents.tables import alert_dedup, checklist, incident_events, incidents
-
 
 # Built once: the statements every new incident and every timeline entry run
 # (building a statement costs more than running it on SQLite).

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from bot.localslack.api import (
-    ApiContext, Handler, Params, content_from, ensure_can_post, find_channel, post_target,
+    ApiContext,
+    Handler,
+    Params,
+    content_from,
+    ensure_can_post,
+    find_channel,
+    post_target,
 )
 from bot.localslack.models import Ephemeral, JsonDict, Message, SlackError
 

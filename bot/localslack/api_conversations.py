@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 
 from bot.localslack.api import (
-    ApiContext, Handler, Params, ensure_can_read, find_channel, invalid_arguments, paginate,
+    ApiContext,
+    Handler,
+    Params,
+    ensure_can_read,
+    find_channel,
+    invalid_arguments,
+    paginate,
 )
 from bot.localslack.models import Channel, JsonDict, Message, SlackError
 

@@ -7,7 +7,13 @@ import secrets
 from typing import Any
 
 from bot.localslack.api import (
-    ApiContext, Handler, Params, content_from, ensure_can_post, find_channel, invalid_arguments,
+    ApiContext,
+    Handler,
+    Params,
+    content_from,
+    ensure_can_post,
+    find_channel,
+    invalid_arguments,
 )
 from bot.localslack.blockkit import view_errors
 from bot.localslack.models import JsonDict, Message, SlackError, View

@@ -15,8 +15,19 @@ from collections.abc import Callable, Iterable, Mapping
 from bot.localslack import seed
 from bot.localslack.core import StateCore
 from bot.localslack.models import (
-    BotIdentity, Channel, Ephemeral, JsonDict, Message, ResponseUrl, ResponseUrlPost, SlackError,
-    Trigger, UploadedFile, User, UserGroup, View,
+    BotIdentity,
+    Channel,
+    Ephemeral,
+    JsonDict,
+    Message,
+    ResponseUrl,
+    ResponseUrlPost,
+    SlackError,
+    Trigger,
+    UploadedFile,
+    User,
+    UserGroup,
+    View,
 )
 
 log = logging.getLogger(__name__)

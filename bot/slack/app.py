@@ -14,14 +14,14 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 
 from bot import metrics
-from bot.context import BotContext
-from commands import router
+from bot.app.context import BotContext
 from bot.incidents import flows, service
-from commands.base import Deferred, Invocation, Reply, UsageError
-from commands import schema as schema_command
-from commands.registry import REGISTRY, SLASH_COMMANDS
 from bot.slack import approval_actions, incident_actions
 from bot.slack.ids import Callback
+from commands import router
+from commands import schema as schema_command
+from commands.base import Deferred, Invocation, Reply, UsageError
+from commands.registry import REGISTRY, SLASH_COMMANDS
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.app.context import BotContext
 from bot.approvals import flow, rules, store
-from bot.context import BotContext
 from bot.slack.ids import CONFIRM_BLOCK, CONFIRM_INPUT, REASON_BLOCK, REASON_INPUT, Action, Callback
 
 

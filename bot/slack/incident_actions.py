@@ -9,7 +9,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.context import BotContext
+from bot.app.context import BotContext
 from bot.incidents import flows, service
 from bot.incidents.model import Incident
 from bot.slack import blocks

@@ -6,11 +6,11 @@ from typing import Any
 
 from bot.actions.base import Plan
 from bot.approvals.store import Request
+from bot.reports.report import Table, format_table
 from bot.slack import blocks
 from bot.slack.blocks import Block
 from bot.slack.ids import Action
 from bot.slack.render_incident import clock, who
-from bot.slack.report import Table, format_table
 
 TITLES = {"reset_offsets": "Reset consumer group offsets", "restore_offsets": "Restore consumer group offsets",
           "replay_dlq": "Replay a DLQ", "purge_dlq": "Purge a DLQ", "add_partitions": "Increase partitions",

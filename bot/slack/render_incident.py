@@ -7,11 +7,11 @@ import time
 from datetime import datetime, timezone
 
 from bot.incidents.model import REPEATS, Event, Incident, Status, collapsed
+from bot.reports.lag import duration
 from bot.runbooks import Check, Runbook
 from bot.slack import blocks
 from bot.slack.blocks import Block
 from bot.slack.ids import Action, step_action, step_value
-from bot.slack.render_lag import duration
 
 SEVERITY_MARK = {"critical": ":red_circle:", "warning": ":large_yellow_circle:", "info": ":large_blue_circle:"}
 STATUS_MARK = {"open": ":rotating_light: Open", "acknowledged": ":eyes: Acknowledged",

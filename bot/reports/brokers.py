@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.health.verdict import Verdict
 from bot.probes.kafka_cluster import KafkaClusterSnapshot
 from bot.probes.rabbitmq_nodes import RabbitNodesSnapshot
-from bot.slack.report import Report, Table
+from bot.reports.report import Report, Table
 
 
 def _ids(ids: list[int]) -> str:

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from bot.health.verdict import Verdict
 from bot.probes.schema_registry import CompatibilityResult, RegistrySnapshot, SubjectSnapshot
-from bot.slack.report import Report, Table
+from bot.reports.report import Report, Table
 
 
 def _cli(url: str, subject: str | None) -> list[str]:

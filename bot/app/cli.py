@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from bot import config, logs, runbooks
+from bot import config, runbooks
+from bot.app import logs
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     logs.setup(settings)
     if args.command == "serve":
-        from bot.serve import StartupError, serve
+        from bot.app.serve import StartupError, serve
 
         try:
             serve(settings)

@@ -15,8 +15,9 @@ import time
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import alert_auth, alerts
-from bot.context import BotContext
+from bot.alerts import auth as alert_auth
+from bot.alerts import models as alerts
+from bot.app.context import BotContext
 from bot.incidents import flows, ingest
 
 log = logging.getLogger(__name__)

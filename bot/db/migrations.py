@@ -8,7 +8,7 @@ from bot.db import Migration
 
 
 def _lag_samples(conn: Connection) -> None:
-    from bot.lag_history import lag_samples
+    from bot.evidence.lag_history import lag_samples
 
     lag_samples.create(conn, checkfirst=True)
 
@@ -22,7 +22,7 @@ def _incidents(conn: Connection) -> None:
 
 
 def _depth_samples(conn: Connection) -> None:
-    from bot.depth_history import depth_samples
+    from bot.evidence.depth_history import depth_samples
 
     depth_samples.create(conn, checkfirst=True)
 

@@ -10,8 +10,10 @@ from slack_bolt import App
 from slack_bolt.adapter.flask import SlackRequestHandler
 from werkzeug.exceptions import HTTPException
 
-from bot import metrics, readiness, web_alerts
-from bot.context import BotContext
+from bot import metrics
+from bot.alerts import http as web_alerts
+from bot.app import readiness
+from bot.app.context import BotContext
 
 
 def create(ctx: BotContext, bolt: App) -> Flask:

@@ -131,9 +131,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 def migrate(engine: Engine) -> int:
     """Bring the schema up to date; returns the version now in force. Migrations run
-    in the order of bot.migrations.STEPS, each once, in one transaction with the
+    in the order of bot.db.migrations.STEPS, each once, in one transaction with the
     version bump, so a crash half-way leaves the previous version intact."""
-    from bot.migrations import STEPS
+    from bot.db.migrations import STEPS
 
     with engine.begin() as conn:
         schema_version.create(conn, checkfirst=True)

@@ -10,11 +10,11 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot import db, runbooks
+from bot.app.work import WorkPool
 from bot.config import Settings
 from bot.probes.clients import Clients
 from bot.runbooks import Runbook
 from bot.slack.client import make_client
-from bot.work import WorkPool
 
 if TYPE_CHECKING:
     from bot.escalation.scheduler import Escalator

@@ -12,22 +12,24 @@ from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaException
 
-from bot import dlq, lag
-from bot.health.schema import error_verdict, registry_verdict, subject_verdict
-from bot.probes import kafka_dlq, rabbitmq
-from bot.probes.schema_registry import SchemaRegistryError, subjects_for_topic
+from bot.evidence import dlq, lag
 from bot.health.brokers import kafka_cluster_verdict, rabbit_nodes_verdict
+from bot.health.schema import error_verdict, registry_verdict, subject_verdict
 from bot.health.verdict import Level, Verdict
 from bot.incidents.model import Subject
-from bot.probes import kafka_lag
+from bot.probes import kafka_dlq, kafka_lag, rabbitmq
 from bot.probes.kafka_cluster import kafka_cluster_snapshot
 from bot.probes.rabbitmq_nodes import rabbit_nodes_snapshot
+from bot.probes.schema_registry import SchemaRegistryError, subjects_for_topic
+from bot.reports import brokers as render_brokers
+from bot.reports import dlq as render_dlq
+from bot.reports import lag as render_lag
+from bot.reports import schema as render_schema
+from bot.reports.report import Report
 from bot.runbooks import Check
-from bot.slack import render_brokers, render_dlq, render_lag, render_schema
-from bot.slack.report import Report
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from bot.app.context import BotContext
 
 
 def _cluster(names: list[str], wanted: str | None) -> tuple[str, str | None]:

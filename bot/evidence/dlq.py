@@ -8,8 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from bot import depth_history
 from bot.config import Thresholds
+from bot.evidence import depth_history
 from bot.health.dlq import kafka_dlq_verdict, rabbit_queue_verdict
 from bot.health.verdict import Verdict
 from bot.probes import kafka_dlq, rabbitmq

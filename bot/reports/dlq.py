@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from bot.dlq import KafkaDlq, RabbitQueue
+from bot.evidence.dlq import KafkaDlq, RabbitQueue
 from bot.health.verdict import Verdict, combine
+from bot.reports.report import Report, Table
 from bot.slack.blocks import clip
-from bot.slack.report import Report, Table
 
 
 def _growth(v: float | None) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.readiness import Readiness
+from bot.app.readiness import Readiness
 from bot.slack import blocks
 from bot.slack.blocks import Block
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from bot import lag_history
 from bot.config import Thresholds
+from bot.evidence import lag_history
 from bot.health.lag import GroupAssessment, assess
 from bot.health.verdict import Level, Verdict, combine
 from bot.probes import kafka_lag
-from bot.probes.lag_models import LagSnapshot
 from bot.probes.clients import Clients
+from bot.probes.lag_models import LagSnapshot
 
 WINDOW_SECONDS = 15 * 60
 

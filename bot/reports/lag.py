@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.evidence.lag import LagReport
 from bot.health.lag import GroupAssessment
-from bot.lag import LagReport
-from bot.slack.report import Report, Table
+from bot.reports.report import Report, Table
 
 
 def duration(seconds: float | None) -> str:

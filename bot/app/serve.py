@@ -6,10 +6,10 @@ import logging
 import signal
 import threading
 
-from bot import context, web
-from bot.incidents import flows
+from bot.app import context, web
+from bot.app.httpserver import HttpServer
 from bot.config import Settings
-from bot.httpserver import HttpServer
+from bot.incidents import flows
 from bot.slack import app as slack_app
 
 log = logging.getLogger(__name__)
