@@ -8,10 +8,12 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
 from bot import config
 from bot.app.localbot import LocalBot
@@ -22,6 +24,7 @@ KAFKA = os.environ.get("INCIDENTBOT_TEST_KAFKA", "127.0.0.1:" + os.environ.get("
 RABBIT_PORT = int(os.environ.get("RABBITMQ_PORT", "5672"))
 RABBIT_MGMT = f"http://127.0.0.1:{os.environ.get('RABBITMQ_MANAGEMENT_PORT', '15672')}"
 SCHEMA_REGISTRY = f"http://127.0.0.1:{os.environ.get('SCHEMA_REGISTRY_PORT', '8081')}/apis/ccompat/v7"
+POSTGRES = f"postgresql+psycopg://postgres@127.0.0.1:{os.environ.get('POSTGRES_PORT', '5433')}"
 BOT_TOKEN = "xoxb-test-0000-token"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 
@@ -40,6 +43,31 @@ def brokers() -> None:
                                   ("RabbitMQ", _port_open("127.0.0.1", RABBIT_PORT))) if not ok]
     if down:
         pytest.fail(f"{' and '.join(down)} not reachable: start them with `scripts/services up`", pytrace=False)
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """The URL of a database of its own on the shared PostgreSQL, dropped afterwards."""
+    name = f"bot_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - a missing server is a failure with its reason, not a skip
+        pytest.fail(f"PostgreSQL at {POSTGRES} is not reachable ({type(exc).__name__}); run scripts/services up",
+                    pytrace=False)
+    try:
+        yield f"{POSTGRES}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    with postgres_database() as url:
+        yield url
 
 
 def free_port() -> int:

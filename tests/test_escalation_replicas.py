@@ -6,11 +6,8 @@ from __future__ import annotations
 import os
 import signal
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
 from sqlalchemy import create_engine, text
 
@@ -18,24 +15,6 @@ from bot.escalation import lease
 from bot.localslack.server import LocalSlack
 from tests.conftest import TOKEN, free_port
 from tests.test_escalation_restart import SCALE, serve, steps
-
-POSTGRES = f"postgresql+psycopg://postgres@127.0.0.1:{os.environ.get('POSTGRES_PORT', '5433')}"
-
-
-@pytest.fixture
-def database() -> Iterator[str]:
-    name = f"bot_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - a missing server is a failure with its reason, not a skip
-        pytest.fail(f"PostgreSQL at {POSTGRES} is not reachable ({type(exc).__name__}); run scripts/services up",
-                    pytrace=False)
-    yield f"{POSTGRES}/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def owner_pid(url: str) -> int:
@@ -47,14 +26,14 @@ def owner_pid(url: str) -> int:
 
 
 def test_two_replicas_fire_each_step_once_and_take_over(tmp_path: Path, local_slack: LocalSlack, brokers: None,
-                                                        database: str, unique: str) -> None:
+                                                        postgres: str, unique: str) -> None:
     ports = [free_port(), free_port()]
-    bots = [serve(tmp_path, local_slack, port, database) for port in ports]
+    bots = [serve(tmp_path, local_slack, port, postgres) for port in ports]
     try:
         deadline = time.time() + 15
         while True:  # one of them holds the timers
             try:
-                leader = owner_pid(database)
+                leader = owner_pid(postgres)
                 break
             except Exception:  # noqa: BLE001 - the lease table appears with the first tick
                 assert time.time() < deadline
@@ -68,31 +47,31 @@ def test_two_replicas_fire_each_step_once_and_take_over(tmp_path: Path, local_sl
         ref = answer["incident"]
         minute = 60 / SCALE
         deadline = time.time() + 5 * minute + 10
-        while not any(s.minute == 10 and s.status == "fired" for s in steps(tmp_path, ref, database)):
-            assert time.time() < deadline, steps(tmp_path, ref, database)
+        while not any(s.minute == 10 and s.status == "fired" for s in steps(tmp_path, ref, postgres)):
+            assert time.time() < deadline, steps(tmp_path, ref, postgres)
             time.sleep(0.1)
         os.kill(leader, signal.SIGKILL)  # the timer owner dies between steps
         deadline = time.time() + 40
-        while sum(s.status == "fired" for s in steps(tmp_path, ref, database)) < 5:
-            assert time.time() < deadline, steps(tmp_path, ref, database)
+        while sum(s.status == "fired" for s in steps(tmp_path, ref, postgres)) < 5:
+            assert time.time() < deadline, steps(tmp_path, ref, postgres)
             time.sleep(0.2)
-        assert owner_pid(database) != leader
+        assert owner_pid(postgres) != leader
     finally:
         for bot in bots:
             if bot.poll() is None:
                 bot.send_signal(signal.SIGTERM)
                 bot.wait(20)
-    found = steps(tmp_path, ref, database)
+    found = steps(tmp_path, ref, postgres)
     assert [(s.minute, s.status, s.attempts) for s in found] == [
         (5, "fired", 1), (10, "fired", 1), (15, "fired", 1), (20, "fired", 1), (30, "fired", 1)]
     headers = [m.text for m in local_slack.state.messages("C0INCIDENTS") if m.text.startswith(":alarm_clock:")]
     assert len(headers) == 5
 
 
-def test_lease_of_a_dead_local_process_is_taken_at_once(database: str) -> None:
+def test_lease_of_a_dead_local_process_is_taken_at_once(postgres: str) -> None:
     from bot import db
 
-    engine = db.create(database)
+    engine = db.create(postgres)
     db.migrate(engine)
     assert lease.hold(engine, "t", "otherhost:1:x", ttl=60)
     assert not lease.hold(engine, "t", "me:2:y", ttl=60)  # alive elsewhere: wait for expiry

@@ -1,7 +1,11 @@
-"""The bot's database: engine creation and schema migrations.
+"""The bot's database: engine creation, the writer lock and applying the schema's
+migrations (bot.db.migrations).
 
 SQLite (a file) by default, PostgreSQL by URL. Every piece of state lives here so
 that restarts and several replicas see the same incidents, timers and approvals.
+This package imports no feature: the features declare their tables on `metadata`
+(for their queries), and the schema itself is what the migrations' explicit steps
+create. The app runs them at start-up (bot.app.context.build).
 """
 
 from __future__ import annotations
@@ -9,18 +13,21 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
-from sqlalchemy import Column, Engine, Integer, MetaData, Table, create_engine, event, insert, select, text
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, create_engine, event, insert, select, text, update
 from sqlalchemy.engine import Connection, make_url
+
+from bot.db.migrations import STEPS, Migration
 
 metadata = MetaData()
 
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 
-Migration = Callable[[Connection], None]
+# Any fixed number: PostgreSQL's advisory lock that migrating processes take turns on.
+_MIGRATION_LOCK = 0x1DB5C4E
 
 
 class WriterLock:
@@ -129,23 +136,50 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def migrate(engine: Engine) -> int:
-    """Bring the schema up to date; returns the version now in force. Migrations run
-    in the order of bot.db.migrations.STEPS, each once, in one transaction with the
-    version bump, so a crash half-way leaves the previous version intact."""
-    from bot.db.migrations import STEPS
+def migrate(engine: Engine, steps: Sequence[Migration] = STEPS) -> int:
+    """Bring the schema up to date; returns the version now in force. Each step runs
+    once, in a transaction of its own with its version bump, so a crash half-way
+    leaves the schema and the version of the step before. Processes starting
+    together on one database take turns, and the later ones find the work done."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            # pysqlite opens no transaction before DDL, so a CREATE would commit on
+            # its own: on this connection the transactions are begun by hand (_step).
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+        while True:
+            with _step(engine, conn):
+                current = _version(conn)
+                if current >= len(steps):
+                    return current
+                steps[current](conn)
+                conn.execute(update(schema_version).values(version=current + 1))
 
-    with engine.begin() as conn:
-        schema_version.create(conn, checkfirst=True)
-        current = conn.execute(select(schema_version.c.version)).scalar()
-        if current is None:
-            conn.execute(insert(schema_version).values(version=0))
-            current = 0
-        for number, step in enumerate(STEPS[current:], start=current + 1):
-            step(conn)
-            conn.execute(schema_version.update().values(version=number))
-            current = number
-    return current
+
+@contextmanager
+def _step(engine: Engine, conn: Connection) -> Iterator[None]:
+    if engine.dialect.name != "sqlite":
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            yield
+        return
+    with writer_lock(engine):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # IMMEDIATE: the version read below stays true until COMMIT
+        try:
+            yield
+        except BaseException:
+            conn.exec_driver_sql("ROLLBACK")
+            raise
+        conn.exec_driver_sql("COMMIT")
+
+
+def _version(conn: Connection) -> int:
+    schema_version.create(conn, checkfirst=True)
+    current = conn.execute(select(schema_version.c.version)).scalar()
+    if current is None:
+        conn.execute(insert(schema_version).values(version=0))
+        return 0
+    return int(current)
 
 
 def ping(engine: Engine) -> None:
