@@ -54,7 +54,8 @@ def blueprint(ctx: BotContext) -> Blueprint:
         except alerts.PayloadError as exc:
             return _error(400, "invalid payload", str(exc))
         try:
-            outcome = ingest.receive(ctx.engine, ctx.settings, ctx.runbooks, batch, time.time())
+            outcome = ingest.receive(ctx.engine, ctx.settings, ctx.runbooks, batch, time.time(),
+                                     ctx.caches.alert_groups)
         except SQLAlchemyError as exc:
             log.error("could not store an alert from %s: %s", source, type(exc).__name__)
             response, status = _error(503, "storage unavailable", "the alert could not be stored; retry later")

@@ -1,23 +1,32 @@
-"""What a running bot holds: settings, database, broker clients, Slack client and
-the background work pool. Built once at start-up and passed to every handler."""
+"""What a running bot holds: settings, database, broker clients, Slack client, the
+background work pool and its caches. Built once at start-up and passed to every
+handler."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot import db, runbooks
+from bot.app import duties, logs
 from bot.app.work import WorkPool
 from bot.config import Settings
+from bot.escalation.scheduler import Escalator
+from bot.incidents.ingest import SeenGroups
 from bot.probes.clients import Clients
 from bot.runbooks import Runbook
 from bot.slack.client import make_client
 
-if TYPE_CHECKING:
-    from bot.escalation.scheduler import Escalator
+
+@dataclass
+class Caches:
+    """What the running bot remembers to save a database or Slack read, and may lose
+    at any moment (a restart, another replica). One field per cache, of a type from
+    the module that fills it, which also makes it safe for the threads sharing it."""
+
+    alert_groups: SeenGroups = field(default_factory=SeenGroups)  # bot.incidents.ingest: repeated deliveries
 
 
 @dataclass
@@ -29,11 +38,14 @@ class BotContext:
     work: WorkPool
     runbooks: dict[str, Runbook]
     escalator: Escalator | None = None
+    caches: Caches = field(default_factory=Caches)
 
     def start_timers(self) -> None:
-        from bot.escalation.scheduler import Escalator
-
-        self.escalator = Escalator(self)
+        """Take part in the escalation lease; while this process holds it, it runs the
+        ladder's timers and the duties (bot.app.duties)."""
+        password = self.engine.url.password  # the timer process's own secret, besides the bot's
+        hide = logs.Redact(logs.secrets_of(self.settings) + ([str(password)] if password else []))
+        self.escalator = Escalator(self, duties.DUTIES, log_filter=hide)
         self.escalator.start()
 
     def close(self) -> None:

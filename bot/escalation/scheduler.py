@@ -1,7 +1,8 @@
 """The timers behind the ladder: APScheduler 3 with its SQLAlchemy job store on the
 bot's own database, one date job per step (`escalate:<incident>:<minute>`). The
 process holding the lease gives new steps their jobs, runs them in its timer
-process (bot.escalation.timer_process), and posts what they claim.
+process (bot.escalation.timer_process), posts what they claim, and does the duties
+the app gives it (bot.app.duties): what one process per database must do.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -28,27 +30,32 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import db
 from bot.escalation import ladder, lease
 from bot.escalation.ladder import Step
-from bot.evidence import depth_history, lag_history
+from bot.escalation.timer_process import TimerLink
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
-    from bot.escalation.timer_process import TimerLink
 
 log = logging.getLogger(__name__)
 LEASE = "escalation-timers"
 
-# Where a fired job reports its step: set by the timer process.
-on_due: Callable[[int, float], None] | None = None
-
 
 def fire(incident_id: int, minute: float) -> None:
-    """The job (APScheduler stores a reference to this module-level function): one
-    step of one incident's ladder is due. The timer process claims due steps in
-    batches, so a burst of timers costs one write rather than one each."""
-    if on_due is None:
-        log.warning("escalation step %s:%s fired outside the timer process", incident_id, minute)
-        return
-    on_due(incident_id, minute)
+    """The function every job names: APScheduler stores a reference to a module-level
+    function in each job's row (rows of earlier releases name this one too). It is
+    never called: the timer process hands each due job's step to its claimer instead
+    of running the job (timer_process.HandOver)."""
+    log.warning("escalation step %s:%s fired outside the timer process", incident_id, minute)
+
+
+@dataclass(frozen=True)
+class Duty:
+    """Work the app gives the timer owner, because one process per database must do
+    it. It runs at the first tick after this process takes the lease, then every
+    `every` seconds while it holds it (0: every tick; None: only at taking it)."""
+
+    name: str
+    every: float | None
+    run: Callable[[BotContext], object]
 
 
 class LockedJobStore(SQLAlchemyJobStore):
@@ -155,8 +162,11 @@ class Escalator:
 
     GATHER = 0.05  # seconds to wait for more new incidents before giving them timers
 
-    def __init__(self, ctx: BotContext, *, lease_ttl: float = 10.0, tick: float = 1.0) -> None:
+    def __init__(self, ctx: BotContext, duties: Sequence[Duty] = (), *, log_filter: logging.Filter | None = None,
+                 lease_ttl: float = 10.0, tick: float = 1.0) -> None:
         self.ctx = ctx
+        self.duties = tuple(duties)
+        self.log_filter = log_filter  # for the timer process's log (it hides secrets as the bot's log does)
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease_ttl, self.tick = lease_ttl, tick
         self.leader = False
@@ -168,7 +178,7 @@ class Escalator:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._sync_lock = threading.Lock()
-        self._pruned = 0.0
+        self._done: dict[str, float] = {}  # duty -> start of its last successful run in this lease
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -217,10 +227,8 @@ class Escalator:
         holds = lease.hold(self.ctx.engine, LEASE, self.owner, self.lease_ttl)
         if holds and not self.leader:
             log.info("this process now runs the escalation timers (%s)", self.owner)
-            from bot.approvals import flow
-
             self.leader = True
-            flow.resume(self.ctx)  # approvals a stopped timer owner left half-done
+            self._done.clear()  # what the previous owner did is not known here: every duty is due
         elif not holds and self.leader:
             log.warning("lost the escalation lease; another process runs the timers now")
             self.leader = False
@@ -228,18 +236,24 @@ class Escalator:
         if self.leader:
             self._ensure_timers()
             self.sync()
-            from bot.approvals import flow  # the timer owner also expires undecided approvals
+            self._run_duties()
 
-            flow.expire_due(self.ctx)
-            if time.monotonic() - self._pruned > 3600:  # and keeps the sample tables a week long
-                self._pruned = time.monotonic()
-                lag_history.prune(self.ctx.engine, time.time())
-                depth_history.prune(self.ctx.engine, time.time())
+    def _run_duties(self) -> None:
+        for duty in self.duties:
+            last = self._done.get(duty.name)
+            if last is not None and (duty.every is None or time.monotonic() - last < duty.every):
+                continue
+            started = time.monotonic()
+            try:
+                duty.run(self.ctx)
+            except Exception:  # one failing duty must not stop the others, nor the ladder
+                log.exception("timer owner duty %s failed; trying again at the next tick", duty.name)
+                continue
+            self._done[duty.name] = started
 
     def _ensure_timers(self) -> None:
-        """A timer process that will not start must not stop the owner's other
-        duties (approval expiry, pruning): it is reported in /readyz and tried again
-        at every tick."""
+        """A timer process that will not start must not stop the owner's duties: it
+        is reported in /readyz and tried again at every tick."""
         if self.timers is not None and self.timers.alive:
             return
         if self.timers is not None:
@@ -254,13 +268,11 @@ class Escalator:
     def _start_timers(self) -> None:
         """Steps that failed, or that a dead owner was firing, become pending again,
         and every pending step gets its timer anew in the new timer process."""
-        from bot.escalation.timer_process import TimerLink
-
         self._stop_timers()
         ladder.recover(self.ctx.engine, self.owner)
         self._generation += 1
         self.timers = TimerLink(db.shareable_url(self.ctx.engine), f"{self.owner}/{self._generation}",
-                                self._claimed)
+                                self._claimed, LockedJobStore, self.log_filter)
         self.problem = None
 
     def status(self) -> str:

@@ -25,25 +25,28 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timezone
+from datetime import datetime, timezone
 from multiprocessing import spawn
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.executors.base import BaseExecutor
+from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot import db
-from bot.escalation import ladder, scheduler
+from bot.escalation import ladder
 from bot.escalation.ladder import Step
+
+if TYPE_CHECKING:
+    from bot.escalation.scheduler import LockedJobStore
 
 log = logging.getLogger(__name__)
 WAKE, STOP, READY = "wake", "stop", "ready"
 START_TIMEOUT = 60.0  # seconds; the first start also starts the fork server
 
 _context = multiprocessing.get_context("forkserver")
-_context.set_forkserver_preload([__name__])
 
 
 _main_lock = threading.Lock()
@@ -76,14 +79,20 @@ def _without_main() -> Iterator[None]:
 
 class TimerLink:
     """The bot's end: start the child, wake it when new timers are stored, take the
-    steps it claimed."""
+    steps it claimed. The child runs its timers on `store` (a job store class, given
+    the child's engine) and logs through `log_filter`."""
 
-    def __init__(self, database_url: str, owner: str, on_claimed: Callable[[list[Step]], None]) -> None:
+    def __init__(self, database_url: str, owner: str, on_claimed: Callable[[list[Step]], None],
+                 store: type[LockedJobStore], log_filter: logging.Filter | None = None) -> None:
         self.owner = owner  # what the child's claims are recorded under
         self.received: set[tuple[int, float]] = set()  # the steps it handed over
         self._closing = threading.Event()
         self._ours, theirs = _context.Pipe()
-        self._process: BaseProcess = _context.Process(target=serve, args=(database_url, owner, theirs),
+        # The fork server (started once, by the first child) imports the store's module
+        # up front, so that every later child starts with it loaded.
+        _context.set_forkserver_preload([__name__, store.__module__])
+        self._process: BaseProcess = _context.Process(target=serve, args=(database_url, owner, theirs, store,
+                                                                          log_filter),
                                                       name="incidentbot-timers", daemon=True)
         with _without_main():
             self._process.start()
@@ -150,14 +159,29 @@ class TimerLink:
 
 # ---------------------------------------------------------------- in the child
 
+class HandOver(BaseExecutor):
+    """The child's executor: a due job is not run, its step (the job's arguments) is
+    handed to the claimer, which claims whatever fell due together in one write."""
+
+    def __init__(self, due: Callable[[int, float], None]) -> None:
+        super().__init__()
+        self._due = due
+
+    def submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        self._due(*job.args)
+
+    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        raise NotImplementedError("submit_job hands the step over; no job is ever run")
+
+
 class _Timers:
-    def __init__(self, database_url: str, owner: str, link: Connection) -> None:
+    def __init__(self, database_url: str, owner: str, link: Connection, store: type[LockedJobStore]) -> None:
         self.engine = db.create(database_url)
         self.owner, self.link = owner, link
-        self.store = scheduler.LockedJobStore(self.engine)
+        self.store = store(self.engine)
         self.scheduler = BackgroundScheduler(
             jobstores={"default": self.store},
-            executors={"default": ThreadPoolExecutor(4)},
+            executors={"default": HandOver(self.due)},
             # Run a step however late (the bot was down), once, never twice at a time.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
             timezone=timezone.utc,
@@ -196,7 +220,6 @@ class _Timers:
                     os._exit(0)  # the bot is gone; its successor recovers these steps
 
     def run(self) -> None:
-        scheduler.on_due = self.due
         claimer = threading.Thread(target=self.claim_due, name="escalation-claims", daemon=True)
         claimer.start()
         self.scheduler.start()
@@ -223,14 +246,11 @@ class _Timers:
             db.dispose(self.engine)
 
 
-def serve(database_url: str, owner: str, link: Connection) -> None:
-    from sqlalchemy.engine import make_url
-
-    from bot.app.logs import Redact
-
+def serve(database_url: str, owner: str, link: Connection, store: type[LockedJobStore],
+          log_filter: logging.Filter | None) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    password = make_url(database_url).password
-    handler.addFilter(Redact([str(password)] if password else []))  # its only secret
+    if log_filter is not None:
+        handler.addFilter(log_filter)
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
-    _Timers(database_url, owner, link).run()
+    _Timers(database_url, owner, link, store).run()

@@ -8,7 +8,6 @@ decides between concurrent deliveries, inside one transaction per webhook.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -48,15 +47,17 @@ def dedup_key(batch: AlertBatch) -> str:
 
 
 def receive(engine: Engine, settings: Settings, runbooks: dict[str, Runbook], batch: AlertBatch,
-            now: float) -> Outcome:
-    repeat = _repeat(engine, batch, now)
+            now: float, seen: SeenGroups) -> Outcome:
+    """`seen`: what this process remembers of open groups (the running bot's
+    ctx.caches.alert_groups), so that a repeated delivery costs one short write."""
+    repeat = _repeat(engine, seen, batch, now)
     if repeat is not None:
         return repeat
     for attempt in range(3):
         try:
             with db.write(engine) as conn:
                 outcome = _receive(conn, settings, runbooks, batch, now)
-            _remember(engine, batch, outcome)
+            _remember(seen, batch, outcome)
             return outcome
         except IntegrityError:
             # Another delivery of the same new group committed first; read its incident.
@@ -74,10 +75,34 @@ def receive(engine: Engine, settings: Settings, runbooks: dict[str, Runbook], ba
 # status and severity unchanged, whoever changed them: a person, another group,
 # another replica). Any disagreement rolls back and takes the full path.
 
-_SEEN_LIMIT = 10_000
-_Seen = OrderedDict[str, tuple[Incident, dict[str, tuple[str, str]]]]
-_seen: weakref.WeakKeyDictionary[Engine, _Seen] = weakref.WeakKeyDictionary()
-_seen_lock = threading.Lock()
+AlertStates = dict[str, tuple[str, str]]  # fingerprint -> (status, severity)
+
+
+class SeenGroups:
+    """What each open alert group looked like after its last delivery: the incident
+    and its alerts' states, for the most recently delivered `limit` groups. The web
+    server's threads share it, hence the lock. Losing it costs one full delivery."""
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._groups: OrderedDict[str, tuple[Incident, AlertStates]] = OrderedDict()
+
+    def get(self, key: str) -> tuple[Incident, AlertStates] | None:
+        with self._lock:
+            return self._groups.get(key)
+
+    def put(self, key: str, incident: Incident, states: AlertStates) -> None:
+        with self._lock:
+            self._groups[key] = (incident, states)
+            self._groups.move_to_end(key)
+            while len(self._groups) > self._limit:
+                self._groups.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._groups.pop(key, None)
+
 
 _COUNT_REPEAT = update(incident_alerts).where(
     (incident_alerts.c.incident_id == bindparam("iid")) & (incident_alerts.c.fingerprint == bindparam("fp"))
@@ -103,26 +128,20 @@ class _Changed(Exception):
     """The database no longer matches what this process remembered."""
 
 
-def _alert_states(incident: Incident, batch: AlertBatch) -> dict[str, tuple[str, str]]:
+def _alert_states(incident: Incident, batch: AlertBatch) -> AlertStates:
     return {a.fingerprint: (a.status, Severity.parse(a.severity, incident.severity).value) for a in batch.alerts}
 
 
-def _remember(engine: Engine, batch: AlertBatch, outcome: Outcome) -> None:
+def _remember(seen: SeenGroups, batch: AlertBatch, outcome: Outcome) -> None:
     incident = outcome.incident
     if incident is None or not incident.is_open:
         return
-    with _seen_lock:
-        seen = _seen.setdefault(engine, OrderedDict())
-        seen[dedup_key(batch)] = (incident, _alert_states(incident, batch))
-        seen.move_to_end(dedup_key(batch))
-        while len(seen) > _SEEN_LIMIT:
-            seen.popitem(last=False)
+    seen.put(dedup_key(batch), incident, _alert_states(incident, batch))
 
 
-def _repeat(engine: Engine, batch: AlertBatch, now: float) -> Outcome | None:
+def _repeat(engine: Engine, seen: SeenGroups, batch: AlertBatch, now: float) -> Outcome | None:
     key = dedup_key(batch)
-    with _seen_lock:
-        found = _seen.get(engine, _Seen()).get(key)
+    found = seen.get(key)
     if found is None:
         return None
     incident, states = found
@@ -139,8 +158,7 @@ def _repeat(engine: Engine, batch: AlertBatch, now: float) -> Outcome | None:
                     raise _Changed
             _record_repeat(conn, incident.id, batch, now)
     except _Changed:
-        with _seen_lock:
-            _seen.get(engine, _Seen()).pop(key, None)
+        seen.forget(key)
         return None
     return Outcome(incident=incident, duplicate=True)
 

@@ -1,0 +1,32 @@
+"""What the timer owner does besides the ladder. These are housekeeping jobs that
+one process per database must do (several replicas share one PostgreSQL): the
+process holding the escalation lease runs them, each at its pace, starting on the
+tick after it takes the lease (bot.escalation.scheduler.Escalator)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from bot.approvals import flow
+from bot.escalation.scheduler import Duty
+from bot.evidence import depth_history, lag_history
+
+if TYPE_CHECKING:
+    from bot.app.context import BotContext
+
+
+def prune_samples(ctx: BotContext) -> None:
+    """The lag and depth samples are kept a week (their modules' KEEP_SECONDS)."""
+    now = time.time()
+    lag_history.prune(ctx.engine, now)
+    depth_history.prune(ctx.engine, now)
+
+
+DUTIES: tuple[Duty, ...] = (
+    # Approvals a stopped timer owner left half-done: approved ones run, interrupted ones fail or resume.
+    Duty("resume-approvals", None, flow.resume),
+    # Requests nobody decided in time expire, and their cards say so: every tick (a second).
+    Duty("expire-approvals", 0.0, flow.expire_due),
+    Duty("prune-samples", 3600.0, prune_samples),
+)
