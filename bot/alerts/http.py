@@ -11,14 +11,17 @@ from __future__ import annotations
 import json
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.alerts import auth as alert_auth
 from bot.alerts import models as alerts
-from bot.app.context import BotContext
 from bot.incidents import flows, ingest
+
+if TYPE_CHECKING:
+    from bot.app.context import BotContext
 
 log = logging.getLogger(__name__)
 
