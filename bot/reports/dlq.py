@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 from bot.evidence.dlq import KafkaDlq, RabbitQueue
 from bot.health.verdict import Verdict, combine
+from bot.reports.markup import clip
 from bot.reports.report import Report, Table
-from bot.slack.blocks import clip
 
 
 def _growth(v: float | None) -> str:
