@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel, Field
 
 from bot.chat import Attachment
-from bot.escalation import ladder
 from bot.escalation import steps as escalation_steps
-from bot.incidents import flows, postmortem, service
+from bot.incidents import flows, ladder, postmortem, service
 from bot.incidents.model import Incident, Severity, Subject
 from bot.incidents.text import clock, headline, incident_line, timeline_lines
 from bot.incidents.views import IncidentCard, IncidentList

@@ -12,6 +12,8 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot import db, runbooks
+from bot.app import readiness
+from bot.app.readiness import Readiness
 from bot.app.work import WorkPool
 from bot.chat import Chat
 from bot.config import Settings
@@ -45,6 +47,10 @@ class BotContext:
 
         self.escalator = Escalator(self)
         self.escalator.start()
+
+    def readiness(self) -> Readiness:
+        """Whether the bot can work now: its brokers, its database and its timers."""
+        return readiness.check(self.clients, self.engine, self.escalator.status if self.escalator else None)
 
     def close(self) -> None:
         if self.escalator is not None:

@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.chat import ChatError
-from bot.escalation import ladder, ownership
-from bot.escalation.ladder import Step
+from bot.escalation import ownership
 from bot.evidence import checks, lag_history
 from bot.health.verdict import Level
-from bot.incidents import flows, service, store
+from bot.incidents import flows, ladder, service, store
+from bot.incidents.ladder import Step
 from bot.incidents.model import Incident, Status
 from bot.reports.markup import escape, link, user, users
 from bot.reports.report import Report

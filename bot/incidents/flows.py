@@ -11,10 +11,10 @@ import time
 from typing import TYPE_CHECKING
 
 from bot import db
+from bot.alerts.models import AlertBatch
 from bot.chat import ChatError, Content, Place, Posted
-from bot.escalation import ladder
 from bot.evidence import checks
-from bot.incidents import service, store
+from bot.incidents import ingest, ladder, service, store
 from bot.incidents.ingest import Outcome
 from bot.incidents.model import Incident, Status
 from bot.incidents.text import clock
@@ -202,6 +202,18 @@ def announce(ctx: BotContext, incident: Incident) -> Incident:
     dedicated_channel(ctx, incident)
     post_checklist(ctx, incident)
     return incident
+
+
+def take_alerts(ctx: BotContext, batch: AlertBatch) -> Outcome:
+    """Store a batch of alerts (SQLAlchemyError when the database cannot take it)
+    and queue what the chat hears of it, so the sender has its answer at once."""
+    outcome = ingest.receive(ctx.engine, ctx.settings, ctx.runbooks, batch, time.time())
+    incident = outcome.incident
+    if outcome.created and ctx.escalator is not None:
+        ctx.escalator.notify()  # the ladder's rows are stored; their timers need not delay the answer
+    if incident is not None and not outcome.duplicate:
+        ctx.work.submit(lambda: after_alert(ctx, outcome), key=key(incident), lane="alerts")
+    return outcome
 
 
 def after_alert(ctx: BotContext, outcome: Outcome) -> None:

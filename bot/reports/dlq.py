@@ -4,11 +4,15 @@ are escaped by the report layout and cut short, never interpreted."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from bot.evidence.dlq import KafkaDlq, RabbitQueue
 from bot.health.verdict import Verdict, combine
 from bot.reports.markup import clip
 from bot.reports.report import Report, Table
+
+if TYPE_CHECKING:
+    # Types only: the evidence modules build their reports with these builders.
+    from bot.evidence.dlq import KafkaDlq, RabbitQueue
 
 
 def _growth(v: float | None) -> str:

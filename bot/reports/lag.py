@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from bot.evidence.lag import LagReport
+from typing import TYPE_CHECKING
+
 from bot.health.lag import GroupAssessment
 from bot.reports.report import Report, Table
+
+if TYPE_CHECKING:
+    # Types only: the evidence modules build their reports with these builders.
+    from bot.evidence.lag import LagReport
 
 
 def duration(seconds: float | None) -> str:

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App, Respond
 
 from bot import metrics
-from bot.app.context import BotContext
 from bot.chat import Place
 from bot.incidents import flows, service
 from bot.slack import approval_actions, incident_actions, modals
@@ -24,6 +23,9 @@ from commands import router
 from commands import schema as schema_command
 from commands.base import Deferred, Invocation, Reply, UsageError
 from commands.registry import REGISTRY, SLASH_COMMANDS
+
+if TYPE_CHECKING:
+    from bot.app.context import BotContext
 
 log = logging.getLogger(__name__)
 

@@ -4,15 +4,17 @@ for a deny, the resource's name typed out to confirm a purge."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 
-from bot.app.context import BotContext
 from bot.approvals import flow, rules, store
 from bot.chat import Form
 from bot.slack import modals
 from bot.slack.ids import Action, Callback
+
+if TYPE_CHECKING:
+    from bot.app.context import BotContext
 
 
 def register(app: App, ctx: BotContext) -> None:

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 
-from bot.app.context import BotContext
 from bot.incidents import flows, service
 from bot.incidents.model import Incident
 from bot.slack import blocks
 from bot.slack import render_incident as view
 from bot.slack.ids import Action, parse_step_value
+
+if TYPE_CHECKING:
+    from bot.app.context import BotContext
 
 
 def _who(body: dict[str, Any]) -> tuple[str, str]:
