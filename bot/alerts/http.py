@@ -1,7 +1,7 @@
 """POST /alerts/<source>: Alertmanager, Grafana and generic webhooks.
 
 Answers in milliseconds: authenticate, validate, store (one transaction), reply;
-Slack is told afterwards on the work pool. Bad input is a 4xx naming the problem
+the chat is told afterwards on the work pool. Bad input is a 4xx naming the problem
 (Alertmanager drops 4xx); a database it cannot write to is a 503 (Alertmanager
 retries 5xx), so an alert is never lost silently.
 """

@@ -174,7 +174,7 @@ def _post(ctx: BotContext, incident: Incident, step: Step, late: float) -> None:
         error = exc.code
         ladder.finish(ctx.engine, step, status="failed", now=time.time(), late_by=late, error=error)
         service.record(ctx.engine, fresh, actor="bot", kind="escalation.failed", now=time.time(),
-                       text=f"{step.minute:g}-minute step ({step.label}) could not post to Slack: {error}; "
+                       text=f"{step.minute:g}-minute step ({step.label}) could not be posted: {error}; "
                             "it is retried at the next start")
         return
     ladder.finish(ctx.engine, step, status="fired", now=time.time(), late_by=late)

@@ -1,6 +1,6 @@
-"""What an incident looks like in Slack, kept in step with the database: the parent
-message in the incidents channel (edited in place, never reposted), everything
-else in its thread. All of it runs on the work pool after Slack or the alert
+"""What people see of an incident in the chat, kept in step with the database: its
+card in the incidents channel (edited in place, never reposted), everything else
+in its thread. All of it runs on the work pool after the chat or the alert
 sender had its answer, serialised per incident so replies follow their parent."""
 
 from __future__ import annotations
@@ -270,7 +270,7 @@ def announce_change(ctx: BotContext, incident: Incident, message: str) -> None:
 
 
 def sweep(ctx: BotContext) -> int:
-    """Announce incidents whose parent message never made it to Slack (Slack was
+    """Announce incidents whose parent message never made it to the chat (it was
     down, or the bot stopped right after storing the alert)."""
     with ctx.engine.connect() as conn:
         pending = store.unposted(conn)

@@ -1,4 +1,4 @@
-"""DLQs and queues as Slack reports. Message contents are data from outside: they
+"""DLQs and queues as Reports. Message contents are data from outside: they
 are escaped by the report layout and cut short, never interpreted."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Lag reports as Slack messages."""
+"""Consumer lag as Reports: one group, every group, a group's membership."""
 
 from __future__ import annotations
 

@@ -75,7 +75,8 @@ def when(ts: datetime) -> str:
 
 
 def to_text(report: Report) -> str:
-    """The plain-text fallback Slack shows in notifications and to screen readers."""
+    """The plain text of a report: the chat's fallback in notifications and for
+    screen readers, the timeline's record, the console's lines."""
     parts = [f"{report.title}: {report.verdict.headline}"]
     parts += [f"- {r}" for r in report.verdict.reasons[1:]]
     for table in report.tables:

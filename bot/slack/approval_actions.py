@@ -12,6 +12,7 @@ from bot.approvals import flow, rules, store
 from bot.chat import Form
 from bot.slack import modals
 from bot.slack.ids import Action, Callback
+from bot.slack.interaction import Interaction
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
@@ -19,15 +20,13 @@ if TYPE_CHECKING:
 
 def register(app: App, ctx: BotContext) -> None:
     def tell(body: dict[str, Any], text: str) -> None:
-        user = body.get("user", {}).get("id", "")
-        channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id", "")
-        thread = (body.get("message") or {}).get("thread_ts")
-        ctx.slack.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread)
+        who = Interaction.of(body)
+        ctx.slack.chat_postEphemeral(channel=who.channel, user=who.user, text=text, thread_ts=who.thread_ts)
 
     @app.action(Action.APPROVE)
     def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        user, request_id = body.get("user", {}).get("id", ""), action.get("value", "")
+        user, request_id = Interaction.of(body).user, action.get("value", "")
 
         def work() -> None:
             request = store.get(ctx.engine, request_id)
@@ -38,7 +37,7 @@ def register(app: App, ctx: BotContext) -> None:
                 if refusal:
                     tell(body, refusal)
                     return
-                ctx.slack.views_open(trigger_id=body.get("trigger_id"), view=modals.build(Form(
+                ctx.slack.views_open(trigger_id=Interaction.of(body).trigger_id, view=modals.build(Form(
                     kind="confirm_purge", title="Confirm the purge", submit="Purge", label="Name of the DLQ",
                     prompt=f"Purging deletes what is in `{request.plan.target}` for good. Type its name to approve.",
                     metadata={"request": request_id})))
@@ -53,7 +52,7 @@ def register(app: App, ctx: BotContext) -> None:
     def on_deny(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         request_id = action.get("value", "")
-        ctx.work.submit(lambda: ctx.slack.views_open(trigger_id=body.get("trigger_id"), view=modals.build(Form(
+        ctx.work.submit(lambda: ctx.slack.views_open(trigger_id=Interaction.of(body).trigger_id, view=modals.build(Form(
             kind="deny_reason", title="Deny the request", submit="Deny", label="Reason", multiline=True,
             prompt="Say why, for the requester and the timeline.", metadata={"request": request_id}))))
 
@@ -71,7 +70,7 @@ def register(app: App, ctx: BotContext) -> None:
             ack(**modals.errors("deny_reason", "Give a reason of a few words."))
             return
         ack()
-        user = body.get("user", {}).get("id", "")
+        user = Interaction.of(body).user
         request_id = modals.metadata(view).get("request", "")
 
         def work() -> None:
@@ -92,7 +91,7 @@ def register(app: App, ctx: BotContext) -> None:
             ack(**modals.errors("confirm_purge", "That is not the DLQ's name; nothing was approved."))
             return
         ack()
-        user = body.get("user", {}).get("id", "")
+        user = Interaction.of(body).user
 
         def work() -> None:
             refusal = flow.approve(ctx, request_id, user)
