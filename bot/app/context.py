@@ -15,6 +15,7 @@ from bot import db, runbooks
 from bot.app import readiness
 from bot.app.readiness import Readiness
 from bot.app.work import WorkPool
+from bot.approvals.running import Running
 from bot.chat import Chat
 from bot.config import Settings
 from bot.probes.clients import Clients
@@ -41,6 +42,7 @@ class BotContext:
     # Check reports by (check, subject), so that incidents reaching a ladder step
     # together share one probe.
     recent_reports: Recent[Any, Report] = field(default_factory=Recent)
+    running: Running = field(default_factory=Running)  # destructive actions executing in this process
 
     def start_timers(self) -> None:
         from bot.escalation.scheduler import Escalator

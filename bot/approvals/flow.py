@@ -6,7 +6,6 @@ trail and the incident's timeline."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,6 @@ if TYPE_CHECKING:
     from bot.incidents.model import Incident
 
 log = logging.getLogger(__name__)
-_aborts: dict[str, threading.Event] = {}  # executions running in this process
 
 
 def approvers_label(ctx: BotContext) -> str:
@@ -136,7 +134,7 @@ def execute(ctx: BotContext, request_id: str, actor: str) -> None:
         return
     incident = _incident(ctx, request)
     actx = action_context(ctx, request.requester, incident)
-    abort = _aborts.setdefault(request.id, threading.Event())
+    abort = ctx.running.start(request.id)
     try:
         fresh = actions.replan(actx, request.plan)
         if fresh.plan_hash != request.plan.plan_hash:
@@ -151,7 +149,7 @@ def execute(ctx: BotContext, request_id: str, actor: str) -> None:
         _finish(ctx, request, "failed", str(exc), None, None)
         return
     finally:
-        _aborts.pop(request.id, None)
+        ctx.running.finish(request.id)
     state = "executed" if result.ok and (verification is None or verification.ok) else "failed"
     lines = [f"*Result*: {escape(result.message)}"]
     if verification is not None:
@@ -197,12 +195,8 @@ def _progress(ctx: BotContext, request: Request):  # type: ignore[no-untyped-def
     return report
 
 
-def abort(request_id: str) -> bool:
-    event = _aborts.get(request_id)
-    if event is None:
-        return False
-    event.set()
-    return True
+def abort(ctx: BotContext, request_id: str) -> bool:
+    return ctx.running.abort(request_id)
 
 
 def expire_due(ctx: BotContext, now: float | None = None) -> int:

@@ -59,7 +59,7 @@ def register(app: App, ctx: BotContext) -> None:
     @app.action(Action.ABORT)
     def on_abort(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        stopped = flow.abort(action.get("value", ""))
+        stopped = flow.abort(ctx, action.get("value", ""))
         ctx.work.submit(lambda: tell(body, "Stopping after the current batch." if stopped else
                                      "Nothing of that is running in this bot process."))
 
