@@ -14,8 +14,7 @@ from pathlib import Path
 import requests
 
 from bot import db
-from bot.escalation import ladder
-from bot.incidents import service
+from bot.incidents import ladder, service
 from bot.localslack.server import LocalSlack
 from tests.conftest import BOT_TOKEN, KAFKA, RABBIT_MGMT, RABBIT_PORT, SIGNING_SECRET, TOKEN, free_port
 
@@ -35,7 +34,7 @@ def serve(tmp_path: Path, slack: LocalSlack, port: int, database_url: str | None
         "INCIDENTBOT_ESCALATION__TIME_SCALE": str(SCALE), "INCIDENTBOT_INCIDENTS__FIRST_CHECKS": "0",
         "INCIDENTBOT_ESCALATION__LATE_NOTE_SECONDS": "1",
     })
-    process = subprocess.Popen([sys.executable, "-m", "bot.app.cli", "serve"], env=env, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=env, stdout=subprocess.DEVNULL,
                                stderr=open(tmp_path / f"serve-{time.time():.0f}.log", "wb"))
     deadline = time.time() + 30
     while time.time() < deadline:

@@ -55,7 +55,7 @@ def test_check_config_names_a_broken_runbook(tmp_path: Path) -> None:
 
     _write(tmp_path, "broken.yaml", "id: broken\ntitle: T\nsummary: S\ndiagnosis:\n  - id: a\n    title: look\n"
                                     "    check: kafka.magic\n")
-    result = subprocess.run([sys.executable, "-m", "bot.app.cli", "check-config"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "check-config"], capture_output=True, text=True,
                             env={"PATH": "/usr/bin:/bin", "INCIDENTBOT_RUNBOOKS_DIR": str(tmp_path)}, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("incidentbot: runbook error: broken.yaml: diagnosis.0.check: Input should be")

@@ -11,8 +11,7 @@ from pathlib import Path
 import requests
 
 from bot.app.localbot import LocalBot
-from bot.escalation import ladder
-from bot.incidents import service
+from bot.incidents import ladder, service
 from bot.localslack.server import LocalSlack
 from tests.conftest import SIGNING_SECRET, free_port, make_settings, start_bot
 
@@ -63,10 +62,12 @@ def test_status_round_trip_reaches_slack_after_the_ack(bot: LocalBot) -> None:
     posts = bot.slack.state.response_url_posts()
     assert len(posts) == 1
     text = posts[0]["text"]
-    assert "All connections are up." in text
-    assert "OK kafka:local: 1 broker" in text
-    assert "OK rabbitmq:local: RabbitMQ" in text
-    assert "OK database: sqlite" in text
+    assert text.startswith("Bot status: OK: All connections are up.")
+    rows = {line.split()[1]: line.split(None, 2)[2] for line in text.splitlines()[2:] if line.startswith(("OK ", "DOWN "))}
+    assert all(line.startswith("OK ") for line in text.splitlines()[2:-1]), text
+    assert rows["kafka:local"].startswith("1 broker")
+    assert rows["rabbitmq:local"].startswith("RabbitMQ")
+    assert rows["database"].startswith("sqlite")
 
 
 def test_healthz_and_readyz(bot: LocalBot) -> None:

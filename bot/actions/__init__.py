@@ -63,6 +63,16 @@ _VERIFY: dict[str, Callable[[ActionContext, Plan, Result], Verification]] = {
 }
 
 
+TITLES = {"reset_offsets": "Reset consumer group offsets", "restore_offsets": "Restore consumer group offsets",
+          "replay_dlq": "Replay a DLQ", "purge_dlq": "Purge a DLQ", "add_partitions": "Increase partitions",
+          "elect_leaders": "Preferred leader election"}
+
+
+def title(kind: str) -> str:
+    """What an action is called on its approval card and in timelines."""
+    return TITLES.get(kind, kind)
+
+
 def replan(ctx: ActionContext, plan: Plan) -> Plan:
     """The same request planned again now; compare ``plan_hash`` to see if it changed."""
     p = plan.params

@@ -1,22 +1,30 @@
-"""What a running bot holds: settings, database, broker clients, Slack client, the
-background work pool and its caches. Built once at start-up and passed to every
-handler."""
+"""What a running bot holds: settings, database, broker clients, the chat (and,
+for bot.slack alone, the Slack client under it), the background work pool, the
+short-lived results its threads share and its caches. Built once at start-up and
+passed to every handler."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from slack_sdk import WebClient
 from sqlalchemy import Engine
 
 from bot import db, runbooks
-from bot.app import duties, logs
+from bot.app import duties, logs, readiness
+from bot.app.readiness import Readiness
 from bot.app.work import WorkPool
+from bot.approvals.running import Running
+from bot.chat import Chat
 from bot.config import Settings
 from bot.escalation.scheduler import Escalator
 from bot.incidents.ingest import SeenGroups
 from bot.probes.clients import Clients
+from bot.recent import Recent
+from bot.reports.report import Report
 from bot.runbooks import Runbook
+from bot.slack.chat import SlackChat
 from bot.slack.client import make_client
 
 
@@ -34,11 +42,16 @@ class BotContext:
     settings: Settings
     engine: Engine
     clients: Clients
-    slack: WebClient
+    slack: WebClient  # only bot.slack uses it; the core talks to `chat`
+    chat: Chat
     work: WorkPool
     runbooks: dict[str, Runbook]
     escalator: Escalator | None = None
     caches: Caches = field(default_factory=Caches)
+    # Check reports by (check, subject), so that incidents reaching a ladder step
+    # together share one probe.
+    recent_reports: Recent[Any, Report] = field(default_factory=Recent)
+    running: Running = field(default_factory=Running)  # destructive actions executing in this process
 
     def start_timers(self) -> None:
         """Take part in the escalation lease; while this process holds it, it runs the
@@ -47,6 +60,10 @@ class BotContext:
         hide = logs.Redact(logs.secrets_of(self.settings) + ([str(password)] if password else []))
         self.escalator = Escalator(self, duties.DUTIES, log_filter=hide)
         self.escalator.start()
+
+    def readiness(self) -> Readiness:
+        """Whether the bot can work now: its brokers, its database and its timers."""
+        return readiness.check(self.clients, self.engine, self.escalator.status if self.escalator else None)
 
     def close(self) -> None:
         if self.escalator is not None:
@@ -60,11 +77,13 @@ def build(settings: Settings) -> BotContext:
     engine = db.create(settings.database_url)
     db.migrate(engine)
     token = settings.slack.bot_token
+    slack = make_client(token.get_secret_value() if token else "", settings.slack.api_url)
     return BotContext(
         settings=settings,
         engine=engine,
         clients=Clients(settings),
-        slack=make_client(token.get_secret_value() if token else "", settings.slack.api_url),
+        slack=slack,
+        chat=SlackChat(slack),
         # The Slack posts of an alert storm and of a burst of escalation steps get
         # threads of their own, few, so that the webhook and slash commands stay quick.
         work=WorkPool(workers=8, lanes={"alerts": 1, "evidence": 2}),

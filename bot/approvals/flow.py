@@ -6,48 +6,36 @@ trail and the incident's timeline."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import TYPE_CHECKING
-
-from slack_sdk.errors import SlackApiError
 
 from bot import actions
 from bot.actions.base import ActionContext, Plan, Progress
 from bot.approvals import rules, store
 from bot.approvals.store import Request
+from bot.approvals.views import ApprovalCard, ExecutionProgress
+from bot.chat import Attachment, ChatError, Place, Posted
 from bot.incidents import flows, service
 from bot.incidents import store as incident_store
-from bot.slack import blocks
-from bot.slack import render_approval as view
+from bot.reports.markup import escape, user, users
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
     from bot.incidents.model import Incident
 
 log = logging.getLogger(__name__)
-_aborts: dict[str, threading.Event] = {}  # executions running in this process
-_membership: dict[str, tuple[float, set[str]]] = {}
 
 
 def approvers_label(ctx: BotContext) -> str:
     a = ctx.settings.approvals
-    names = ([f"<!subteam^{a.approvers_usergroup}>"] if a.approvers_usergroup else []) + [f"<@{u}>" for u in a.approvers]
-    return ", ".join(names) or "the configured approvers (none are configured)"
+    return users(a.approvers, a.approvers_usergroup, sep=", ") or "the configured approvers (none are configured)"
 
 
-def is_approver(ctx: BotContext, user: str) -> bool:
+def is_approver(ctx: BotContext, person: str) -> bool:
     a = ctx.settings.approvals
-    if user in a.approvers:
+    if person in a.approvers:
         return True
-    if not a.approvers_usergroup:
-        return False
-    cached = _membership.get(a.approvers_usergroup)
-    if cached is None or time.time() - cached[0] > 60:  # a minute-old membership is fresh enough
-        users = set(ctx.slack.usergroups_users_list(usergroup=a.approvers_usergroup)["users"])
-        cached = (time.time(), users)
-        _membership[a.approvers_usergroup] = cached
-    return user in cached[1]
+    return bool(a.approvers_usergroup) and person in ctx.chat.members(a.approvers_usergroup or "")
 
 
 def action_context(ctx: BotContext, actor: str, incident: Incident | None) -> ActionContext:
@@ -66,7 +54,7 @@ def _record(ctx: BotContext, request: Request, actor: str, kind: str, text: str)
     incident = _incident(ctx, request)
     if incident is not None:
         service.record(ctx.engine, incident, actor=actor, kind=f"approval.{kind}", now=time.time(),
-                       text=f"{request.id} {view.TITLES.get(request.plan.kind, request.plan.kind)} of "
+                       text=f"{request.id} {actions.title(request.plan.kind)} of "
                             f"{request.plan.target}: {text} (plan {request.plan.plan_hash})")
 
 
@@ -75,15 +63,14 @@ def _say(ctx: BotContext, request: Request, text: str) -> None:
     if incident is not None:
         flows.post(ctx, incident, text)
     elif request.channel:
-        ctx.slack.chat_postMessage(channel=request.channel, thread_ts=request.thread_ts, text=text)
+        ctx.chat.post(Place(request.channel, request.thread_ts), text)
 
 
 def refresh_card(ctx: BotContext, request_id: str, extra: list[str] | None = None) -> None:
     request = store.get(ctx.engine, request_id)
     if request is None or not request.card_ts or not request.channel:
         return
-    ctx.slack.chat_update(channel=request.channel, ts=request.card_ts, text=view.card_text(request),
-                          blocks=view.card(request, approvers_label(ctx), extra))
+    ctx.chat.update(Posted(request.channel, request.card_ts), ApprovalCard(request, approvers_label(ctx), extra or []))
 
 
 def request_approval(ctx: BotContext, plan: Plan, *, requester: str, incident: Incident | None,
@@ -97,10 +84,9 @@ def request_approval(ctx: BotContext, plan: Plan, *, requester: str, incident: I
         channel, thread = incident.channel or channel, incident.thread_ts
     else:
         thread = None
-    posted = ctx.slack.chat_postMessage(channel=channel, thread_ts=thread, text=view.card_text(request),
-                                        blocks=view.card(request, approvers_label(ctx)))
-    store.set_card(ctx.engine, request.id, channel=posted["channel"], card_ts=posted["ts"], thread_ts=thread)
-    _record(ctx, request, requester, "requested", f"requested by <@{requester}>: {plan.summary}")
+    posted = ctx.chat.post(Place(channel, thread), ApprovalCard(request, approvers_label(ctx)))
+    store.set_card(ctx.engine, request.id, channel=posted.channel, card_ts=posted.ts, thread_ts=thread)
+    _record(ctx, request, requester, "requested", f"requested by {user(requester)}: {plan.summary}")
     return store.get(ctx.engine, request.id) or request
 
 
@@ -118,7 +104,7 @@ def approve(ctx: BotContext, request_id: str, actor: str, now: float | None = No
                       decided_by=actor, decided_at=now):
         fresh = store.get(ctx.engine, request_id)
         return f"Someone got there first: this request is already {fresh.state if fresh else 'gone'}."
-    _record(ctx, request, actor, "approved", f"approved by <@{actor}>")
+    _record(ctx, request, actor, "approved", f"approved by {user(actor)}")
     refresh_card(ctx, request_id)
     execute(ctx, request_id, actor)
     return None
@@ -135,7 +121,7 @@ def deny(ctx: BotContext, request_id: str, actor: str, reason: str, now: float |
     if not store.move(ctx.engine, request, frm="requested", to="denied", actor=actor, now=now, detail=reason,
                       decided_by=actor, decided_at=now, reason=reason):
         return "Someone got there first: this request is no longer waiting."
-    _record(ctx, request, actor, "denied", f"denied by <@{actor}>: {reason}")
+    _record(ctx, request, actor, "denied", f"denied by {user(actor)}: {reason}")
     refresh_card(ctx, request_id)
     return None
 
@@ -148,12 +134,12 @@ def execute(ctx: BotContext, request_id: str, actor: str) -> None:
         return
     incident = _incident(ctx, request)
     actx = action_context(ctx, request.requester, incident)
-    abort = _aborts.setdefault(request.id, threading.Event())
+    abort = ctx.running.start(request.id)
     try:
         fresh = actions.replan(actx, request.plan)
         if fresh.plan_hash != request.plan.plan_hash:
             _finish(ctx, request, "failed", "The world changed since the plan was approved (the dry run now "
-                                            f"differs: {blocks.escape(fresh.summary)}). Nothing was done; run the "
+                                            f"differs: {escape(fresh.summary)}). Nothing was done; run the "
                                             "command again for a fresh plan.", None, None)
             return
         progress = _progress(ctx, request)
@@ -163,23 +149,22 @@ def execute(ctx: BotContext, request_id: str, actor: str) -> None:
         _finish(ctx, request, "failed", str(exc), None, None)
         return
     finally:
-        _aborts.pop(request.id, None)
+        ctx.running.finish(request.id)
     state = "executed" if result.ok and (verification is None or verification.ok) else "failed"
-    lines = [f"*Result*: {blocks.escape(result.message)}"]
+    lines = [f"*Result*: {escape(result.message)}"]
     if verification is not None:
         mark = ":white_check_mark:" if verification.ok else ":x:"
-        lines.append(f"*Verified* {mark} {blocks.escape(verification.message)}")
-        lines += [f"• {blocks.escape(m)}" for m in verification.mismatches[:10]]
+        lines.append(f"*Verified* {mark} {escape(verification.message)}")
+        lines += [f"• {escape(m)}" for m in verification.mismatches[:10]]
     _finish(ctx, request, state, "\n".join(lines), result.model_dump(mode="json"),
             verification.model_dump(mode="json") if verification else None)
     csv = result.details.get("restore_point_csv")
     if csv and request.channel:
         point = result.details.get("restore_point_id")
-        ctx.slack.files_upload_v2(channel=request.channel, thread_ts=request.thread_ts, content=str(csv),
-                                  filename=str(result.details.get("restore_point_file") or f"{point}.csv"),
-                                  title=f"Offsets of {request.plan.target} before the reset",
-                                  initial_comment=f"Restore point {point}: `/restore-offsets {point}` puts these "
-                                                  "offsets back (with approval).")
+        ctx.chat.upload(Place(request.channel, request.thread_ts), Attachment(
+            filename=str(result.details.get("restore_point_file") or f"{point}.csv"), content=str(csv),
+            title=f"Offsets of {request.plan.target} before the reset",
+            comment=f"Restore point {point}: `/restore-offsets {point}` puts these offsets back (with approval)."))
 
 
 def _finish(ctx: BotContext, request: Request, state: str, text: str, result: dict | None,  # type: ignore[type-arg]
@@ -193,35 +178,25 @@ def _finish(ctx: BotContext, request: Request, state: str, text: str, result: di
 
 def _progress(ctx: BotContext, request: Request):  # type: ignore[no-untyped-def]
     every = ctx.settings.approvals.progress_every
-    posted: dict[str, str] = {}
+    posted: list[Posted] = []
 
     def report(p: Progress) -> None:
         if p.total < every:
             return  # small jobs finish before anyone reads a progress bar
-        text = f"{request.id}: {p.done:,} of {p.total:,} — {p.message}"
-        abort = [{"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Abort"},
-                                                    "style": "danger", "action_id": "approval_abort",
-                                                    "value": request.id}]}]
+        note = ExecutionProgress(request.id, f"{request.id}: {p.done:,} of {p.total:,} — {p.message}")
         try:
-            if "ts" in posted:
-                ctx.slack.chat_update(channel=posted["channel"], ts=posted["ts"], text=text,
-                                      blocks=[blocks.section(text), *abort])
+            if posted:
+                ctx.chat.update(posted[0], note)
             elif request.channel:
-                sent = ctx.slack.chat_postMessage(channel=request.channel, thread_ts=request.thread_ts, text=text,
-                                                  blocks=[blocks.section(text), *abort])
-                posted.update(channel=sent["channel"], ts=sent["ts"])
-        except SlackApiError:
+                posted.append(ctx.chat.post(Place(request.channel, request.thread_ts), note))
+        except ChatError:
             log.warning("could not post the progress of %s", request.id)  # the work goes on regardless
 
     return report
 
 
-def abort(request_id: str) -> bool:
-    event = _aborts.get(request_id)
-    if event is None:
-        return False
-    event.set()
-    return True
+def abort(ctx: BotContext, request_id: str) -> bool:
+    return ctx.running.abort(request_id)
 
 
 def expire_due(ctx: BotContext, now: float | None = None) -> int:
@@ -261,7 +236,7 @@ def _resume_replay(ctx: BotContext, request: Request) -> None:
             result = actions.replay.resume(actx, record.id)
             verification = actions.verify(actx, request.plan, result)
             _finish(ctx, request, "executed" if result.ok and verification.ok else "failed",
-                    f"*Resumed after a restart*: {blocks.escape(result.message)} {blocks.escape(verification.message)}",
+                    f"*Resumed after a restart*: {escape(result.message)} {escape(verification.message)}",
                     result.model_dump(mode="json"), verification.model_dump(mode="json"))
             return
     _finish(ctx, request, "failed", "The bot stopped during this replay and found no progress to resume from.",

@@ -36,8 +36,8 @@ from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot import db
-from bot.escalation import ladder
-from bot.escalation.ladder import Step
+from bot.incidents import ladder
+from bot.incidents.ladder import Step
 
 if TYPE_CHECKING:
     from bot.escalation.scheduler import LockedJobStore

@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from bot.subject import Subject
+
+__all__ = ["Event", "Incident", "Severity", "Status", "Subject"]
+
 
 class Status(StrEnum):
     OPEN = "open"
@@ -36,20 +40,6 @@ class Severity(StrEnum):
         except ValueError:
             return default
 
-
-@dataclass(frozen=True)
-class Subject:
-    """What the incident is about: the checks inspect these."""
-
-    cluster: str | None = None
-    group: str | None = None
-    topic: str | None = None
-    queue: str | None = None
-
-    def describe(self) -> str:
-        parts = [f"{k} `{v}`" for k, v in (("cluster", self.cluster), ("group", self.group),
-                                           ("topic", self.topic), ("queue", self.queue)) if v]
-        return ", ".join(parts) or "no subject named"
 
 
 @dataclass

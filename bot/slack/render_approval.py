@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.actions import title
 from bot.actions.base import Plan
 from bot.approvals.store import Request
+from bot.approvals.views import ApprovalCard, ExecutionProgress
+from bot.incidents.text import clock
+from bot.reports.markup import user
 from bot.reports.report import Table, format_table
 from bot.slack import blocks
 from bot.slack.blocks import Block
 from bot.slack.ids import Action
-from bot.slack.render_incident import clock, who
 
-TITLES = {"reset_offsets": "Reset consumer group offsets", "restore_offsets": "Restore consumer group offsets",
-          "replay_dlq": "Replay a DLQ", "purge_dlq": "Purge a DLQ", "add_partitions": "Increase partitions",
-          "elect_leaders": "Preferred leader election"}
 FINAL = {"approved": ":hourglass_flowing_sand: Approved, executing", "executing": ":hourglass_flowing_sand: Executing",
          "executed": ":white_check_mark: Executed", "failed": ":x: Failed", "denied": ":no_entry: Denied",
          "expired": ":clock3: Expired"}
@@ -35,12 +35,25 @@ def plan_table(plan: Plan) -> str:
 
 
 def card_text(request: Request) -> str:
-    return f"Approval {request.id}: {TITLES.get(request.plan.kind, request.plan.kind)} of {request.plan.target} ({request.state})"
+    return f"Approval {request.id}: {title(request.plan.kind)} of {request.plan.target} ({request.state})"
+
+
+def card_message(view: ApprovalCard) -> tuple[str, list[Block]]:
+    return card_text(view.request), card(view.request, view.approvers, view.outcome)
+
+
+def progress_message(view: ExecutionProgress) -> tuple[str, list[Block]]:
+    out = [blocks.section(blocks.escape(view.text))]
+    if view.abortable:
+        out.append({"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "Abort"}, "style": "danger",
+             "action_id": Action.ABORT, "value": view.request_id}]})
+    return view.text, out
 
 
 def card(request: Request, approvers: str, extra: list[str] | None = None) -> list[Block]:
     plan = request.plan
-    out: list[Block] = [blocks.header(f"{TITLES.get(plan.kind, plan.kind)}: {plan.target}"),
+    out: list[Block] = [blocks.header(f"{title(plan.kind)}: {plan.target}"),
                         blocks.section(f"*Dry run* on `{plan.cluster}`: {blocks.escape(plan.summary)}")]
     if plan.rows:
         out.append(blocks.section(f"```{blocks.escape(plan_table(plan))}```"))
@@ -55,7 +68,7 @@ def card(request: Request, approvers: str, extra: list[str] | None = None) -> li
     if plan.samples:
         lines = "\n".join(blocks.escape(str(s))[:200] for s in plan.samples[:5])
         out.append(blocks.section(f"*A look at what it touches*\n```{lines}```"))
-    out.append(blocks.context(f"{request.id} · requested by {who(request.requester)} at {clock(request.requested_at)}"
+    out.append(blocks.context(f"{request.id} · requested by {user(request.requester)} at {clock(request.requested_at)}"
                               f" · expires {clock(request.expires_at)} · plan {plan.plan_hash}",
                               f"A second person from {approvers} approves."))
     if request.state == "requested" and not plan.refused and not plan.nothing_to_do:
@@ -69,7 +82,7 @@ def card(request: Request, approvers: str, extra: list[str] | None = None) -> li
         state = FINAL.get(request.state, request.state)
         if request.state == "requested":
             state = ":no_entry_sign: Nothing to approve" if plan.refused else ":white_check_mark: Nothing to do"
-        by = f" by {who(request.decided_by)}" if request.decided_by else ""
+        by = f" by {user(request.decided_by)}" if request.decided_by else ""
         reason = f": {blocks.escape(request.reason)}" if request.reason else ""
         out.append(blocks.section(f"*{state}*{by}{reason}"))
     for line in extra or []:
