@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import ast
 import importlib
+import threading
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, Table, UniqueConstraint, inspect, select
+from sqlalchemy import Engine, Table, UniqueConstraint, func, inspect, select
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.types import TypeEngine
 
@@ -159,3 +161,30 @@ def test_migrations_build_the_features_tables_and_the_old_schema_matches(urls: t
     finally:
         db.dispose(fresh)
         db.dispose(old)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_processes_starting_together_migrate_once(kind: str, tmp_path: Path) -> None:
+    """Replicas started together: each migrates on its own engine, they take turns,
+    and every step runs once (a second CREATE TABLE would fail)."""
+    with (postgres_database() if kind == "postgresql" else nullcontext(f"sqlite:///{tmp_path / 'bot.db'}")) as url:
+        engines = [db.create(url) for _ in range(4)]
+        start = threading.Barrier(len(engines))
+        versions: list[int] = []
+
+        def migrate(engine: Engine) -> None:
+            start.wait()
+            versions.append(db.migrate(engine))
+
+        threads = [threading.Thread(target=migrate, args=(e,)) for e in engines]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        try:
+            assert versions == [len(db.migrations.STEPS)] * len(engines)
+            with engines[0].connect() as conn:
+                assert conn.execute(select(func.count()).select_from(db.schema_version)).scalar_one() == 1
+        finally:
+            for engine in engines:
+                db.dispose(engine)
