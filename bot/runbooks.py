@@ -88,8 +88,8 @@ def load_file(path: Path) -> Runbook:
         raise RunbookError(f"{path.name}: not valid YAML ({exc})") from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise RunbookError(f"{path.name}: {where}: {first['msg']}") from None
+        where = ".".join(str(p) for p in first["loc"]) + ": " if first["loc"] else ""  # none: the whole file
+        raise RunbookError(f"{path.name}: {where}{first['msg'].removeprefix('Value error, ')}") from None
 
 
 def shipped() -> Path:
