@@ -72,7 +72,7 @@ class Runbook(BaseModel):
     def _unique_steps(self) -> "Runbook":
         ids = [s.id for s in self.diagnosis]
         if len(ids) != len(set(ids)):
-            raise ValueError(f"step ids repeat in {self.id}: {sorted(i for i in ids if ids.count(i) > 1)}")
+            raise ValueError(f"step ids repeat in {self.id}: {sorted({i for i in ids if ids.count(i) > 1})}")
         return self
 
 
