@@ -235,7 +235,8 @@ def incident(**over: Any) -> Incident:
     return dataclasses.replace(base, **over)
 
 
-OPEN_BUTTONS = [("Acknowledge", Action.ACKNOWLEDGE, "INC-2027-0042"), ("Run checks", Action.RUN_CHECKS, "INC-2027-0042"),
+OPEN_BUTTONS = [("Acknowledge", Action.ACKNOWLEDGE, "INC-2027-0042"),
+                ("Run checks", Action.RUN_CHECKS, "INC-2027-0042"),
                 ("Resolve", Action.RESOLVE, "INC-2027-0042")]
 PARENTS: list[tuple[str, Incident, str | None, list[str], list[tuple[str, str, str]]]] = [
     ("open", incident(), "minute 5: lag and DLQ",

@@ -120,7 +120,8 @@ RESETS: list[tuple[str, str, ResetSpec, str]] = [
      ResetSpec(group="billing", all_topics=True, strategy="shift-by", shift_by=-100),
      "billing --all-topics --shift-by -100"),
     ("to offset 0", "billing --all-topics --to-offset 0",
-     ResetSpec(group="billing", all_topics=True, strategy="to-offset", to_offset=0), "billing --all-topics --to-offset 0"),
+     ResetSpec(group="billing", all_topics=True, strategy="to-offset", to_offset=0),
+     "billing --all-topics --to-offset 0"),
     ("datetime in UTC", "billing --all-topics --to-datetime 2024-01-01T00:00:00Z",
      ResetSpec(group="billing", all_topics=True, strategy="to-datetime", to_datetime=datetime(2024, 1, 1, tzinfo=UTC)),
      "billing --all-topics --to-datetime 2024-01-01T00:00:00+00:00"),
@@ -136,7 +137,8 @@ RESETS: list[tuple[str, str, ResetSpec, str]] = [
      ResetSpec(group="billing", all_topics=True, strategy="by-duration", by_duration_s=95_400.0),
      "billing --all-topics --by-duration P1DT2H30M"),
     ("--group and --flag=value", "--group billing --topic=orders --to-offset=5",
-     ResetSpec(group="billing", topics=ORDERS, strategy="to-offset", to_offset=5), "billing --topic orders --to-offset 5"),
+     ResetSpec(group="billing", topics=ORDERS, strategy="to-offset", to_offset=5),
+     "billing --topic orders --to-offset 5"),
     ("Kafka's --execute is accepted and ignored", "billing --topic orders --to-earliest --execute",
      ResetSpec(group="billing", topics=ORDERS, strategy="to-earliest"), "billing --topic orders --to-earliest"),
     ("Kafka's --dry-run too: approval decides", "billing --topic orders --to-earliest --dry-run",
@@ -163,7 +165,8 @@ RESET_REFUSED: list[tuple[str, str, str]] = [
     ("topic and all topics", "billing --topic orders --all-topics --to-earliest",
      "Give either --topic (once or more) or --all-topics." + USAGE_TAIL),
     ("no strategy", "billing --topic orders", f"{ONE_OF} (got none)."),
-    ("two strategies", "billing --topic orders --to-earliest --to-latest", f"{ONE_OF} (got --to-earliest, --to-latest)."),
+    ("two strategies", "billing --topic orders --to-earliest --to-latest",
+     f"{ONE_OF} (got --to-earliest, --to-latest)."),
     ("unknown option", "billing --topic orders --to-earliest --force", "Unknown option `--force`." + USAGE_TAIL),
     ("a value missing", "billing --topic orders --shift-by", "`--shift-by` needs a value." + USAGE_TAIL),
     ("shift not a number", "billing --topic orders --shift-by ten", "`--shift-by` needs a whole number, not `ten`."),
@@ -216,7 +219,8 @@ def test_replay_spec(text: str, spec: ReplaySpec) -> None:
     assert parse_replay_spec(text) == spec
 
 
-REPLAY_USAGE = " Usage: <dlq> [--to <topic-or-exchange>] [--limit N] [--pattern <error-pattern>] [--broker kafka|rabbitmq]"
+REPLAY_USAGE = (" Usage: <dlq> [--to <topic-or-exchange>] [--limit N] [--pattern <error-pattern>] "
+                "[--broker kafka|rabbitmq]")
 REPLAY_REFUSED: list[tuple[str, str, str]] = [
     ("no DLQ", "", "Name exactly one DLQ." + REPLAY_USAGE),
     ("two DLQs", "a.dlq b.dlq", "Name exactly one DLQ." + REPLAY_USAGE),

@@ -66,7 +66,8 @@ def test_not_yaml(tmp_path: Path) -> None:
 
 
 FOLDERS: list[tuple[str, dict[str, str], str]] = [
-    ("file name is not the id", {"x.yaml": GOOD.format(id="y"), "generic-triage.yaml": GOOD.format(id="generic-triage")},
+    ("file name is not the id",
+     {"x.yaml": GOOD.format(id="y"), "generic-triage.yaml": GOOD.format(id="generic-triage")},
      "x.yaml: the file name must be the runbook id (y.yaml)"),
     ("no generic-triage", {"x.yaml": X}, "the generic-triage runbook is missing: unmatched alerts need it"),
 ]
