@@ -37,7 +37,7 @@ def parse(text: str, model: type[M], *, positional: list[str], usage: str, rest:
             name, _, inline = word[2:].partition("=")
             key = name.replace("-", "_")
             if key not in fields or key in positional or key == rest:
-                options = ", ".join(f"--{f.replace('_', '-')}" for f in fields if f not in positional)
+                options = ", ".join(f"--{f.replace('_', '-')}" for f in fields if f not in positional and f != rest)
                 raise UsageError(f"Unknown option `{word}`. Options: {options or 'none'}. Usage: `{usage}`")
             if fields[key].annotation is bool:
                 values[key] = True

@@ -122,6 +122,6 @@ def test_killed_bot_fires_missed_steps_once_and_late(tmp_path: Path, local_slack
     texts = [m.text for m in local_slack.state.messages("C0INCIDENTS") if m.text.startswith(":alarm_clock:")]
     assert len(texts) == 5 and sorted(headers) == [5, 10, 15, 20, 30]  # each once
     assert f"(late by {found[10].late_by:.0f} s: the bot was down)" in headers[10]
-    assert "(late by" in headers[15]
+    assert f"(late by {found[15].late_by:.0f} s: the bot was down)" in headers[15]
     for on_time in (5, 20, 30):
         assert "(late by" not in headers[on_time], headers[on_time]

@@ -39,7 +39,7 @@ def parent(i: Incident, runbook: Runbook, next_step: str | None = None, now: flo
     fields = [
         f"*Status*\n{status}",
         f"*Severity*\n{SEVERITY_MARK[i.severity.value]} {i.severity.value}",
-        f"*Subject*\n{i.subject.describe()}",
+        f"*Subject*\n{blocks.escape(i.subject.describe())}",
         f"*Runbook*\n{blocks.escape(runbook.title)}",
         f"*Commander*\n{user(i.commander) if i.commander else 'nobody yet'}",
         f"*Opened*\n{clock(i.created_at)} ({duration(now - i.created_at)} ago)",
