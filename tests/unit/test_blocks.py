@@ -15,12 +15,15 @@ from bot.actions.base import Plan, Refusal, Row
 from bot.approvals.store import Request
 from bot.health.verdict import Level, Verdict
 from bot.incidents.model import Incident, Severity, Status, Subject
-from bot.reports.report import Report, Table, format_table, to_blocks, to_text
+from bot.incidents.text import headline as parent_text
+from bot.incidents.text import incident_line
+from bot.reports.report import Report, Table, format_table, to_text
 from bot.runbooks import load_all
 from bot.slack import blocks
 from bot.slack.ids import Action
 from bot.slack.render_approval import card, card_text
-from bot.slack.render_incident import incident_line, parent, parent_text
+from bot.slack.render_incident import parent
+from bot.slack.report_blocks import to_blocks
 
 Block = dict[str, Any]
 T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
