@@ -13,10 +13,12 @@ from __future__ import annotations
 import threading
 
 from confluent_kafka import ElectionType, KafkaError, KafkaException, TopicPartition
+from pydantic import BaseModel
 
 from bot.actions.base import (
     ActionContext,
     ActionError,
+    ActionKind,
     Plan,
     ProgressFn,
     Refusal,
@@ -29,7 +31,7 @@ from bot.actions.base import (
     result,
 )
 from bot.actions.kafka_util import TP, error_text, metadata, wait
-from bot.actions.reset_spec import SpecError, parse_topic
+from bot.actions.reset_spec import SpecError, parse_topic, read
 
 NOTHING = "Nothing to do: every partition is led by its preferred replica."
 
@@ -78,6 +80,18 @@ def plan(ctx: ActionContext, cluster: str, selector: str | None = None) -> Plan:
                 columns=["topic", "partition", "leader", "preferred", "preferred_in_sync"], rows=rows,
                 totals={"partitions_checked": len(wanted), "not_preferred": len(rows), "electable": len(electable)},
                 refusals=refusals, details={"partitions": electable})
+
+
+class _Words(BaseModel):
+    selector: str | None = None
+
+
+def plan_words(ctx: ActionContext, cluster: str, words: str) -> Plan:
+    return plan(ctx, cluster, read(words, _Words, usage="[topic[:p]]", positional=["selector"]).selector)
+
+
+def replan(ctx: ActionContext, approved: Plan) -> Plan:
+    return plan(ctx, approved.cluster, approved.params["selector"])
 
 
 def execute(ctx: ActionContext, plan: Plan, *, progress: ProgressFn | None = None,
@@ -135,3 +149,9 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
         return Verification(ok=True, message=NOTHING)
     return Verification(ok=True, rows=rows, message=f"All {plural(len(rows), 'partition')} are led by their "
                                                      f"preferred replica.")
+
+
+ACTION = ActionKind(
+    kind="elect_leaders", title="Preferred leader election", command="elect-leaders",
+    summary="preferred leader election for partitions led by another replica", usage="[topic[:p]]",
+    plan=plan_words, replan=replan, execute=execute, verify=verify, needs_words=False)

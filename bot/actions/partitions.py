@@ -9,15 +9,16 @@ topic rebalance to take the new partitions on.
 
 from __future__ import annotations
 
-import shlex
 import threading
 import time
 
 from confluent_kafka.admin import ConfigResource, NewPartitions, ResourceType
+from pydantic import BaseModel
 
 from bot.actions.base import (
     ActionContext,
     ActionError,
+    ActionKind,
     Plan,
     ProgressFn,
     Refusal,
@@ -30,24 +31,35 @@ from bot.actions.base import (
     result,
 )
 from bot.actions.kafka_util import metadata, wait, wait_until_served
-from bot.actions.reset_spec import SpecError
+from bot.actions.reset_spec import SpecError, read
 from bot.probes import kafka_lag
 
 USAGE = "<topic> <new-total>"
 
 
+class _Words(BaseModel):
+    topic: str | None = None
+    new_total: str | None = None
+    more: str | None = None
+
+
 def parse_partitions_spec(text: str) -> tuple[str, int]:
-    try:
-        words = shlex.split(text)
-    except ValueError as exc:
-        raise SpecError(f"I could not read that: {exc}. Usage: {USAGE}") from None
-    if len(words) != 2:
+    words = read(text, _Words, usage=USAGE, positional=["topic", "new_total"], rest="more")
+    if words.topic is None or words.new_total is None or words.more:
         raise SpecError(f"Give the topic and the new total number of partitions. Usage: {USAGE}")
     try:
-        total = int(words[1])
+        total = int(words.new_total)
     except ValueError:
-        raise SpecError(f"`{words[1]}` is not a number of partitions. Usage: {USAGE}") from None
-    return words[0], total
+        raise SpecError(f"`{words.new_total}` is not a number of partitions. Usage: {USAGE}") from None
+    return words.topic, total
+
+
+def plan_words(ctx: ActionContext, cluster: str, words: str) -> Plan:
+    return plan(ctx, cluster, *parse_partitions_spec(words))
+
+
+def replan(ctx: ActionContext, approved: Plan) -> Plan:
+    return plan(ctx, approved.cluster, approved.params["topic"], approved.params["new_total"])
 
 
 def plan(ctx: ActionContext, cluster: str, topic: str, new_total: int) -> Plan:
@@ -144,3 +156,9 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
     if mismatches:
         return Verification(ok=False, rows=rows, mismatches=mismatches, message=mismatches[0])
     return Verification(ok=True, rows=rows, message=f"{topic} has {total} partitions, each with a leader.")
+
+
+ACTION = ActionKind(
+    kind="add_partitions", title="Increase partitions", command="add-partitions",
+    summary="increase a topic's partitions (keys move; consumers rebalance)", usage="<topic> <new-total>",
+    plan=plan_words, replan=replan, execute=execute, verify=verify)

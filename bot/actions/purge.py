@@ -15,7 +15,6 @@ a RabbitMQ queue that a dead-letter exchange feeds or whose name says so.
 
 from __future__ import annotations
 
-import shlex
 import threading
 import time
 from datetime import datetime
@@ -29,6 +28,7 @@ from pydantic import BaseModel
 from bot.actions.base import (
     ActionContext,
     ActionError,
+    ActionKind,
     Plan,
     ProgressFn,
     Refusal,
@@ -43,7 +43,7 @@ from bot.actions.base import (
 from bot.actions.kafka_util import error_text, log_bounds, metadata, wait, wait_until_served
 from bot.actions.locate import check_cluster, which_broker
 from bot.actions.rabbit_util import connect, queue_counts
-from bot.actions.reset_spec import SpecError
+from bot.actions.reset_spec import SpecError, read
 from bot.probes import kafka_dlq, rabbitmq
 from bot.probes.dlq_models import PartitionDepth, group_patterns
 
@@ -58,33 +58,22 @@ class PurgeSpec(BaseModel):
     broker: Literal["kafka", "rabbitmq"] | None = None
 
 
+class _Words(BaseModel):
+    dlq: str | None = None
+    more: str | None = None  # a second DLQ
+    mode: str = "delete-records"
+    broker: str | None = None
+
+
 def parse_purge_spec(text: str) -> PurgeSpec:
-    try:
-        words = shlex.split(text)
-    except ValueError as exc:
-        raise SpecError(f"I could not read that: {exc}. Usage: {USAGE}") from None
-    values: dict[str, str] = {}
-    free = []
-    while words:
-        word = words.pop(0)
-        if word.startswith("--"):
-            flag, eq, value = word[2:].partition("=")
-            if flag not in ("mode", "broker"):
-                raise SpecError(f"Unknown option `{word}`. Usage: {USAGE}")
-            if not eq:
-                if not words:
-                    raise SpecError(f"`--{flag}` needs a value. Usage: {USAGE}")
-                value = words.pop(0)
-            values[flag] = value
-        else:
-            free.append(word)
-    if len(free) != 1:
+    words = read(text, _Words, usage=USAGE, positional=["dlq"], rest="more")
+    if not words.dlq or words.more:
         raise SpecError(f"Name exactly one DLQ. Usage: {USAGE}")
-    if values.get("mode", "delete-records") not in ("delete-records", "recreate"):
+    if words.mode not in ("delete-records", "recreate"):
         raise SpecError("`--mode` is delete-records or recreate.")
-    if values.get("broker") not in (None, "kafka", "rabbitmq"):
+    if words.broker not in (None, "kafka", "rabbitmq"):
         raise SpecError("`--broker` is kafka or rabbitmq.")
-    return PurgeSpec(dlq=free[0], **values)  # type: ignore[arg-type]
+    return PurgeSpec(dlq=words.dlq, mode=words.mode, broker=words.broker)  # type: ignore[arg-type]
 
 
 def plan(ctx: ActionContext, cluster: str, spec: PurgeSpec | str) -> Plan:
@@ -92,6 +81,10 @@ def plan(ctx: ActionContext, cluster: str, spec: PurgeSpec | str) -> Plan:
     broker = spec.broker or which_broker(ctx, cluster, spec.dlq)
     check_cluster(ctx, cluster, broker)
     return _plan_kafka(ctx, cluster, spec) if broker == "kafka" else _plan_rabbit(ctx, cluster, spec)
+
+
+def replan(ctx: ActionContext, approved: Plan) -> Plan:
+    return plan(ctx, approved.cluster, PurgeSpec.model_validate(approved.params["spec"]))
 
 
 def _plan_kafka(ctx: ActionContext, cluster: str, spec: PurgeSpec) -> Plan:
@@ -293,3 +286,9 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
         return Verification(ok=False, rows=rows, mismatches=missing, message=missing[0])
     said = "is empty" if remaining == 0 else f"holds {plural(remaining, 'message')} that arrived after the purge"
     return Verification(ok=True, rows=rows, message=f"{plan.target} {said}.")
+
+
+ACTION = ActionKind(
+    kind="purge_dlq", title="Purge a DLQ", command="purge-dlq",
+    summary="purge a DLQ after investigation (approval with the name typed out)", usage="<dlq>",
+    plan=plan, replan=replan, execute=execute, verify=verify)
