@@ -34,6 +34,7 @@ from bot.actions.kafka_util import TP, error_text, metadata, wait
 from bot.actions.reset_spec import SpecError, parse_topic, read
 
 NOTHING = "Nothing to do: every partition is led by its preferred replica."
+USAGE = "[topic[:p]]"
 
 
 def _selection(md_topics: dict[str, list[int]], selector: str | None) -> list[TP]:
@@ -87,7 +88,7 @@ class _Words(BaseModel):
 
 
 def plan_words(ctx: ActionContext, cluster: str, words: str) -> Plan:
-    return plan(ctx, cluster, read(words, _Words, usage="[topic[:p]]", positional=["selector"]).selector)
+    return plan(ctx, cluster, read(words, _Words, usage=USAGE, positional=["selector"]).selector)
 
 
 def replan(ctx: ActionContext, approved: Plan) -> Plan:
@@ -153,5 +154,5 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
 
 ACTION = ActionKind(
     kind="elect_leaders", title="Preferred leader election", command="elect-leaders",
-    summary="preferred leader election for partitions led by another replica", usage="[topic[:p]]",
+    summary="preferred leader election for partitions led by another replica", usage=USAGE,
     plan=plan_words, replan=replan, execute=execute, verify=verify, needs_words=False)

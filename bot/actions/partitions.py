@@ -160,5 +160,5 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
 
 ACTION = ActionKind(
     kind="add_partitions", title="Increase partitions", command="add-partitions",
-    summary="increase a topic's partitions (keys move; consumers rebalance)", usage="<topic> <new-total>",
+    summary="increase a topic's partitions (keys move; consumers rebalance)", usage=USAGE,
     plan=plan_words, replan=replan, execute=execute, verify=verify)

@@ -51,6 +51,7 @@ from bot.probes.lag_models import GroupLag
 
 INACTIVE = ("Empty", "Dead")
 COLUMNS = ["topic", "partition", "current", "target", "change"]
+RESTORE_USAGE = "<restore-point-id>"
 
 
 def _key(tp: TP) -> str:
@@ -148,8 +149,8 @@ class _RestoreWords(BaseModel):
 
 def plan_restore_words(ctx: ActionContext, cluster: str, words: str) -> Plan:
     """/restore-offsets' words; the cluster is the restore point's own."""
-    return plan_restore(ctx, read(words, _RestoreWords, usage="<restore-point-id>",
-                                  positional=["restore_point"]).restore_point)
+    point = read(words, _RestoreWords, usage=RESTORE_USAGE, positional=["restore_point"]).restore_point
+    return plan_restore(ctx, point)
 
 
 def replan_restore(ctx: ActionContext, approved: Plan) -> Plan:
@@ -331,5 +332,5 @@ RESET = ActionKind(
 # A restore is a reset whose targets come from a restore point: the same execute and verify.
 RESTORE = ActionKind(
     kind="restore_offsets", title="Restore consumer group offsets", command="restore-offsets",
-    summary="put a group's offsets back from a restore point (with approval)", usage="<restore-point-id>",
+    summary="put a group's offsets back from a restore point (with approval)", usage=RESTORE_USAGE,
     plan=plan_restore_words, replan=replan_restore, execute=execute, verify=verify)
