@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 
 from confluent_kafka import ElectionType, KafkaError, KafkaException, TopicPartition
-from pydantic import BaseModel
 
 from bot.actions.base import (
     ActionContext,
@@ -31,7 +30,7 @@ from bot.actions.base import (
     result,
 )
 from bot.actions.kafka_util import TP, error_text, metadata, wait
-from bot.actions.reset_spec import SpecError, parse_topic, read
+from bot.actions.reset_spec import SpecError, parse_topic
 
 NOTHING = "Nothing to do: every partition is led by its preferred replica."
 USAGE = "[topic[:p]]"
@@ -83,12 +82,8 @@ def plan(ctx: ActionContext, cluster: str, selector: str | None = None) -> Plan:
                 refusals=refusals, details={"partitions": electable})
 
 
-class _Words(BaseModel):
-    selector: str | None = None
-
-
 def plan_words(ctx: ActionContext, cluster: str, words: str) -> Plan:
-    return plan(ctx, cluster, read(words, _Words, usage=USAGE, positional=["selector"]).selector)
+    return plan(ctx, cluster, words or None)
 
 
 def replan(ctx: ActionContext, approved: Plan) -> Plan:

@@ -9,11 +9,11 @@ topic rebalance to take the new partitions on.
 
 from __future__ import annotations
 
+import shlex
 import threading
 import time
 
 from confluent_kafka.admin import ConfigResource, NewPartitions, ResourceType
-from pydantic import BaseModel
 
 from bot.actions.base import (
     ActionContext,
@@ -31,27 +31,24 @@ from bot.actions.base import (
     result,
 )
 from bot.actions.kafka_util import metadata, wait, wait_until_served
-from bot.actions.reset_spec import SpecError, read
+from bot.actions.reset_spec import SpecError
 from bot.probes import kafka_lag
 
 USAGE = "<topic> <new-total>"
 
 
-class _Words(BaseModel):
-    topic: str | None = None
-    new_total: str | None = None
-    more: str | None = None
-
-
 def parse_partitions_spec(text: str) -> tuple[str, int]:
-    words = read(text, _Words, usage=USAGE, positional=["topic", "new_total"], rest="more")
-    if words.topic is None or words.new_total is None or words.more:
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise SpecError(f"I could not read that: {exc}. Usage: {USAGE}") from None
+    if len(words) != 2:
         raise SpecError(f"Give the topic and the new total number of partitions. Usage: {USAGE}")
     try:
-        total = int(words.new_total)
+        total = int(words[1])
     except ValueError:
-        raise SpecError(f"`{words.new_total}` is not a number of partitions. Usage: {USAGE}") from None
-    return words.topic, total
+        raise SpecError(f"`{words[1]}` is not a number of partitions. Usage: {USAGE}") from None
+    return words[0], total
 
 
 def plan_words(ctx: ActionContext, cluster: str, words: str) -> Plan:

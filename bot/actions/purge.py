@@ -15,6 +15,7 @@ a RabbitMQ queue that a dead-letter exchange feeds or whose name says so.
 
 from __future__ import annotations
 
+import shlex
 import threading
 import time
 from datetime import datetime
@@ -43,7 +44,7 @@ from bot.actions.base import (
 from bot.actions.kafka_util import error_text, log_bounds, metadata, wait, wait_until_served
 from bot.actions.locate import check_cluster, which_broker
 from bot.actions.rabbit_util import connect, queue_counts
-from bot.actions.reset_spec import SpecError, read
+from bot.actions.reset_spec import SpecError
 from bot.probes import kafka_dlq, rabbitmq
 from bot.probes.dlq_models import PartitionDepth, group_patterns
 
@@ -58,22 +59,33 @@ class PurgeSpec(BaseModel):
     broker: Literal["kafka", "rabbitmq"] | None = None
 
 
-class _Words(BaseModel):
-    dlq: str | None = None
-    more: str | None = None  # a second DLQ
-    mode: str = "delete-records"
-    broker: str | None = None
-
-
 def parse_purge_spec(text: str) -> PurgeSpec:
-    words = read(text, _Words, usage=USAGE, positional=["dlq"], rest="more")
-    if not words.dlq or words.more:
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise SpecError(f"I could not read that: {exc}. Usage: {USAGE}") from None
+    values: dict[str, str] = {}
+    free = []
+    while words:
+        word = words.pop(0)
+        if word.startswith("--"):
+            flag, eq, value = word[2:].partition("=")
+            if flag not in ("mode", "broker"):
+                raise SpecError(f"Unknown option `{word}`. Usage: {USAGE}")
+            if not eq:
+                if not words:
+                    raise SpecError(f"`--{flag}` needs a value. Usage: {USAGE}")
+                value = words.pop(0)
+            values[flag] = value
+        else:
+            free.append(word)
+    if len(free) != 1:
         raise SpecError(f"Name exactly one DLQ. Usage: {USAGE}")
-    if words.mode not in ("delete-records", "recreate"):
+    if values.get("mode", "delete-records") not in ("delete-records", "recreate"):
         raise SpecError("`--mode` is delete-records or recreate.")
-    if words.broker not in (None, "kafka", "rabbitmq"):
+    if values.get("broker") not in (None, "kafka", "rabbitmq"):
         raise SpecError("`--broker` is kafka or rabbitmq.")
-    return PurgeSpec(dlq=words.dlq, mode=words.mode, broker=words.broker)  # type: ignore[arg-type]
+    return PurgeSpec(dlq=free[0], **values)  # type: ignore[arg-type]
 
 
 def plan(ctx: ActionContext, cluster: str, spec: PurgeSpec | str) -> Plan:

@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from bot.actions.reset_spec import SpecError, read
+from bot.actions.reset_spec import SpecError
 from bot.probes.dlq_models import error_pattern
 
 MARKER = "x-incidentbot-replay"  # header on every replayed message; its value is the replay id
@@ -47,34 +47,43 @@ class ReplaySpec(BaseModel):
         return " ".join(parts)
 
 
-class _Words(BaseModel):
-    dlq: str | None = None
-    more: str | None = None  # a second DLQ
-    to: str | None = None
-    limit: str | None = None
-    pattern: str | None = None
-    broker: str | None = None
-    route: str | None = None
-
-
 def parse_replay_spec(text: str) -> ReplaySpec:
-    words = read(text, _Words, usage=USAGE, positional=["dlq"], rest="more")
-    if not words.dlq or words.more:
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise SpecError(f"I could not read that: {exc}. Usage: {USAGE}") from None
+    values: dict[str, object] = {}
+    free: list[str] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if not word.startswith("--"):
+            free.append(word)
+            i += 1
+            continue
+        flag, eq, inline = word[2:].partition("=")
+        if flag not in ("to", "limit", "pattern", "broker", "route"):
+            raise SpecError(f"Unknown option `{word}`. Usage: {USAGE}")
+        if not eq:
+            if i + 1 >= len(words):
+                raise SpecError(f"`--{flag}` needs a value. Usage: {USAGE}")
+            inline, i = words[i + 1], i + 1
+        values[flag] = inline
+        i += 1
+    if len(free) != 1:
         raise SpecError(f"Name exactly one DLQ. Usage: {USAGE}")
-    limit = None
-    if words.limit is not None:
+    if "limit" in values:
         try:
-            limit = int(words.limit)
+            values["limit"] = int(str(values["limit"]))
         except ValueError:
             raise SpecError("`--limit` needs a whole number.") from None
-        if limit < 1:
+        if values["limit"] < 1:  # type: ignore[operator]
             raise SpecError("`--limit` must be 1 or more.")
-    if words.broker not in (None, "kafka", "rabbitmq"):
+    if values.get("broker") not in (None, "kafka", "rabbitmq"):
         raise SpecError("`--broker` is kafka or rabbitmq.")
-    if words.route not in (None, "queue", "exchange"):
+    if values.get("route") not in (None, "queue", "exchange"):
         raise SpecError("`--route` is queue (back to the queue it died in) or exchange (to its original exchange).")
-    return ReplaySpec(dlq=words.dlq, to=words.to, limit=limit, pattern=words.pattern, broker=words.broker,  # type: ignore[arg-type]
-                      route=words.route or "queue")  # type: ignore[arg-type]
+    return ReplaySpec(dlq=free[0], **values)  # type: ignore[arg-type]
 
 
 def split_error(text: str | None) -> tuple[str | None, str | None]:

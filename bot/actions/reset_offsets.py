@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-from pydantic import BaseModel
 
 from bot.actions import restore_points
 from bot.actions.base import (
@@ -45,7 +44,7 @@ from bot.actions.base import (
     result,
 )
 from bot.actions.kafka_util import TP, committed_offsets, log_bounds, offsets_for_time, topic_partitions, wait
-from bot.actions.reset_spec import ResetSpec, parse_reset_spec, read
+from bot.actions.reset_spec import ResetSpec, parse_reset_spec
 from bot.probes import kafka_lag
 from bot.probes.lag_models import GroupLag
 
@@ -143,14 +142,9 @@ def replan(ctx: ActionContext, approved: Plan) -> Plan:
     return plan(ctx, approved.cluster, ResetSpec.model_validate(approved.params["spec"]))
 
 
-class _RestoreWords(BaseModel):
-    restore_point: str
-
-
 def plan_restore_words(ctx: ActionContext, cluster: str, words: str) -> Plan:
     """/restore-offsets' words; the cluster is the restore point's own."""
-    point = read(words, _RestoreWords, usage=RESTORE_USAGE, positional=["restore_point"]).restore_point
-    return plan_restore(ctx, point)
+    return plan_restore(ctx, words.strip())
 
 
 def replan_restore(ctx: ActionContext, approved: Plan) -> Plan:

@@ -7,23 +7,16 @@
 ``parse_reset_spec(text)`` turns slash-command text into a ResetSpec or raises
 SpecError with a sentence. A datetime without a zone is taken as UTC (Kafka's tool
 takes the JVM's zone; a bot serving people in several zones must not guess).
-
-The actions read their words with the commands' one parser (``read``), so quoting,
-`--flag=value` and the sentences for an unknown option or a missing value are the
-same in every command.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import shlex
 from datetime import UTC, datetime, timedelta
-from typing import Literal, TypeVar
+from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
-
-from commands import args
-from commands.base import UsageError
 
 Strategy = Literal["to-earliest", "to-latest", "to-datetime", "by-duration", "shift-by", "to-offset"]
 STRATEGIES: tuple[str, ...] = ("to-earliest", "to-latest", "to-datetime", "by-duration", "shift-by", "to-offset")
@@ -35,19 +28,8 @@ _DURATION = re.compile(r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(
 _TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
 
-M = TypeVar("M", bound=BaseModel)
-
-
 class SpecError(ValueError):
     """The command text cannot be understood; the message says how to write it."""
-
-
-def read(text: str, model: type[M], *, usage: str, positional: Sequence[str] = (), rest: str | None = None) -> M:
-    """commands.args.parse for an action's words, its UsageError a SpecError."""
-    try:
-        return args.parse(text, model, usage=usage, positional=positional, rest=rest)
-    except UsageError as exc:
-        raise SpecError(str(exc)) from None
 
 
 class TopicSelection(BaseModel):
@@ -143,49 +125,63 @@ def _int(flag: str, text: str) -> int:
         raise SpecError(f"`--{flag}` needs a whole number, not `{text}`.") from None
 
 
-class _Words(BaseModel):
-    """The words of a reset as kafka-consumer-groups spells them."""
-
-    group: str | None = None
-    more: str | None = None  # a second group name
-    topic: list[str] = Field(default_factory=list)
-    all_topics: bool = False
-    to_earliest: bool = False
-    to_latest: bool = False
-    to_datetime: str | None = None
-    by_duration: str | None = None
-    shift_by: str | None = None
-    to_offset: str | None = None
-    execute: bool = False  # Kafka's tool wants one of these two; here the approval decides when it executes
-    dry_run: bool = False
-
-
 def parse_reset_spec(text: str) -> ResetSpec:
-    words = read(text, _Words, usage=USAGE, positional=["group"], rest="more")
-    topics = [parse_topic(t) for t in words.topic]
-    if words.more:
-        raise SpecError(f"Unexpected `{words.more.split()[0]}`: name the group once. Usage: {USAGE}")
-    if not words.group:
+    try:
+        words = shlex.split(text)
+    except ValueError as exc:
+        raise SpecError(f"I could not read that: {exc}. Usage: {USAGE}") from None
+    group: str | None = None
+    topics: list[TopicSelection] = []
+    all_topics = False
+    chosen: list[tuple[str, str | None]] = []
+    i = 0
+    while i < len(words):
+        word = words[i]
+        flag, eq, inline = word[2:].partition("=") if word.startswith("--") else ("", "", "")
+        takes_value = flag in ("group", "topic", "to-datetime", "by-duration", "shift-by", "to-offset")
+        value: str | None = None
+        if takes_value:
+            if eq:
+                value = inline
+            elif i + 1 < len(words):
+                value, i = words[i + 1], i + 1
+            else:
+                raise SpecError(f"`--{flag}` needs a value. Usage: {USAGE}")
+        if not word.startswith("--"):
+            if group is not None:
+                raise SpecError(f"Unexpected `{word}`: name the group once. Usage: {USAGE}")
+            group = word
+        elif flag == "group":
+            group = value
+        elif flag == "topic":
+            topics.append(parse_topic(value or ""))
+        elif flag == "all-topics":
+            all_topics = True
+        elif flag in STRATEGIES:
+            chosen.append((flag, value))
+        elif flag in ("execute", "dry-run"):
+            pass  # Kafka's tool wants one of them; here approval decides when it executes
+        else:
+            raise SpecError(f"Unknown option `{word}`. Usage: {USAGE}")
+        i += 1
+    if not group:
         raise SpecError(f"Name the consumer group first. Usage: {USAGE}")
-    given = {s: getattr(words, s.replace("-", "_")) for s in STRATEGIES}
-    chosen = [s for s, v in given.items() if v not in (None, False)]
     if len(chosen) != 1:
-        named = ", ".join(f"--{c}" for c in chosen) or "none"
+        named = ", ".join(f"--{c}" for c, _ in chosen) or "none"
         raise SpecError(f"Give exactly one of --to-earliest, --to-latest, --to-datetime, --by-duration, "
                         f"--shift-by, --to-offset (got {named}).")
-    if bool(topics) == words.all_topics:
+    if bool(topics) == all_topics:
         raise SpecError(f"Give either --topic (once or more) or --all-topics. Usage: {USAGE}")
-    strategy, value = chosen[0], str(given[chosen[0]])
+    strategy, value = chosen[0]
     fields: dict[str, object] = {}
     if strategy == "to-datetime":
-        fields["to_datetime"] = parse_datetime(value)
+        fields["to_datetime"] = parse_datetime(value or "")
     elif strategy == "by-duration":
-        fields["by_duration_s"] = parse_duration(value)
+        fields["by_duration_s"] = parse_duration(value or "")
     elif strategy == "shift-by":
-        fields["shift_by"] = _int(strategy, value)
+        fields["shift_by"] = _int(strategy, value or "")
     elif strategy == "to-offset":
-        fields["to_offset"] = _int(strategy, value)
+        fields["to_offset"] = _int(strategy, value or "")
         if fields["to_offset"] < 0:  # type: ignore[operator]
             raise SpecError("`--to-offset` must be 0 or more.")
-    return ResetSpec(group=words.group, topics=topics, all_topics=words.all_topics, strategy=strategy,  # type: ignore[arg-type]
-                     **fields)
+    return ResetSpec(group=group, topics=topics, all_topics=all_topics, strategy=strategy, **fields)  # type: ignore[arg-type]

@@ -8,9 +8,6 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, Field, model_validator
 
-from bot.actions.purge import parse_purge_spec
-from bot.actions.replay_spec import parse_replay_spec
-from bot.actions.reset_spec import SpecError
 from commands import args
 from commands.base import UsageError
 
@@ -142,22 +139,3 @@ def test_not_found_suggests_close_names() -> None:
     assert str(args.not_found("runbook", "dlq-fill", ["dlq-filling", "high-consumer-lag"])) == \
         "No runbook named `dlq-fill`. Did you mean `dlq-filling`?"
     assert str(args.not_found("runbook", "zzz", ["dlq-filling"])) == "No runbook named `zzz`."
-
-
-# The destructive actions read their own words with the same parser: the same sentences.
-@pytest.mark.parametrize(("parse", "text", "told"), [
-    (parse_replay_spec, "orders.dlq --to", "`--to` needs a value. Usage: `<dlq> [--to <topic-or-exchange>]"),
-    (parse_replay_spec, "orders.dlq --force", "Unknown option `--force`. Options: --dlq, --to, --limit,"),
-    (parse_purge_spec, "orders.dlq --mode=", "`--mode` is delete-records or recreate."),
-    (parse_purge_spec, "a b", "Name exactly one DLQ. Usage: <dlq>"),
-])
-def test_actions_use_the_same_parser(parse: Any, text: str, told: str) -> None:
-    with pytest.raises(SpecError) as caught:
-        parse(text)
-    assert str(caught.value).startswith(told)
-
-
-def test_actions_read_inline_values_and_quotes() -> None:
-    spec = parse_replay_spec("orders.dlq --limit=10 --pattern 'Timeout upstream' --route exchange")
-    assert (spec.dlq, spec.limit, spec.pattern, spec.route) == ("orders.dlq", 10, "Timeout upstream", "exchange")
-    assert parse_purge_spec("--dlq orders.dlq --mode recreate").mode == "recreate"
