@@ -1,6 +1,6 @@
-"""The one parser of slash command text, for every command and for the destructive
-actions' own words: shell-like quoting, then positional words and `--flag` options
-into a pydantic model. The model's fields say the shape of each option:
+"""The one parser of slash command text, for every command: shell-like quoting, then
+positional words and `--flag` options into a pydantic model. The model's fields say
+the shape of each option:
 
     bool            --chart                  a switch, True when present
     list[...]       --topic a --topic b      repeated, every value kept in order
@@ -8,7 +8,11 @@ into a pydantic model. The model's fields say the shape of each option:
 
 A positional field may also be given as an option (`--group g`, as Kafka's tools
 allow). Bad input becomes a UsageError: a sentence naming the unknown option, the
-option without its value or the extra word, with the usage line."""
+option without its value or the extra word, with the usage line.
+
+The destructive actions read the words their command hands on (`others`) with their
+own parsers in bot.actions, in Kafka's own flags: the core cannot import commands,
+which imports it."""
 
 from __future__ import annotations
 
