@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
 from bot.chat import Form, Place
 from bot.health.schema import compatibility_verdict, error_verdict, registry_verdict, subject_verdict
 from bot.probes.schema_registry import SchemaRegistryError
@@ -54,20 +56,16 @@ def check(ctx: BotContext, registry: str, subject: str, candidate: str) -> Reply
     return common.report_reply(render_schema.check_report(probe.shown_url, result, compatibility_verdict(result)))
 
 
+class SchemaArgs(BaseModel):
+    subject: str | None = None
+    registry: str | None = None
+
+
 def handle(inv: Invocation, ctx: BotContext) -> Deferred:
     head, candidate = _split(inv.text)
-    words = args.split(head)
-    registry_flag = None
-    if "--registry" in words:
-        at = words.index("--registry")
-        if at + 1 >= len(words):
-            raise UsageError(f"`--registry` needs a value. Usage: `{USAGE}`")
-        registry_flag = words[at + 1]
-        del words[at:at + 2]
-    if len(words) > 1 or any(w.startswith("--") for w in words):
-        raise UsageError(f"I could not read `{head.strip()}`. Usage: `{USAGE}`")
-    subject = words[0] if words else None
-    registry = registry_name(ctx, registry_flag)
+    a = args.parse(head, SchemaArgs, positional=["subject"], usage=USAGE)
+    subject = a.subject
+    registry = registry_name(ctx, a.registry)
     if candidate is not None and subject is None:
         raise UsageError(f"`--check` needs the subject to check against. Usage: `{USAGE}`")
 

@@ -176,9 +176,7 @@ def plan(ctx: ActionContext, cluster: str, spec: ReplaySpec) -> Plan:
 
 
 def _route_text(r: tuple[str, str] | None) -> str:
-    if r is None:
-        return "(unknown)"
-    return f"queue {r[1]}" if r[0] == "" else f"exchange {r[0]} key {r[1]}"
+    return "(unknown)" if r is None else f"queue {r[1]}" if r[0] == "" else f"exchange {r[0]} key {r[1]}"
 
 
 def _properties(props: BasicProperties, replay_id: str, username: str) -> BasicProperties:
