@@ -48,7 +48,7 @@ class SlackSettings(BaseModel):
     app_token: SecretStr | None = Field(None, description="xapp- app-level token (connections:write), for Socket Mode")
     # How often the Socket Mode client pings Slack; a link silent for four intervals
     # is taken as dead and opened again.
-    socket_ping_interval_s: float = Field(10.0, ge=0.5, le=60)
+    socket_ping_interval_s: float = Field(5.0, ge=0.5, le=60)
 
     @field_validator("bot_token")
     @classmethod

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+
 from bot.app.localbot import LocalBot
 from bot.incidents import service
 from bot.slack.ids import Action, step_action
@@ -95,6 +97,7 @@ def test_label_less_alert_follows_triage_and_says_what_it_saw(alerting_bot: Loca
                 if ref in str(c.params.get("text")) and not c.params.get("thread_ts")]) == 1
 
 
+@pytest.mark.both_transports
 def test_buttons_by_different_people(alerting_bot: LocalBot, unique: str) -> None:
     topic, group = lag_setup(unique)
     ref = send(alerting_bot, lag_payload(unique, group, topic)).json()["incident"]

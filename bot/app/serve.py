@@ -87,7 +87,8 @@ def serve(settings: Settings) -> None:
             ctx.close()
             raise
         if not socket.wait_ready(SOCKET_HELLO_WAIT_S):
-            log.warning("Slack has not said hello on the Socket Mode connection yet; retrying, /readyz is 503 until it does")
+            log.warning("Slack has not said hello on the Socket Mode connection yet; retrying "
+                        "(/readyz answers 503 until it does)")
         log.info("incidentbot receiving Slack over Socket Mode; listening on %s (POST /alerts/<source>, "
                  "GET /healthz /readyz /metrics)", server.url)
     else:

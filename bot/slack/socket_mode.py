@@ -9,8 +9,10 @@ link is up, so that /readyz can say so.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
 import threading
 import time
 
@@ -27,7 +29,7 @@ class SocketLinkDown(Exception):
 class SocketTransport:
     """Bolt's built-in Socket Mode client (no extra package) around ``bolt``."""
 
-    def __init__(self, bolt: App, app_token: str, *, ping_interval: float = 10.0) -> None:
+    def __init__(self, bolt: App, app_token: str, *, ping_interval: float = 5.0) -> None:
         self._handler = SocketModeHandler(
             bolt, app_token,
             # Not Bolt's logger: the client's INFO lines (sessions opened and closed)
@@ -58,6 +60,18 @@ class SocketTransport:
     def close(self) -> None:
         """Close the link and wait for the handlers already running."""
         self._closed = True
+        client = self._client
+        # The client's reader blocks in recv() for up to 3 s holding the lock that
+        # closing needs, and its message loop in a 1 s queue wait: end both loops and
+        # wake them, so that closing takes milliseconds (every test closes a bot).
+        client.auto_reconnect_enabled = False
+        client.closed = True
+        client.current_session_state.terminated = True
+        client.message_queue.put(None)
+        session = client.current_session
+        if session is not None and session.sock is not None:
+            with contextlib.suppress(OSError):
+                session.sock.shutdown(socket.SHUT_RDWR)
         self._handler.close()
         with self._changed:
             self._changed.notify_all()
