@@ -20,6 +20,7 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlsplit
@@ -228,6 +229,13 @@ class SocketModeServer:
                     link.open for link in self._links), timeout):
                 raise TimeoutError(f"the app did not open connection #{opened} within {timeout}s")
             return [link for link in self._links if link.open][-1]
+
+    def wait(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        """Wait until ``predicate()`` holds, re-checked whenever a connection opens or
+        closes. Raises ``TimeoutError``."""
+        with self._cond:
+            if not self._cond.wait_for(predicate, timeout):
+                raise TimeoutError(f"condition not met within {timeout}s")
 
     def disconnect(self, reason: str = "refresh_requested", *, close: bool = True) -> int:
         """Tell every open connection ``{"type": "disconnect", "reason": ...}`` and, with
