@@ -63,18 +63,19 @@ def test_a_slash_command_is_answered_in_the_envelope_ack(socket_bot: LocalBot) -
 
 
 def test_envelopes_are_acknowledged_by_their_envelope_id(socket_bot: LocalBot) -> None:
-    lines = [HELP_LINE, "/ops frobnicate now", "/incident explode", "/ops help"] * 2
-    with ThreadPoolExecutor(max_workers=len(lines)) as pool:  # all in flight on one connection at once
-        answers = list(pool.map(lambda line: socket_bot.slash(line, wait=False), lines))
+    # Eight commands from eight people in flight on one connection at once: each
+    # person sees the answer to their own command, so each ack found its envelope.
+    expected = {HELP_LINE: "/ops status", "/ops frobnicate now": "I don't know `frobnicate`",
+                "/incident explode": "not a subcommand I know", "/ops help": "/incident help"}
+    typed = [(f"U0P{i}", line) for i, line in enumerate(list(expected) * 2)]
+    with ThreadPoolExecutor(max_workers=len(typed)) as pool:
+        answers = list(pool.map(lambda job: socket_bot.slash(job[1], user=job[0], wait=False), typed))
     socket_bot.ctx.work.wait_idle(30)
-    assert all(a.status_code == 200 for a in answers)
-    for line, envelope in ((line, a.envelope) for line, a in zip(lines, answers, strict=True)):
-        assert envelope is not None and envelope.payload["command"] + " " + envelope.payload["text"] == line
-        assert envelope.acked and envelope.ack_payload is not None
-        expected = {"frobnicate": "I don't know `frobnicate`", "explode": "not a subcommand I know"}
-        word = line.split()[-1 if "now" not in line else 1]
-        assert expected.get(word, "/ops status") in envelope.ack_payload["text"]
-    assert len({a.envelope.envelope_id for a in answers if a.envelope}) == len(lines)
+    assert [a.status_code for a in answers] == [200] * len(typed)
+    for user, line in typed:
+        assert expected[line] in seen_by(socket_bot, user)
+    envelopes = socket_bot.slack.socket.envelopes()
+    assert len({e.envelope_id for e in envelopes}) == len(typed) and all(e.acked for e in envelopes)
     assert socket_bot.slack.socket.unacked() == [] and socket_bot.slack.socket.ledger.stray_acks() == []
 
 
@@ -143,8 +144,9 @@ def test_http_serves_alerts_health_and_metrics_but_not_slack_events(socket_bot: 
 
 def test_the_app_token_only_opens_connections(local_slack: LocalSlack) -> None:
     def call(method: str, token: str) -> dict[str, object]:
-        return requests.post(local_slack.url + method, headers={"Authorization": f"Bearer {token}"},
-                             data={"channel": "C0INCIDENTS", "text": "hi"}, timeout=5).json()  # type: ignore[no-any-return]
+        answer: dict[str, object] = requests.post(local_slack.url + method, headers={"Authorization": f"Bearer {token}"},
+                                                  data={"channel": "C0INCIDENTS", "text": "hi"}, timeout=5).json()
+        return answer
 
     assert call("apps.connections.open", "xoxb-test-0000-token") == {"ok": False, "error": "not_allowed_token_type"}
     assert call("apps.connections.open", "xapp-1-A0LOCAL-wrong") == {"ok": False, "error": "invalid_auth"}
