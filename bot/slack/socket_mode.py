@@ -27,7 +27,14 @@ class SocketLinkDown(Exception):
 
 
 class SocketTransport:
-    """Bolt's built-in Socket Mode client (no extra package) around ``bolt``."""
+    """Bolt's built-in Socket Mode client around ``bolt``.
+
+    The built-in client rather than the websocket-client one: it needs no extra
+    package, and it notices a connection that went silent (no pong for four ping
+    intervals) and opens a new one, where the websocket-client adapter would wait on
+    a half-open connection for ever. Its known weakness: a connection cut without a
+    close frame keeps its reader busy until that same check, so ``ping_interval``
+    bounds both (``slack.socket_ping_interval_s``)."""
 
     def __init__(self, bolt: App, app_token: str, *, ping_interval: float = 5.0) -> None:
         self._handler = SocketModeHandler(
