@@ -42,12 +42,26 @@ class SlackSettings(BaseModel):
     )
     incidents_channel: str = "#incidents"
     umbrella_command: str = "/ops"
+    # Socket Mode: the bot opens a WebSocket to Slack instead of Slack calling
+    # POST /slack/events, so no public URL is needed (a bot inside a private network).
+    socket_mode: bool = Field(False, description="receive Slack over Socket Mode instead of HTTP")
+    app_token: SecretStr | None = Field(None, description="xapp- app-level token (connections:write), for Socket Mode")
+    # How often the Socket Mode client pings Slack; a link silent for four intervals
+    # is taken as dead and opened again.
+    socket_ping_interval_s: float = Field(5.0, ge=0.5, le=60)
 
     @field_validator("bot_token")
     @classmethod
     def _token_shape(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None and not v.get_secret_value().startswith(("xoxb-", "xoxp-")):
             raise ValueError("must be a Slack bot token starting with xoxb-")
+        return v
+
+    @field_validator("app_token")
+    @classmethod
+    def _app_token_shape(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be a Slack app-level token starting with xapp-")
         return v
 
     @field_validator("signing_secret")

@@ -13,7 +13,7 @@ import pika
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions
 
-from bot.app.localbot import LocalBot
+from bot.app.localbot import LocalBot, Transport
 from bot.approvals import flow, store
 from bot.incidents import service
 from bot.localslack.server import LocalSlack
@@ -27,8 +27,8 @@ def approvals_settings(tmp_path: Path, **more: object):  # type: ignore[no-untyp
 
 
 @pytest.fixture
-def bot(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> Iterator[LocalBot]:
-    running = start_bot(approvals_settings(tmp_path), local_slack)
+def bot(tmp_path: Path, local_slack: LocalSlack, brokers: None, transport: Transport) -> Iterator[LocalBot]:
+    running = start_bot(approvals_settings(tmp_path), local_slack, transport)
     yield running
     running.close()
 
@@ -52,6 +52,7 @@ def committed(group: str) -> dict[int, int]:
     return {tp.partition: tp.offset for tp in result.topic_partitions}
 
 
+@pytest.mark.both_transports
 def test_reset_offsets_needs_a_second_approver_and_is_verified(bot: LocalBot, unique: str) -> None:
     topic, group = f"orders-{unique}", f"billing-{unique}"
     kf.create_topic(topic, 2)
@@ -87,6 +88,7 @@ def test_reset_offsets_needs_a_second_approver_and_is_verified(bot: LocalBot, un
     assert trail == ["requested", "approved", "executing", "executed"]
 
 
+@pytest.mark.both_transports
 def test_deny_needs_a_reason_and_wins(bot: LocalBot, unique: str) -> None:
     topic, group = f"deny-{unique}", f"deny-g-{unique}"
     kf.create_topic(topic, 1)
@@ -101,9 +103,9 @@ def test_deny_needs_a_reason_and_wins(bot: LocalBot, unique: str) -> None:
     submission = {"type": "view_submission", "team": {"id": "T0LOCAL"}, "user": {"id": "U0CAROL"},
                   "view": {**modal.payload, "id": modal.id, "state": {"values": {REASON_BLOCK: {REASON_INPUT: {
                       "type": "plain_text_input", "value": ""}}}}}}
-    assert bot.sender.interaction(submission).json()["response_action"] == "errors"
+    assert bot.interact(submission).json()["response_action"] == "errors"
     submission["view"]["state"]["values"][REASON_BLOCK][REASON_INPUT]["value"] = "consumer still deploying"
-    assert bot.sender.interaction(submission).status_code == 200
+    assert bot.interact(submission).status_code == 200
     bot.ctx.work.wait_idle(30)
     c = card(bot, request_id)
     assert c.text.endswith("(denied)")

@@ -118,7 +118,7 @@ def test_slash_command_answers_later_through_its_response_url(bot: LocalBot) -> 
     assert response.json()["text"] == "Checking Kafka, RabbitMQ and the database…"
     [later] = bot.slack.state.response_url_posts(channel="C0INCIDENTS", user="U0ALICE")
     assert later["response_type"] == "ephemeral"
-    assert later["text"].splitlines()[0] == "All connections are up."
+    assert later["text"].splitlines()[0] == "Bot status: OK: All connections are up."
 
 
 def test_block_actions_press_acknowledges_a_real_incident(bot: LocalBot, unique: str) -> None:

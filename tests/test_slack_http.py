@@ -42,6 +42,7 @@ def test_unsigned_request_is_rejected(bot: LocalBot) -> None:
     assert response.status_code == 401
 
 
+@pytest.mark.both_transports
 def test_help_lists_commands_directly_and_through_the_umbrella(bot: LocalBot) -> None:
     direct = bot.slash("/incident help").json()
     umbrella = bot.slash("/ops incident help").json()
@@ -51,6 +52,7 @@ def test_help_lists_commands_directly_and_through_the_umbrella(bot: LocalBot) ->
     assert any(b["type"] == "header" for b in direct["blocks"])
 
 
+@pytest.mark.both_transports
 def test_unknown_command_gets_a_usage_message(bot: LocalBot) -> None:
     reply = bot.slash("/ops frobnicate now").json()
     assert reply["response_type"] == "ephemeral"
@@ -59,6 +61,7 @@ def test_unknown_command_gets_a_usage_message(bot: LocalBot) -> None:
     assert "not a subcommand I know" in reply["text"]
 
 
+@pytest.mark.both_transports
 def test_status_round_trip_reaches_slack_after_the_ack(bot: LocalBot) -> None:
     response = bot.slash("/ops status")
     assert response.status_code == 200

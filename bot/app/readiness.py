@@ -1,5 +1,6 @@
-"""Is the bot able to work? Kafka, RabbitMQ, the database and the escalation
-timers, each checked with a deadline, concurrently, for /readyz and `/ops status`."""
+"""Is the bot able to work? Kafka, RabbitMQ, the database, the escalation timers
+and (in Socket Mode) the WebSocket to Slack, each checked with a deadline,
+concurrently, for /readyz and `/ops status`."""
 
 from __future__ import annotations
 
@@ -67,9 +68,11 @@ def _one_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0][:300]}"
 
 
-def check(clients: Clients, engine: Engine, timers: Callable[[], str] | None = None) -> Readiness:
+def check(clients: Clients, engine: Engine, timers: Callable[[], str] | None = None, *,
+          socket_link: Callable[[], str] | None = None) -> Readiness:
     """`timers` reports on the escalation timers: a bot that owns them but cannot
-    run them would let every ladder stall silently."""
+    run them would let every ladder stall silently. `socket_link` reports on the
+    Socket Mode WebSocket: while it is down, Slack cannot reach the bot at all."""
     jobs: list[tuple[str, Callable[[], str]]] = []
     for cluster in clients.settings.kafka:
         jobs.append((f"kafka:{cluster}", lambda c=cluster: _kafka(clients, c)))
@@ -78,6 +81,8 @@ def check(clients: Clients, engine: Engine, timers: Callable[[], str] | None = N
     jobs.append(("database", lambda: _database(engine)))
     if timers is not None:
         jobs.append(("escalation-timers", timers))
+    if socket_link is not None:
+        jobs.append(("slack-socket", socket_link))
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         checks = list(pool.map(lambda job: _run(*job), jobs))
     return Readiness(ready=all(c.ok for c in checks), checks=checks)

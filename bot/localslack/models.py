@@ -150,7 +150,7 @@ class Channel(Record):
         return body
 
 
-MessageSource = Literal["api", "response_url", "user"]
+MessageSource = Literal["api", "response_url", "user", "ack"]
 
 
 @dataclass
