@@ -46,7 +46,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
 
     def nodes() -> Reply:
         snap = rabbit_nodes_snapshot(ctx.clients, cluster)
-        report = render_brokers.rabbit_nodes_report(snap, rabbit_nodes_verdict(snap, ctx.settings.thresholds))
+        report = render_brokers.rabbit_nodes_report(snap, rabbit_nodes_verdict(snap))
         if snap.management_ok:
             try:
                 queues = rabbitmq.list_queues(ctx.clients, cluster)

@@ -10,7 +10,6 @@ import pytest
 from bot.health.schema import (
     SchemaThresholds,
     compatibility_verdict,
-    describe_changes,
     error_verdict,
     recent_registrations,
     registry_verdict,
@@ -94,13 +93,13 @@ def test_diff_avro_ignores_what_is_not_a_record(other: object) -> None:
     assert diff_avro(BASE, other) == [] and diff_avro(other, BASE) == []  # type: ignore[arg-type]
 
 
-def test_describe_changes_puts_breaking_first() -> None:
+def test_each_change_is_one_sentence() -> None:
     changes = diff_avro(BASE, _with({"name": "id", "type": "string"},
                                     {"name": "note", "type": "string", "default": ""},
                                     {"name": "extra", "type": "int"}))
-    assert describe_changes(changes) == [
-        "field 'extra' (int) added without a default: breaks BACKWARD compatibility",
+    assert sorted(c.describe() for c in changes) == [
         "field 'amount' (int) removed; it had no default: breaks FORWARD compatibility",
+        "field 'extra' (int) added without a default: breaks BACKWARD compatibility",
         "field 'note' (string) added with a default",
     ]
 

@@ -124,15 +124,6 @@ def for_group(engine: Engine, cluster: str, group: str, limit: int = 20) -> list
         return [_point(row) for row in conn.execute(query)]
 
 
-def capture(ctx: ActionContext, cluster: str, group: str, reason: str) -> RestorePoint:
-    """Read the group's committed offsets now and save them. A group with none is saved
-    too (an empty restore point says truthfully that there was nothing to go back to)."""
-    settings = ctx.clients.settings.kafka[cluster]
-    offsets = committed_offsets(ctx.clients.kafka_admin(cluster), group, settings.request_timeout_s)
-    return save(ctx.engine, cluster, group, offsets, created_by=ctx.actor, incident_id=ctx.incident_id,
-                reason=reason)
-
-
 def export_offsets(ctx: ActionContext, cluster: str, group: str) -> RestorePoint:
     """/export-offsets: save a restore point on demand. Refuses a group with no
     committed offsets, since restoring it would do nothing."""

@@ -80,7 +80,7 @@ def _brokers(ctx: BotContext, subject: Subject) -> Report:
 def _rabbit_nodes(ctx: BotContext, subject: Subject) -> Report:
     cluster, _ = _cluster(list(ctx.settings.rabbitmq), subject.cluster)
     snap = rabbit_nodes_snapshot(ctx.clients, cluster)
-    return render_brokers.rabbit_nodes_report(snap, rabbit_nodes_verdict(snap, ctx.settings.thresholds))
+    return render_brokers.rabbit_nodes_report(snap, rabbit_nodes_verdict(snap))
 
 
 def _kafka_dlq(ctx: BotContext, subject: Subject) -> Report:

@@ -114,10 +114,7 @@ def _size(n: int | None) -> str:
     return f"{n} B"
 
 
-def rabbit_nodes_verdict(snapshot: RabbitNodesSnapshot, thresholds: Thresholds | None = None,
-                         fd_warning_percent: float = FD_WARNING_PERCENT) -> Verdict:
-    """`thresholds` is accepted for symmetry with the Kafka verdict; none of its
-    fields apply to nodes yet."""
+def rabbit_nodes_verdict(snapshot: RabbitNodesSnapshot) -> Verdict:
     s = snapshot
     if not s.management_ok:
         amqp = s.amqp
@@ -164,7 +161,7 @@ def rabbit_nodes_verdict(snapshot: RabbitNodesSnapshot, thresholds: Thresholds |
                                             f"limit {_size(node.disk_free_limit)}); publishers are blocked until "
                                             f"it clears. Free disk space or drain queues."))
         fd = node.fd_percent
-        if fd is not None and fd > fd_warning_percent:
+        if fd is not None and fd > FD_WARNING_PERCENT:
             reasons.append((Level.WARNING, f"Node {node.name} uses {fd:.0f}% of its file descriptors "
                                            f"({node.fd_used} of {node.fd_total}); at the limit it refuses new "
                                            f"connections. Look for connection leaks or raise the limit."))

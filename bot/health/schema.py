@@ -26,7 +26,6 @@ from bot.probes.schema_registry import (
     CompatibilityResult,
     ErrorKind,
     RegistrySnapshot,
-    SchemaChange,
     SubjectSnapshot,
     VersionInfo,
 )
@@ -111,8 +110,3 @@ def registry_verdict(snapshot: RegistrySnapshot, thresholds: SchemaThresholds | 
                         f"subject(s), global compatibility {snapshot.global_compatibility}."))
     return combine(verdict(reasons), *(subject_verdict(s, thresholds, now or snapshot.taken_at)
                                        for s in snapshot.subjects))
-
-
-def describe_changes(changes: list[SchemaChange]) -> list[str]:
-    """One line per change, breaking ones first, for the "review recent schema changes" step."""
-    return [c.describe() for c in sorted(changes, key=lambda c: not c.breaks)]

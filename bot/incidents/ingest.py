@@ -38,10 +38,6 @@ class Outcome:
     all_resolved: bool = False  # every alert of the incident is resolved now
     duplicate: bool = False  # nothing new: a repeated delivery
 
-    @property
-    def changed(self) -> bool:
-        return bool(self.new_alerts or self.refired or self.severity_raised) and not self.created
-
 
 def dedup_key(batch: AlertBatch) -> str:
     return f"{batch.source}:{batch.group_key}"

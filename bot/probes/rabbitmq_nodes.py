@@ -38,10 +38,6 @@ class RabbitNode(BaseModel):
     def fd_percent(self) -> float | None:
         return _percent(self.fd_used, self.fd_total)
 
-    @property
-    def mem_percent(self) -> float | None:
-        return _percent(self.mem_used, self.mem_limit)
-
 
 class RabbitAlarm(BaseModel):
     node: str
@@ -106,9 +102,6 @@ class RabbitNodesSnapshot(BaseModel):
             for alarm in check.alarms:
                 seen.setdefault((alarm.node, alarm.resource), alarm)
         return list(seen.values())
-
-    def check(self, name: str) -> HealthCheck | None:
-        return next((c for c in self.checks if c.name == name), None)
 
     @property
     def connections(self) -> int | None:
