@@ -56,7 +56,7 @@ def test_kafka_depth(depth: int, growth: float | None, level: Level, start: str)
 def test_kafka_reason_names_the_top_error_pattern() -> None:
     snapshot = kafka(1_500, growth_per_minute=56.0, samples=[DlqMessage(size=1, preview="x")] * 10,
                      patterns=[ErrorPattern(pattern="DataException: bad byte <n>", error_class="x.DataException",
-                                            count=7, example="bad byte 3")])
+                                            count=7)])
     result = kafka_dlq_verdict(snapshot, T)
     assert result.level == Level.CRITICAL
     assert result.reasons == ["orders.dlq holds 1,500 messages (critical above 1,000), growing 56/min; "

@@ -74,19 +74,19 @@ def discover(topics: Mapping[str, list[int]], dlq: DlqSettings) -> list[KafkaDlq
             continue
         if name in dlq.kafka_mappings:
             source = dlq.kafka_mappings[name]
-            refs.append(KafkaDlqRef(topic=name, derived_source=source, matched_by="mapping",
+            refs.append(KafkaDlqRef(topic=name, derived_source=source,
                                     source_topic=source if source in topics else None,
                                     partitions=sorted(topics[name])))
             continue
-        candidates: list[tuple[str, str]] = []
+        candidates: list[str] = []
         for pattern in dlq.kafka_patterns:
             prefix, suffix = pattern.split("{topic}")
             if len(name) > len(prefix) + len(suffix) and name.startswith(prefix) and name.endswith(suffix):
-                candidates.append((name[len(prefix):len(name) - len(suffix)], pattern))
+                candidates.append(name[len(prefix):len(name) - len(suffix)])
         if not candidates:
             continue
-        source, pattern = next(((s, p) for s, p in candidates if s in topics), candidates[0])
-        refs.append(KafkaDlqRef(topic=name, derived_source=source, matched_by=pattern,
+        source = next((s for s in candidates if s in topics), candidates[0])
+        refs.append(KafkaDlqRef(topic=name, derived_source=source,
                                 source_topic=source if source in topics else None,
                                 partitions=sorted(topics[name])))
     return refs

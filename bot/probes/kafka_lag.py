@@ -164,6 +164,6 @@ def _group(cluster: str, group_id: str, description: Any, error: str | None, lis
     return GroupLag(
         cluster=cluster, group=group_id, state=STATE_NAMES.get(description.state, str(description.state)),
         coordinator=description.coordinator.id if description.coordinator else None,
-        assignor=description.partition_assignor or None, simple=description.is_simple_consumer_group,
+        assignor=description.partition_assignor or None,
         members=members, error=error,
     )

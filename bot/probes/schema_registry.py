@@ -66,7 +66,6 @@ class SchemaVersion(BaseModel):
     id: int
     schema_type: str = Field("AVRO", alias="schemaType")  # Confluent omits it for Avro
     schema_text: str = Field(alias="schema")
-    references: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class VersionInfo(BaseModel):
