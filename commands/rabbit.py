@@ -36,8 +36,8 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
 
     def queue(name: str) -> Reply:
         try:
-            found = dlq.rabbit(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster, name=name,
-                               sample_size=a.sample)
+            found = dlq.rabbit_queue(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster, name=name,
+                                     sample_size=a.sample)
         except rabbitmq.QueueNotFound as missing:
             return common.problem(str(args.not_found("queue", name, missing.suggestions)))
         except rabbitmq.RabbitUnavailable as exc:

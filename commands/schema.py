@@ -40,7 +40,7 @@ def _split(text: str) -> tuple[str, str | None]:
     return head, (candidate.strip() if sep else None)
 
 
-def check(ctx: BotContext, registry: str, subject: str, candidate: str) -> Reply:
+def check_candidate(ctx: BotContext, registry: str, subject: str, candidate: str) -> Reply:
     probe = ctx.clients.schema_registry(registry)
     try:
         result = probe.check_compatibility(subject, candidate)
@@ -75,7 +75,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
             return None
         return Deferred(run=open_modal)
     if candidate is not None:
-        return Deferred(run=lambda: check(ctx, registry, subject or "", candidate),
+        return Deferred(run=lambda: check_candidate(ctx, registry, subject or "", candidate),
                         ack=Reply(text=f"Checking the candidate against `{subject}`…"))
 
     def show() -> Reply:
@@ -125,7 +125,7 @@ def submitted(ctx: BotContext, view: dict[str, Any]) -> tuple[dict[str, str] | N
         return {SCHEMA_BLOCK: f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."}, None
 
     def work() -> None:
-        reply = check(ctx, meta["registry"], meta["subject"], text)
+        reply = check_candidate(ctx, meta["registry"], meta["subject"], text)
         ctx.slack.chat_postMessage(channel=meta["channel"], text=reply.text, blocks=reply.blocks)
 
     return None, work

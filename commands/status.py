@@ -17,7 +17,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
         raise UsageError("`status` takes no arguments: it checks every configured connection.")
 
     def run() -> Reply:
-        result = readiness.check(ctx.clients, ctx.engine, ctx.escalator.status if ctx.escalator else None)
+        result = readiness.probe_dependencies(ctx.clients, ctx.engine, ctx.escalator.status if ctx.escalator else None)
         return Reply(text=render.readiness_text(result), blocks=render.readiness_blocks(result))
 
     return Deferred(run=run, ack=Reply(text="Checking Kafka, RabbitMQ and the database…"))

@@ -31,7 +31,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
 
     def run() -> Reply:
         try:
-            report = lag.check(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster)
+            report = lag.record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster)
         except kafka_lag.KafkaUnavailable as exc:
             return common.problem(f"Kafka cluster `{cluster}` is unreachable (tried {settings.bootstrap_servers}): {exc}")
         rows = []

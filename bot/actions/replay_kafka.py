@@ -183,7 +183,7 @@ class Run:
         except KafkaException as exc:
             raise ActionError(f"Starting the replay's transactional producer failed: {error_text(exc)}.") from None
 
-    def check(self) -> tuple[dict[int, int], dict[int, int], list[Refusal]]:
+    def progress_and_refusals(self) -> tuple[dict[int, int], dict[int, int], list[Refusal]]:
         """Resume offsets and per-partition moved counts from the replay group (the
         broker's record, committed with the messages), and what makes the plan stale."""
         timeout = self.cs.request_timeout_s

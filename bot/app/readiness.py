@@ -67,7 +67,7 @@ def _one_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0][:300]}"
 
 
-def check(clients: Clients, engine: Engine, timers: Callable[[], str] | None = None) -> Readiness:
+def probe_dependencies(clients: Clients, engine: Engine, timers: Callable[[], str] | None = None) -> Readiness:
     """`timers` reports on the escalation timers: a bot that owns them but cannot
     run them would let every ladder stall silently."""
     jobs: list[tuple[str, Callable[[], str]]] = []

@@ -36,7 +36,7 @@ def create(ctx: BotContext, bolt: App) -> Flask:
 
     @web.get("/readyz")
     def readyz() -> tuple[Response, int]:
-        result = readiness.check(ctx.clients, ctx.engine, ctx.escalator.status if ctx.escalator else None)
+        result = readiness.probe_dependencies(ctx.clients, ctx.engine, ctx.escalator.status if ctx.escalator else None)
         return jsonify(result.model_dump()), 200 if result.ready else 503
 
     @web.get("/metrics")

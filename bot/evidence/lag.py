@@ -26,9 +26,11 @@ class LagReport:
     verdict: Verdict
 
 
-def check(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: str,
-          groups: list[str] | None = None, topic: str | None = None,
-          window_seconds: float = WINDOW_SECONDS) -> LagReport:
+def record_and_assess(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: str,
+                      groups: list[str] | None = None, topic: str | None = None,
+                      window_seconds: float = WINDOW_SECONDS) -> LagReport:
+    """Probes the groups' lag, stores it as a sample (every call writes lag_history),
+    and assesses each group against the samples of the last `window_seconds`."""
     timeout = clients.settings.kafka[cluster].request_timeout_s
     snap = kafka_lag.snapshot(clients.kafka_admin(cluster), cluster, groups, timeout, topic=topic)
     lag_history.record(engine, snap)
