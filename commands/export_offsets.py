@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from bot.actions import restore_points
 from bot.actions.base import ActionError
 from bot.approvals import flow
+from bot.text import plural
 from commands import args, destructive
 from commands.base import CommandSpec, Deferred, Invocation, Reply, UsageError
 from commands.common import kafka_cluster, problem
@@ -31,13 +32,14 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
         except ActionError as exc:
             return problem(str(exc))
         channel = incident.channel if incident and incident.channel else inv.channel_id
+        partitions = plural(len(point.offsets), 'partition')
         ctx.slack.files_upload_v2(channel=channel, thread_ts=incident.thread_ts if incident else None,
                                   content=point.csv, filename=f"{point.id}-{point.group}.csv",
                                   title=f"Committed offsets of {point.group} ({point.id})",
                                   initial_comment=f"Restore point {point.id} of `{point.group}`: "
-                                                  f"{len(point.offsets)} partitions. `/restore-offsets {point.id}` "
+                                                  f"{partitions}. `/restore-offsets {point.id}` "
                                                   "puts them back, with approval.")
-        return Reply(text=f"Saved restore point {point.id} of `{point.group}` ({len(point.offsets)} partitions).")
+        return Reply(text=f"Saved restore point {point.id} of `{point.group}` ({partitions}).")
 
     return Deferred(run=run, ack=Reply(text=f"Reading the committed offsets of `{words[0]}`…"))
 

@@ -16,6 +16,7 @@ from bot.incidents import flows, postmortem, service
 from bot.incidents.model import Incident, Severity, Subject
 from bot.slack import blocks
 from bot.slack import render_incident as view
+from bot.text import plural
 from commands import args
 from commands import help as help_command
 from commands.base import CommandSpec, Deferred, Invocation, Outcome, Reply, UsageError
@@ -105,7 +106,7 @@ def _list(ctx: BotContext) -> Reply:
     if not open_now:
         return Reply(text="No incident is open.")
     lines = [view.incident_line(i, now, flows.next_step(ctx, i)) for i in open_now]
-    return Reply(text="\n".join(lines), blocks=[blocks.header(f"{len(open_now)} open incident(s)"),
+    return Reply(text="\n".join(lines), blocks=[blocks.header(f"{plural(len(open_now), 'open incident')}"),
                                                 *blocks.sections("\n".join(lines))])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.slack import blocks
+from bot.text import plural
 from commands import args
 from commands.base import CommandSpec, Invocation, Reply, UsageError
 
@@ -21,7 +22,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Reply:
     if not words:
         lines = [f"• `{b.id}`: *{blocks.escape(b.title)}* ({b.severity}) — {blocks.escape(b.summary)}"
                  for b in ctx.runbooks.values()]
-        return Reply(text="\n".join(lines), blocks=[blocks.header(f"{len(lines)} runbooks"),
+        return Reply(text="\n".join(lines), blocks=[blocks.header(plural(len(lines), "runbook")),
                                                     *blocks.sections("\n".join(lines)),
                                                     blocks.context(f"`{USAGE}` shows one in full.")])
     book = ctx.runbooks.get(words[0])

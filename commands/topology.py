@@ -11,6 +11,7 @@ from bot.escalation import ownership
 from bot.evidence import lag
 from bot.probes import kafka_lag
 from bot.reports.report import Report, Table
+from bot.text import plural
 from commands import args, common
 from commands.base import CommandSpec, Deferred, Invocation, Reply
 
@@ -51,7 +52,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
             title=f"Consumer topology: {cluster}",
             verdict=report.verdict,
             tables=[Table(headers=["TOPIC", "GROUP", "STATE", "MEMBERS", "LAG", "OWNER"], rows=rows)],
-            notes=[f"{len(report.groups)} groups read {topics} topics."],
+            notes=[f"{plural(len(report.groups), 'group')} read {plural(topics, 'topic')}."],
             taken_at=report.snapshot.taken_at,
             cli=[f"kafka-consumer-groups.sh --bootstrap-server {settings.bootstrap_servers} --describe --all-groups"],
         ))

@@ -141,7 +141,7 @@ def test_subject_with_compatibility_none_warns_with_the_latest_breaking_change()
 def test_subject_ok_names_the_latest_version() -> None:
     judged = subject_verdict(_subject(source="global"), now=NOW)
     assert judged.level is Level.OK
-    assert judged.reasons == ["Subject 'orders-value': version 7 registered (id 1042); 1 version(s); "
+    assert judged.reasons == ["Subject 'orders-value': version 7 registered (id 1042); 1 version; "
                               "compatibility BACKWARD (global)."]
 
 
@@ -211,4 +211,4 @@ def test_healthy_registry_is_ok() -> None:
                             global_compatibility="BACKWARD", all_subjects=["a", "b"], subjects=[_subject()])
     judged = registry_verdict(snap)
     assert judged.level is Level.OK
-    assert judged.reasons[0] == "Schema Registry 'local' answers: 2 subject(s), global compatibility BACKWARD."
+    assert judged.reasons[0] == "Schema Registry 'local' answers: 2 subjects, global compatibility BACKWARD."

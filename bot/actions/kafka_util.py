@@ -13,6 +13,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, KafkaE
 from confluent_kafka.admin import AdminClient, ClusterMetadata, OffsetSpec
 
 from bot.actions.base import ActionError
+from bot.text import plural
 
 TP = tuple[str, int]
 T = TypeVar("T")
@@ -119,5 +120,5 @@ def wait_until_served(admin: AdminClient, topic: str, partitions: int, deadline:
             except ActionError:
                 pass  # leaders elected but not serving yet
         if time.monotonic() > deadline:
-            raise ActionError(f"Topic {topic} does not have {partitions} partitions with a leader yet.")
+            raise ActionError(f"Topic {topic} does not have {plural(partitions, 'partition')} with a leader yet.")
         time.sleep(0.2)

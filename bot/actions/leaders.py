@@ -24,12 +24,12 @@ from bot.actions.base import (
     Row,
     Verification,
     now,
-    plural,
     refused,
     result,
 )
 from bot.actions.kafka_util import TP, error_text, metadata, wait
 from bot.actions.reset_spec import SpecError, parse_topic
+from bot.text import plural
 
 NOTHING = "Nothing to do: every partition is led by its preferred replica."
 

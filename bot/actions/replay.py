@@ -63,13 +63,13 @@ from bot.actions.base import (
     Result,
     Verification,
     now,
-    plural,
     refused,
     result,
 )
 from bot.actions.locate import check_cluster, which_broker
 from bot.actions.replay_spec import ReplaySpec, parse_replay_spec
 from bot.actions.replay_store import ReplayRecord
+from bot.text import plural
 
 KAFKA_BATCH = 5000
 RABBIT_BATCH = 500

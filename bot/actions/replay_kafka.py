@@ -29,7 +29,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from bot.actions.base import ActionContext, ActionError, Plan, Progress, ProgressFn, Refusal, Row, Verification, plural
+from bot.actions.base import ActionContext, ActionError, Plan, Progress, ProgressFn, Refusal, Row, Verification
 from bot.actions.kafka_read import read_range
 from bot.actions.kafka_util import committed_with_metadata, error_text, log_bounds, topic_partitions
 from bot.actions.replay_spec import MARKER, ReplaySpec, matches, pattern_of
@@ -37,6 +37,7 @@ from bot.actions.replay_store import ReplayRecord, beat
 from bot.probes import kafka_dlq
 from bot.probes.clients import kafka_config
 from bot.probes.dlq_models import preview
+from bot.text import plural
 
 GROUP_PREFIX = "incidentbot-replay-"  # replay consumer group and transactional id: one per replay
 Headers = Any  # what Message.headers() returns: a list of (name, bytes | None), or None
@@ -203,8 +204,8 @@ class Run:
                 refusals.append(Refusal(reason=f"Target topic {topic} no longer exists."))
             elif len(topics[topic]) != count:
                 refusals.append(Refusal(reason=(
-                    f"Target topic {topic} now has {len(topics[topic])} partitions, not {count}: keyed messages "
-                    f"would land elsewhere than planned; plan again.")))
+                    f"Target topic {topic} now has {plural(len(topics[topic]), 'partition')}, not {count}: "
+                    f"keyed messages would land elsewhere than planned; plan again.")))
         return frm, moved, refusals
 
     def target_start(self) -> dict[str, int]:
@@ -359,7 +360,7 @@ def verify(ctx: ActionContext, plan: Plan, record: ReplayRecord) -> Verification
     rows.append(Row(key="moved", values={"moved": record.moved}))
     mismatches = []
     if total != planned:
-        mismatches.append(f"{total:,} replayed messages arrived on the targets; the plan said {planned:,}.")
+        mismatches.append(f"{plural(total, 'replayed message')} arrived on the targets; the plan said {planned:,}.")
     if record.moved != total:
         mismatches.append(f"The replay recorded {record.moved:,} moved but {total:,} arrived.")
     if mismatches:

@@ -27,12 +27,13 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from pika.spec import Basic, BasicProperties
 
-from bot.actions.base import ActionContext, ActionError, Plan, Progress, ProgressFn, Refusal, Row, Verification, plural
+from bot.actions.base import ActionContext, ActionError, Plan, Progress, ProgressFn, Refusal, Row, Verification
 from bot.actions.rabbit_util import connect, mgmt, queue_counts, routes_somewhere, vhost_path
 from bot.actions.replay_spec import MARKER, ReplaySpec, matches, pattern_of, split_error
 from bot.actions.replay_store import ReplayRecord, beat
 from bot.probes import rabbitmq
 from bot.probes.dlq_models import decode_text, parse_x_death, preview
+from bot.text import plural
 
 WINDOW_CAP = 65_535  # basic.qos prefetch-count is 16 bits: the most a replay can hold unacked
 Delivery = tuple[Basic.Deliver, BasicProperties, bytes]
@@ -256,8 +257,8 @@ class Run:
             refusals.append(Refusal(reason=f"{plural(consumers, 'consumer')} now read {self.dlq}: stop them first."))
         if depth < window - moved:
             refusals.append(Refusal(reason=(
-                f"{self.dlq} holds {depth:,} messages, fewer than the {window - moved:,} the plan still covers: "
-                f"someone consumed or purged it; plan again.")))
+                f"{self.dlq} holds {plural(depth, 'message')}, fewer than the {window - moved:,} the plan still "
+                f"covers: someone consumed or purged it; plan again.")))
         for exchange, key in self.plan.details.get("routes", []):
             why = routes_somewhere(self.ctx, self.plan.cluster, exchange, key)
             if why:
@@ -295,8 +296,8 @@ class Run:
             if abort.is_set():
                 return "aborted", moved, f"Aborted after {plural(moved, 'message')} of {planned:,}.", []
             if not self._fill(connection, buffer, min(batch_size, remaining - scanned)):
-                return "failed", moved, (f"{self.dlq} stopped delivering with {remaining - scanned:,} messages of the "
-                                         f"window still to come; resume to continue."), []
+                return "failed", moved, (f"{self.dlq} stopped delivering with {plural(remaining - scanned, 'message')} "
+                                         f"of the window still to come; resume to continue."), []
             sent, last_tag = 0, 0
             while buffer and sent < batch_size and moved + sent < planned and scanned < remaining:
                 method, props, body = buffer.popleft()
@@ -390,7 +391,7 @@ def verify(ctx: ActionContext, plan: Plan, record: ReplayRecord) -> Verification
                                                  "depth_now": now_depth})]
     mismatches = []
     if record.moved != planned:
-        mismatches.append(f"{record.moved:,} messages were moved; the plan said {planned:,}.")
+        mismatches.append(f"Moved {plural(record.moved, 'message')}; the plan said {planned:,}.")
     if before is not None and now_depth is not None and now_depth < before - record.moved:
         mismatches.append(f"{plan.details['dlq']} holds {now_depth:,}, fewer than {before:,} - {record.moved:,} moved: "
                           f"something else took messages from it.")

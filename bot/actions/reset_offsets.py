@@ -38,7 +38,6 @@ from bot.actions.base import (
     Row,
     Verification,
     now,
-    plural,
     refused,
     result,
 )
@@ -46,6 +45,7 @@ from bot.actions.kafka_util import TP, committed_offsets, log_bounds, offsets_fo
 from bot.actions.reset_spec import ResetSpec, parse_reset_spec
 from bot.probes import kafka_lag
 from bot.probes.lag_models import GroupLag
+from bot.text import plural
 
 INACTIVE = ("Empty", "Dead")
 COLUMNS = ["topic", "partition", "current", "target", "change"]
@@ -210,7 +210,7 @@ def _build(cluster: str, group: GroupLag, kind: str, params: dict[str, object], 
                         f"{'was' if totals['clamped'] == 1 else 'were'} clamped; see the notes.")
     if not wanted and not refusals:
         warnings.append(f"Group {group.group} has no committed offsets to reset.")
-    summary = (f"{what}: {plural(totals['partitions'], 'partition')}, {totals['skipped']:,} message(s) skipped, "
+    summary = (f"{what}: {plural(totals['partitions'], 'partition')}, {plural(totals['skipped'], 'message')} skipped, "
                f"{totals['reprocessed']:,} re-processed.")
     targets = [[r.values["topic"], r.values["partition"], r.values["target"]] for r in rows
                if r.values["target"] is not None]
@@ -270,7 +270,8 @@ def execute(ctx: ActionContext, plan: Plan, *, progress: ProgressFn | None = Non
     rows = [Row(key=_key(tp), values={"target": o, "error": errors.get(tp)}) for tp, o in sorted(targets.items())]
     if progress is not None:
         progress_done = len(targets) - len(errors)
-        progress(Progress(done=progress_done, total=len(targets), message=f"{progress_done} partition(s) reset."))
+        progress(Progress(done=progress_done, total=len(targets),
+                          message=f"{plural(progress_done, 'partition')} reset."))
     if errors:
         first = next(iter(errors.items()))
         return result(plan, "failed", (f"Kafka refused {plural(len(errors), 'partition')} (first: {_key(first[0])}: "

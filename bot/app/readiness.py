@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from bot import db
 from bot.probes.clients import Clients
+from bot.text import plural
 
 
 class Check(BaseModel):
@@ -30,8 +31,7 @@ class Readiness(BaseModel):
 def _kafka(clients: Clients, cluster: str) -> str:
     timeout = clients.settings.kafka[cluster].request_timeout_s
     metadata = clients.kafka_admin(cluster).list_topics(timeout=timeout)
-    brokers = len(metadata.brokers)
-    return f"{brokers} broker{'s' if brokers != 1 else ''}, {len(metadata.topics)} topics"
+    return f"{plural(len(metadata.brokers), 'broker')}, {plural(len(metadata.topics), 'topic')}"
 
 
 def _rabbitmq(clients: Clients, cluster: str) -> str:

@@ -15,6 +15,7 @@ from bot.health.verdict import Level, Verdict, combine
 from bot.probes import kafka_lag
 from bot.probes.clients import Clients
 from bot.probes.lag_models import LagSnapshot
+from bot.text import plural
 
 WINDOW_SECONDS = 15 * 60
 
@@ -41,6 +42,6 @@ def record_and_assess(clients: Clients, engine: Engine, thresholds: Thresholds, 
     overall = combine(*(a.verdict for a in assessed))
     if overall.level is Level.OK and len(assessed) != 1:
         total = sum(a.total_lag for a in assessed)
-        overall = Verdict(reasons=[f"{len(assessed)} group{'s' if len(assessed) != 1 else ''}, "
-                                   f"{total:,} messages of lag in all; none above the thresholds"])
+        overall = Verdict(reasons=[f"{plural(len(assessed), 'group')}, "
+                                   f"{plural(total, 'message')} of lag in all; none above the thresholds"])
     return LagReport(snapshot=snap, groups=assessed, verdict=overall)

@@ -29,6 +29,7 @@ from bot.probes.schema_registry import (
     SubjectSnapshot,
     VersionInfo,
 )
+from bot.text import plural
 
 
 class SchemaThresholds(BaseModel):
@@ -73,7 +74,7 @@ def subject_verdict(subject: SubjectSnapshot, thresholds: SchemaThresholds | Non
     name = f"'{subject.subject}'"
     if subject.recent:
         latest = subject.recent[-1]
-        reasons.append((Level.OK, f"Subject {name}: {latest.headline}; {len(subject.versions)} version(s); "
+        reasons.append((Level.OK, f"Subject {name}: {latest.headline}; {plural(len(subject.versions), 'version')}; "
                         f"compatibility {subject.compatibility} ({subject.compatibility_source})."))
     if subject.compatibility == "NONE":
         breaking = [c.describe() for c in subject.latest_changes if c.breaks]
@@ -84,7 +85,7 @@ def subject_verdict(subject: SubjectSnapshot, thresholds: SchemaThresholds | Non
     if len(burst) >= thresholds.change_rate_versions:
         versions = ", ".join(str(v.version) for v in burst)
         reasons.append((Level.WARNING, f"High schema change rate: {len(burst)} versions of {name} registered "
-                        f"in the last {thresholds.change_rate_window_minutes} minutes (versions {versions}); "
+                        f"in the last {plural(thresholds.change_rate_window_minutes, 'minute')} (versions {versions}); "
                         "review the recent schema changes."))
     return verdict(reasons)
 
@@ -106,7 +107,8 @@ def registry_verdict(snapshot: RegistrySnapshot, thresholds: SchemaThresholds | 
         reasons.append((Level.WARNING, f"Schema Registry '{snapshot.registry}' has global compatibility NONE: "
                         "subjects without their own level accept any change; consumers can break."))
     else:
-        reasons.append((Level.OK, f"Schema Registry '{snapshot.registry}' answers: {len(snapshot.all_subjects)} "
-                        f"subject(s), global compatibility {snapshot.global_compatibility}."))
+        reasons.append((Level.OK, f"Schema Registry '{snapshot.registry}' answers: "
+                        f"{plural(len(snapshot.all_subjects), 'subject')}, "
+                        f"global compatibility {snapshot.global_compatibility}."))
     return combine(verdict(reasons), *(subject_verdict(s, thresholds, now or snapshot.taken_at)
                                        for s in snapshot.subjects))

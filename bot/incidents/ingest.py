@@ -25,6 +25,7 @@ from bot.incidents import store
 from bot.incidents.model import Incident, Severity, Status
 from bot.incidents.tables import alert_dedup, incident_alerts, incidents
 from bot.runbooks import Runbook
+from bot.text import plural
 
 
 @dataclass
@@ -225,7 +226,8 @@ def _after_merge(conn: Connection, incident: Incident, batch: AlertBatch, now: f
         store.set_fields(conn, incident_id=incident.id, now=now, **updates)
     parts = []
     if outcome.new_alerts:
-        parts.append(f"{len(outcome.new_alerts)} new alert(s): {', '.join(sorted({a.name for a in outcome.new_alerts}))}")
+        names = ", ".join(sorted({a.name for a in outcome.new_alerts}))
+        parts.append(f"{plural(len(outcome.new_alerts), 'new alert')}: {names}")
     if outcome.refired:
         parts.append(f"{len(outcome.refired)} firing again")
     if outcome.resolved:

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from bot.text import plural
+
 # ---------------------------------------------------------------- Kafka models
 
 
@@ -280,7 +282,7 @@ def preview(payload: bytes | str | None, limit: int) -> str:
     if text is not None and _printable(text):
         return text if len(text) <= limit else text[:limit] + "…"
     # Confluent Schema Registry wire format: magic byte 0, 4-byte schema id, then the body.
-    label = f"<{len(data)} bytes binary"
+    label = f"<{plural(len(data), 'byte')} binary"
     if len(data) > 5 and data[0] == 0:
         label += f", schema id {int.from_bytes(data[1:5], 'big')}"
     shown = data[: max(0, min(32, limit // 2))]

@@ -262,7 +262,8 @@ def sample_newest(cluster: KafkaClusterSettings, topic: str, partitions: list[Pa
     finally:
         consumer.close()
     if pending:
-        notes.append(f"Sampling stopped before the end of partition(s) {', '.join(map(str, sorted(pending)))} "
+        ids = ", ".join(map(str, sorted(pending)))
+        notes.append(f"Sampling stopped before the end of partition{'s' if len(pending) > 1 else ''} {ids} "
                      f"of {topic}; the newest messages there may be missing.")
     collected.sort(key=lambda m: (m.timestamp or datetime.min.replace(tzinfo=UTC), m.offset or 0, m.partition or 0),
                    reverse=True)

@@ -12,6 +12,7 @@ from bot.runbooks import Check, Runbook
 from bot.slack import blocks
 from bot.slack.blocks import Block
 from bot.slack.ids import Action, step_action, step_value
+from bot.text import plural
 
 SEVERITY_MARK = {"critical": ":red_circle:", "warning": ":large_yellow_circle:", "info": ":large_blue_circle:"}
 STATUS_MARK = {"open": ":rotating_light: Open", "acknowledged": ":eyes: Acknowledged",
@@ -71,7 +72,7 @@ def parent(i: Incident, runbook: Runbook, next_step: str | None = None, now: flo
 
 
 def checklist_text(runbook: Runbook) -> str:
-    return f"Runbook: {runbook.title} ({len(runbook.diagnosis)} diagnosis steps)"
+    return f"Runbook: {runbook.title} ({plural(len(runbook.diagnosis), 'diagnosis step')})"
 
 
 class _Keep(dict[str, str]):
