@@ -29,7 +29,8 @@ def handle(inv: Invocation, ctx: BotContext) -> Reply:
     if book is None:
         raise args.not_found("runbook", words[0], ctx.runbooks)
     steps = "\n".join(f"{n}. {blocks.escape(s.title)}" + (f" _(the bot runs `{s.check}`)_" if s.check != "manual" else "")
-                      + (f"\n   `{blocks.escape(s.command)}`" if s.command else "")
+                      + "".join(f"\n   {b.label + ': ' if b else ''}`{blocks.escape(line)}`"
+                                for b, line in s.commands_for(None))
                       for n, s in enumerate(book.diagnosis, start=1))
     remedies = "\n".join(f"• *If {blocks.escape(r.when)}*: {blocks.escape(r.do)}" for r in book.remediation)
     matchers = "; ".join(", ".join(f"{k}={v}" for k, v in m.items()) for m in book.match) or "none (the fallback)"

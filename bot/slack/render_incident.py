@@ -92,8 +92,10 @@ def checklist(i: Incident, runbook: Runbook, done: dict[str, tuple[str, float]],
         text = f"{mark} *{n}. {blocks.escape(step.title)}*"
         if step.detail:
             text += f"\n{blocks.escape(step.detail)}"
-        if step.command:
-            text += f"\n`{blocks.escape(step.command.format_map(_Keep(values or {})))}`"
+        for broker, line in step.commands_for(i.subject.broker):
+            # Named only when the subject does not say which broker it is on.
+            label = f"{broker.label}: " if broker is not None and i.subject.broker is None else ""
+            text += f"\n{label}`{blocks.escape(line.format_map(_Keep(values or {})))}`"
         section = blocks.section(text)
         section["block_id"] = f"step-{step.id}"
         if step.id in done:
