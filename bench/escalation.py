@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.slack_process import SLACK_TOKEN, SlackProcess  # noqa: E402
 from bot import config  # noqa: E402
 from bot.app.localbot import serve_bot  # noqa: E402
-from bot.escalation import ladder  # noqa: E402
+from bot.incidents import ladder  # noqa: E402
 
 TOKEN = "bench-token-000000"
 

@@ -113,7 +113,7 @@ class Runbook(BaseModel):
     def _unique_steps(self) -> "Runbook":
         ids = [s.id for s in self.diagnosis]
         if len(ids) != len(set(ids)):
-            raise ValueError(f"step ids repeat in {self.id}: {sorted(i for i in ids if ids.count(i) > 1)}")
+            raise ValueError(f"step ids repeat in {self.id}: {sorted({i for i in ids if ids.count(i) > 1})}")
         return self
 
 
@@ -129,8 +129,8 @@ def load_file(path: Path) -> Runbook:
         raise RunbookError(f"{path.name}: not valid YAML ({exc})") from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise RunbookError(f"{path.name}: {where}: {first['msg']}") from None
+        where = ".".join(str(p) for p in first["loc"]) + ": " if first["loc"] else ""  # none: the whole file
+        raise RunbookError(f"{path.name}: {where}{first['msg'].removeprefix('Value error, ')}") from None
 
 
 def shipped() -> Path:

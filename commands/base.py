@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
+
+from bot.chat import Attachment, Content, Form
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
@@ -36,10 +38,18 @@ class Invocation(BaseModel):
         return self.text.split()
 
 
-class Reply(BaseModel):
+@dataclass(frozen=True)
+class Reply:
+    """What a command answers: `text` always (notifications, screen readers, the
+    console), `content` when there is more to show (a Report, a Page, a View).
+    `in_channel` replies inside an incident's thread go into that thread. An
+    `attachment` is uploaded beside the reply; a `form` asks the person a question."""
+
     text: str
-    blocks: list[dict[str, Any]] | None = None
+    content: Content | None = None
     in_channel: bool = False
+    attachment: Attachment | None = None
+    form: Form | None = None
 
 
 @dataclass(frozen=True)

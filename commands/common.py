@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.reports import report as report_view
-from bot.reports.report import Report
+from bot.reports.report import Report, to_text
 from commands.base import Reply, UsageError
 
 if TYPE_CHECKING:
@@ -31,7 +30,7 @@ def rabbit_cluster(ctx: BotContext, name: str | None) -> str:
 
 
 def report_reply(report: Report) -> Reply:
-    return Reply(text=report_view.to_text(report), blocks=report_view.to_blocks(report), in_channel=True)
+    return Reply(text=to_text(report), content=report, in_channel=True)
 
 
 def problem(text: str) -> Reply:

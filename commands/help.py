@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.slack import blocks
+from bot.reports.report import Page
 from commands.base import CommandSpec, Invocation, Reply
 
 if TYPE_CHECKING:
@@ -30,10 +30,7 @@ def render(focus: str | None, umbrella: str) -> Reply:
         "for workspaces where another app already owns the name."
     )
     text = f"Incident bot commands\n\n{body}\n\n{footer}"
-    return Reply(
-        text=text,
-        blocks=[blocks.header("Incident bot commands"), *blocks.sections(body), blocks.context(footer)],
-    )
+    return Reply(text=text, content=Page(title="Incident bot commands", body=body, footer=footer, text=text))
 
 
 def handle(inv: Invocation, ctx: BotContext) -> Reply:

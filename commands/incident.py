@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from bot.escalation import ladder
+from bot.chat import Attachment
 from bot.escalation import steps as escalation_steps
-from bot.incidents import flows, postmortem, service
+from bot.incidents import flows, ladder, postmortem, service
 from bot.incidents.model import Incident, Severity, Subject
-from bot.slack import blocks
-from bot.slack import render_incident as view
-from bot.text import plural
+from bot.incidents.text import clock, headline, incident_line, timeline_lines
+from bot.incidents.views import IncidentCard, IncidentList
+from bot.reports.markup import escape, link
+from bot.reports.report import Page
 from commands import args
 from commands import help as help_command
 from commands.base import CommandSpec, Deferred, Invocation, Outcome, Reply, UsageError
@@ -74,8 +75,8 @@ def _open(inv: Invocation, ctx: BotContext, text: str) -> Outcome:
         fresh = flows.announce(ctx, incident)
         if any((a.group, a.topic, a.queue)):
             flows.run_first_checks(ctx, fresh)
-        link = ctx.slack.chat_getPermalink(channel=fresh.channel, message_ts=fresh.thread_ts)["permalink"]
-        return Reply(text=f"{fresh.ref} is open: <{link}|follow it in its thread>.")
+        url = ctx.chat.link(flows.parent(fresh))
+        return Reply(text=f"{fresh.ref} is open: {link(url, 'follow it in its thread')}.")
 
     return Deferred(run=announce, ack=Reply(text=f"Opening {incident.ref} ({a.severity.value}): {a.title}"))
 
@@ -95,9 +96,8 @@ def _change(inv: Invocation, ctx: BotContext, words: list[str], resolve: bool) -
 
 def _status(inv: Invocation, ctx: BotContext, words: list[str]) -> Reply:
     incident, _ = find(inv, ctx, words)
-    rb = flows.runbook(ctx, incident)
-    shown = [b for b in view.parent(incident, rb, flows.next_step(ctx, incident)) if b["type"] != "actions"]
-    return Reply(text=view.parent_text(incident), blocks=shown)
+    card = IncidentCard(incident, flows.runbook(ctx, incident), flows.next_step(ctx, incident), buttons=False)
+    return Reply(text=headline(incident), content=card)
 
 
 def _list(ctx: BotContext) -> Reply:
@@ -105,17 +105,16 @@ def _list(ctx: BotContext) -> Reply:
     open_now = service.list_open(ctx.engine)
     if not open_now:
         return Reply(text="No incident is open.")
-    lines = [view.incident_line(i, now, flows.next_step(ctx, i)) for i in open_now]
-    return Reply(text="\n".join(lines), blocks=[blocks.header(f"{plural(len(open_now), 'open incident')}"),
-                                                *blocks.sections("\n".join(lines))])
+    shown = IncidentList([(i, flows.next_step(ctx, i)) for i in open_now], now)
+    return Reply(text="\n".join(incident_line(i, now, step) for i, step in shown.incidents), content=shown)
 
 
 def _timeline(inv: Invocation, ctx: BotContext, words: list[str]) -> Reply:
     incident, _ = find(inv, ctx, words)
-    lines = view.timeline_lines(service.timeline(ctx.engine, incident))
-    body = "\n".join(lines)
+    body = "\n".join(timeline_lines(service.timeline(ctx.engine, incident)))
     return Reply(text=f"Timeline of {incident.ref}\n{body}",
-                 blocks=[blocks.header(f"Timeline of {incident.ref}"), *blocks.sections(blocks.escape(body))])
+                 content=Page(title=f"Timeline of {incident.ref}", body=escape(body),
+                              text=f"Timeline of {incident.ref}\n{body}"))
 
 
 def _escalate(inv: Invocation, ctx: BotContext, words: list[str]) -> Outcome:
@@ -147,12 +146,12 @@ def _ladder(inv: Invocation, ctx: BotContext, words: list[str]) -> Reply:
         state = s.status
         if s.status == "fired" and s.late_by is not None and s.late_by > ctx.settings.escalation.late_note_seconds:
             state += f", late by {s.late_by:.0f} s"
-        lines.append(f"{marks.get(s.status, '')} *{s.minute:g} min* {s.label}: due {view.clock(s.due_at)}, {state}")
+        lines.append(f"{marks.get(s.status, '')} *{s.minute:g} min* {s.label}: due {clock(s.due_at)}, {state}")
     scale = ctx.settings.escalation.time_scale
     note = f" (time scale {scale:g}: a minute lasts {60 / scale:g} s)" if scale != 1 else ""
-    return Reply(text="\n".join(lines), blocks=[blocks.header(f"Escalation ladder of {incident.ref}"),
-                                                *blocks.sections("\n".join(lines)),
-                                                blocks.context(f"Only resolution stops the ladder{note}.")])
+    return Reply(text="\n".join(lines), content=Page(title=f"Escalation ladder of {incident.ref}",
+                                                      body="\n".join(lines), text="\n".join(lines),
+                                                      footer=f"Only resolution stops the ladder{note}."))
 
 
 def _postmortem(inv: Invocation, ctx: BotContext, words: list[str]) -> Outcome:
@@ -162,9 +161,9 @@ def _postmortem(inv: Invocation, ctx: BotContext, words: list[str]) -> Outcome:
         with ctx.engine.connect() as conn:
             markdown = postmortem.render(conn, incident, flows.runbook(ctx, incident))
         fresh = flows.ensure_parent(ctx, incident)
-        ctx.slack.files_upload_v2(channel=fresh.channel, thread_ts=fresh.thread_ts, content=markdown,
-                                  filename=f"{incident.ref}-postmortem.md", title=f"{incident.ref} postmortem draft",
-                                  initial_comment=f"Postmortem draft for {incident.ref}, from the recorded timeline.")
+        ctx.chat.upload(flows.parent(fresh).thread(), Attachment(
+            filename=f"{incident.ref}-postmortem.md", content=markdown, title=f"{incident.ref} postmortem draft",
+            comment=f"Postmortem draft for {incident.ref}, from the recorded timeline."))
         return Reply(text=f"The postmortem draft of {incident.ref} is in its thread.")
 
     return Deferred(run=upload, ack=Reply(text=f"Writing the postmortem draft of {incident.ref}…"))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from bot.chat import Attachment
 from bot.evidence import lag, lag_history
 from bot.probes import kafka_lag
 from bot.reports import lag as render_lag
@@ -51,25 +53,24 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
             whose = f"`{a.group}`" if a.group else "any group"
             return common.problem(f"Topic `{a.topic}` exists, but {whose} has no committed offsets or members on it.")
         if a.group is not None:
+            reply = common.report_reply(render_lag.group_report(report, settings.bootstrap_servers))
             if a.chart:
-                _upload_chart(ctx, inv, cluster, a.group, report.snapshot.taken_at.timestamp())
-            return common.report_reply(render_lag.group_report(report, settings.bootstrap_servers))
+                reply = replace(reply, attachment=_chart(ctx, cluster, a.group, report.snapshot.taken_at.timestamp()))
+            return reply
         return common.report_reply(render_lag.all_groups_report(report, settings.bootstrap_servers, a.topic))
 
     what = f"`{a.group}`" if a.group else "every consumer group"
     return Deferred(run=run, ack=Reply(text=f"Reading the lag of {what} on `{cluster}`…"))
 
 
-def _upload_chart(ctx: BotContext, inv: Invocation, cluster: str, group: str, now: float) -> None:
+def _chart(ctx: BotContext, cluster: str, group: str, now: float) -> Attachment:
     from bot.evidence import charts  # matplotlib is heavy: loaded when someone asks for a chart
 
     history = lag_history.window(ctx.engine, cluster, [group], now - CHART_HOURS * 3600)
-    png = charts.lag_chart(group, history)
     samples = max((len(v) for v in history.values()), default=0)
-    ctx.slack.files_upload_v2(
-        channel=inv.channel_id, file=png, filename=f"lag-{group}.png", title=f"Lag of {group}",
-        initial_comment=f"Lag of `{group}` over the last {CHART_HOURS} h ({samples} stored samples per partition).",
-    )
+    return Attachment(filename=f"lag-{group}.png", content=charts.lag_chart(group, history), title=f"Lag of {group}",
+                      comment=f"Lag of `{group}` over the last {CHART_HOURS} h ({samples} stored samples per "
+                              "partition).")
 
 
 SPEC = CommandSpec(

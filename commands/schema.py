@@ -5,14 +5,18 @@ version. Without the schema text after --check, a modal asks for it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
+from bot.chat import Form, Place
 from bot.health.schema import compatibility_verdict, error_verdict, registry_verdict, subject_verdict
 from bot.probes.schema_registry import SchemaRegistryError
 from bot.reports import schema as render_schema
+from bot.reports.markup import escape
 from bot.reports.report import Report
-from bot.slack.ids import SCHEMA_BLOCK, SCHEMA_INPUT, Callback
 from commands import args, common
 from commands.base import CommandSpec, Deferred, Invocation, Reply, UsageError
 
@@ -52,28 +56,21 @@ def check_candidate(ctx: BotContext, registry: str, subject: str, candidate: str
     return common.report_reply(render_schema.check_report(probe.shown_url, result, compatibility_verdict(result)))
 
 
+class SchemaArgs(BaseModel):
+    subject: str | None = None
+    registry: str | None = None
+
+
 def handle(inv: Invocation, ctx: BotContext) -> Deferred:
     head, candidate = _split(inv.text)
-    words = args.split(head)
-    registry_flag = None
-    if "--registry" in words:
-        at = words.index("--registry")
-        if at + 1 >= len(words):
-            raise UsageError(f"`--registry` needs a value. Usage: `{USAGE}`")
-        registry_flag = words[at + 1]
-        del words[at:at + 2]
-    if len(words) > 1 or any(w.startswith("--") for w in words):
-        raise UsageError(f"I could not read `{head.strip()}`. Usage: `{USAGE}`")
-    subject = words[0] if words else None
-    registry = registry_name(ctx, registry_flag)
+    a = args.parse(head, SchemaArgs, positional=["subject"], usage=USAGE)
+    subject = a.subject
+    registry = registry_name(ctx, a.registry)
     if candidate is not None and subject is None:
         raise UsageError(f"`--check` needs the subject to check against. Usage: `{USAGE}`")
 
     if candidate == "":
-        def open_modal() -> Reply | None:
-            ctx.slack.views_open(trigger_id=inv.trigger_id, view=modal(subject or "", registry, inv))
-            return None
-        return Deferred(run=open_modal)
+        return Deferred(run=lambda: Reply(text="", form=form(subject or "", registry, inv)))
     if candidate is not None:
         return Deferred(run=lambda: check_candidate(ctx, registry, subject or "", candidate),
                         ack=Reply(text=f"Checking the candidate against `{subject}`…"))
@@ -96,37 +93,26 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
     return Deferred(run=show, ack=Reply(text=f"Reading {'`' + subject + '`' if subject else 'the registry'}…"))
 
 
-def modal(subject: str, registry: str, inv: Invocation) -> dict[str, Any]:
-    metadata = json.dumps({"subject": subject, "registry": registry, "channel": inv.channel_id, "user": inv.user_id})
-    return {
-        "type": "modal",
-        "callback_id": Callback.SCHEMA_CHECK,
-        "private_metadata": metadata,
-        "title": {"type": "plain_text", "text": "Check a schema"},
-        "submit": {"type": "plain_text", "text": "Check"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn",
-                                         "text": f"Is this candidate compatible with the latest version of `{subject}`?"}},
-            {"type": "input", "block_id": SCHEMA_BLOCK,
-             "label": {"type": "plain_text", "text": "Candidate schema (JSON)"},
-             "element": {"type": "plain_text_input", "action_id": SCHEMA_INPUT, "multiline": True}},
-        ],
-    }
+def form(subject: str, registry: str, inv: Invocation) -> Form:
+    return Form(kind="schema_check", title="Check a schema", submit="Check", label="Candidate schema (JSON)",
+                prompt=f"Is this candidate compatible with the latest version of `{escape(subject)}`?",
+                metadata={"subject": subject, "registry": registry, "channel": inv.channel_id, "user": inv.user_id},
+                multiline=True)
 
 
-def submitted(ctx: BotContext, view: dict[str, Any]) -> tuple[dict[str, str] | None, Any]:
-    """Validate a submitted modal: (errors for Slack to show, or None) and the work to do."""
-    meta = json.loads(view.get("private_metadata") or "{}")
-    text = (view.get("state", {}).get("values", {}).get(SCHEMA_BLOCK, {}).get(SCHEMA_INPUT, {}).get("value") or "")
+def submitted(ctx: BotContext, candidate: str, metadata: dict[str, str]) -> tuple[str | None, Callable[[], None]]:
+    """A candidate typed into the form: (what is wrong with it, for the person to fix)
+    or (None, the work that checks it and posts the answer where /schema was typed)."""
     try:
-        json.loads(text)
+        json.loads(candidate)
     except ValueError as exc:
-        return {SCHEMA_BLOCK: f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."}, None
+        return f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).", lambda: None
+    if not all(metadata.get(k) for k in ("registry", "subject", "channel")):
+        return "This form has lost what it was about; run `/schema <subject> --check` again.", lambda: None
 
     def work() -> None:
-        reply = check_candidate(ctx, meta["registry"], meta["subject"], text)
-        ctx.slack.chat_postMessage(channel=meta["channel"], text=reply.text, blocks=reply.blocks)
+        reply = check_candidate(ctx, metadata["registry"], metadata["subject"], candidate)
+        ctx.chat.post(Place(metadata["channel"]), reply.content or reply.text)
 
     return None, work
 

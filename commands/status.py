@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.app import readiness
-from bot.reports import status as render
+from bot.reports.status import readiness_report
 from commands.base import CommandSpec, Deferred, Invocation, Reply, UsageError
+from commands.common import report_reply
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
@@ -17,8 +17,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
         raise UsageError("`status` takes no arguments: it checks every configured connection.")
 
     def run() -> Reply:
-        result = readiness.probe_dependencies(ctx.clients, ctx.engine, ctx.escalator.status if ctx.escalator else None)
-        return Reply(text=render.readiness_text(result), blocks=render.readiness_blocks(result))
+        return report_reply(readiness_report(ctx.readiness()))
 
     return Deferred(run=run, ack=Reply(text="Checking Kafka, RabbitMQ and the database…"))
 

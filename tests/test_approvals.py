@@ -251,7 +251,14 @@ def test_destructive_commands_outside_an_incident_or_disabled(tmp_path: Path, lo
         _, thread = incident_thread(running, "Disabled")
         assert running.slash("/purge-dlq orders.dlq", thread=thread).json()["text"] == (
             "`purge-dlq` is switched off for cluster `local` by the configuration.")
-        assert "Usage" in running.slash("/add-partitions", thread=thread).json()["text"]
+        assert running.slash("/purge-dlq --cluster=local orders.dlq", thread=thread).json()["text"] == (
+            "`purge-dlq` is switched off for cluster `local` by the configuration.")
+        assert running.slash("/replay-dlq orders.dlq --cluster prod", thread=thread).json()["text"] == (
+            "No Kafka cluster named `prod`. Configured: local.")
+        assert running.slash("/replay-dlq orders.dlq --incident INC-2026-9999").json()["text"] == (
+            "There is no incident INC-2026-9999.")
+        assert running.slash("/add-partitions --cluster local", thread=thread).json()["text"] == (
+            "Usage: `/add-partitions <topic> <new-total> [--cluster NAME] [--incident ID]`")
     finally:
         running.close()
 

@@ -12,7 +12,7 @@ import pytest
 
 from bot import config
 
-CLI = [sys.executable, "-m", "bot.app.cli"]
+CLI = [sys.executable, "-m", "bot.cli"]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

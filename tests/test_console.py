@@ -18,7 +18,7 @@ def console(stdin: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
         "INCIDENTBOT_RABBITMQ__LOCAL__PORT": str(RABBIT_PORT),
         "INCIDENTBOT_RABBITMQ__LOCAL__MANAGEMENT_URL": RABBIT_MGMT,
     })
-    return subprocess.run([sys.executable, "-m", "bot.app.cli", "console"], input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "bot.cli", "console"], input=stdin, capture_output=True,
                           text=True, env=env, timeout=90)
 
 

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.app.localbot import LocalBot
-from bot.escalation import ladder
-from bot.incidents import service
+from bot.incidents import ladder, service
 from bot.localslack.server import LocalSlack
 from tests.conftest import TOKEN, free_port, make_settings, send, start_bot
 

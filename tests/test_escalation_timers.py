@@ -15,9 +15,8 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from bot import db, runbooks
-from bot.escalation import ladder
 from bot.escalation.scheduler import LockedJobStore
-from bot.incidents import service
+from bot.incidents import ladder, service
 from bot.incidents.model import Severity, Subject
 from tests.conftest import make_settings
 

@@ -19,10 +19,10 @@ import requests
 from flask import Flask, Response, request
 from pydantic import SecretStr
 
-from bot.app.httpserver import HttpServer
 from bot.config import SchemaRegistrySettings
 from bot.health.schema import compatibility_verdict, error_verdict, subject_verdict
 from bot.health.verdict import Level
+from bot.httpserver import HttpServer
 from bot.probes.schema_registry import ErrorKind, SchemaRegistryError, SchemaRegistryProbe
 from tests.conftest import free_port
 

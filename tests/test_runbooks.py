@@ -9,7 +9,7 @@ import pytest
 
 from bot.app.localbot import LocalBot
 from bot.incidents import service
-from bot.runbooks import Broker, Check, RunbookError, load_all
+from bot.runbooks import Check, RunbookError, load_all
 from tests.alert_payloads import alertmanager, am_alert
 from tests.conftest import send
 
@@ -38,29 +38,12 @@ GOOD = "id: {id}\ntitle: T\nsummary: S\ndiagnosis:\n  - id: a\n    title: look\n
     ("x.yaml", GOOD.format(id="y"), "x.yaml: the file name must be the runbook id (y.yaml)"),
     ("x.yaml", "id: [", "x.yaml: not valid YAML"),
     ("x.yaml", GOOD.format(id="x") + "match:\n  - {}\n", "an empty matcher would match every alert"),
-    ("x.yaml", GOOD.format(id="x") + "    commands: {activemq: amq-stat}\n",
-     "x.yaml: diagnosis.0.commands.activemq.[key]: Input should be 'kafka' or 'rabbitmq'"),
-    ("x.yaml", GOOD.format(id="x") + "    check: kafka.lag\n    commands: {rabbitmq: rabbitmqctl list_queues}\n",
-     "step a runs kafka.lag but has a RabbitMQ command: its Run button and its command would look at different "
-     "brokers"),
-    ("x.yaml", GOOD.format(id="x") + "    check: kafka.lag\n    command: kafka-a\n    commands: {kafka: kafka-b}\n",
-     "step a: command and commands.kafka both give its Kafka command"),
 ])
 def test_bad_runbook_is_named(tmp_path: Path, name: str, text: str, message: str) -> None:
     _write(tmp_path, name, text)
     with pytest.raises(RunbookError) as info:
         load_all(tmp_path)
     assert message in str(info.value)
-
-
-def test_a_plain_command_on_a_broker_check_is_that_brokers(tmp_path: Path) -> None:
-    """Runbooks written before `commands` keep working, and still show only where they fit."""
-    _write(tmp_path, "x.yaml", GOOD.format(id="x") + "    check: rabbitmq.queue\n    command: rabbitmqctl list_queues\n"
-                                                     "  - id: b\n    title: pods\n    command: kubectl get pods\n")
-    queue_step, manual = load_all(extra=tmp_path)["x"].diagnosis
-    assert queue_step.command is None and queue_step.commands == {Broker.RABBITMQ: "rabbitmqctl list_queues"}
-    assert queue_step.commands_for(Broker.KAFKA) == []
-    assert manual.commands_for(Broker.KAFKA) == manual.commands_for(Broker.RABBITMQ) == [(None, "kubectl get pods")]
 
 
 def test_adding_a_runbook_is_adding_a_file(tmp_path: Path) -> None:
@@ -77,7 +60,7 @@ def test_check_config_names_a_broken_runbook(tmp_path: Path) -> None:
 
     _write(tmp_path, "broken.yaml", "id: broken\ntitle: T\nsummary: S\ndiagnosis:\n  - id: a\n    title: look\n"
                                     "    check: kafka.magic\n")
-    result = subprocess.run([sys.executable, "-m", "bot.app.cli", "check-config"], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "check-config"], capture_output=True, text=True,
                             env={"PATH": "/usr/bin:/bin", "INCIDENTBOT_RUNBOOKS_DIR": str(tmp_path)}, timeout=60)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith("incidentbot: runbook error: broken.yaml: diagnosis.0.check: Input should be")

@@ -1,7 +1,8 @@
 """What every destructive action shares: the plan shown for approval, the result of
 executing it, the read-back verification, and the context they run in.
 
-An action is three plain functions over the broker clients:
+An action is four plain functions over the broker clients, listed once as an
+``ActionKind`` in bot.actions.registry:
 
 - ``plan(ctx, ...) -> Plan`` is a dry run: it reads the world and changes nothing.
 - ``execute(ctx, plan, *, progress, abort) -> Result`` re-checks every precondition
@@ -9,6 +10,8 @@ An action is three plain functions over the broker clients:
   with a sentence when it did, and otherwise acts once.
 - ``verify(ctx, plan, result) -> Verification`` reads the world back and compares it
   with the plan.
+- ``replan(ctx, plan) -> Plan`` plans the same request again from ``plan.params``,
+  just before executing, to see whether the world moved since the approval.
 
 ``Plan.plan_hash`` binds an approval to exactly what was shown: it covers what the
 action will do (kind, cluster, target, parameters, each row's values, the totals and
@@ -21,10 +24,11 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import Engine
@@ -32,8 +36,6 @@ from sqlalchemy import Engine
 from bot.probes.clients import Clients
 from bot.text import plural
 
-ActionKind = Literal["reset_offsets", "restore_offsets", "replay_dlq", "purge_dlq", "add_partitions",
-                     "elect_leaders"]
 Broker = Literal["kafka", "rabbitmq"]
 Status = Literal["executed", "nothing_to_do", "refused", "aborted", "failed"]
 
@@ -72,7 +74,7 @@ class Refusal(BaseModel):
 
 
 class Plan(BaseModel):
-    kind: ActionKind
+    kind: str  # an ActionKind.kind of bot.actions.registry, which rejects unknown ones
     broker: Broker = "kafka"
     cluster: str
     target: str  # the group, DLQ, topic ("*" for all topics)
@@ -126,7 +128,7 @@ ProgressFn = Callable[[Progress], None]
 
 
 class Result(BaseModel):
-    kind: ActionKind
+    kind: str
     cluster: str
     target: str
     plan_hash: str
@@ -160,6 +162,30 @@ class ActionContext:
     engine: Engine
     actor: str = "unknown"  # Slack user id of whoever asked (recorded with restore points, replays)
     incident_id: str | None = None
+
+
+class Executor(Protocol):
+    def __call__(self, ctx: ActionContext, plan: Plan, *, progress: ProgressFn | None = None,
+                 abort: threading.Event | None = None) -> Result: ...
+
+
+@dataclass(frozen=True)
+class ActionKind:
+    """One destructive action, whole: listed once in bot.actions.registry, it is a
+    slash command (built by commands.destructive), the title of its approval cards
+    and timeline entries, and what the approval executor replans, executes and
+    verifies."""
+
+    kind: str  # stored with every plan and approval request, and named in approvals.disabled: never rename
+    title: str  # "Purge a DLQ": the approval card's header and the timeline's words
+    command: str  # the slash command without "/", e.g. "purge-dlq"
+    summary: str  # the command's line in /ops help
+    usage: str  # its words after the command's name; --cluster and --incident are added
+    plan: Callable[[ActionContext, str, str], Plan]  # (ctx, cluster, the command's words) -> the dry run
+    replan: Callable[[ActionContext, Plan], Plan]  # the same request planned again, from plan.params
+    execute: Executor
+    verify: Callable[[ActionContext, Plan, Result], Verification]
+    needs_words: bool = True  # False when the bare command means something (/elect-leaders: every topic)
 
 
 def result(plan: Plan, status: Status, message: str, started_at: datetime, **fields: Any) -> Result:

@@ -12,8 +12,7 @@ from typing import Any, TypeVar
 from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ClusterMetadata, OffsetSpec
 
-from bot.actions.base import ActionError
-from bot.text import plural
+from bot.actions.base import ActionError, plural
 
 TP = tuple[str, int]
 T = TypeVar("T")

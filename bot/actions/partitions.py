@@ -18,6 +18,7 @@ from confluent_kafka.admin import ConfigResource, NewPartitions, ResourceType
 from bot.actions.base import (
     ActionContext,
     ActionError,
+    ActionKind,
     Plan,
     ProgressFn,
     Refusal,
@@ -25,13 +26,13 @@ from bot.actions.base import (
     Row,
     Verification,
     now,
+    plural,
     refused,
     result,
 )
 from bot.actions.kafka_util import metadata, wait, wait_until_served
 from bot.actions.reset_spec import SpecError
 from bot.probes import kafka_lag
-from bot.text import plural
 
 USAGE = "<topic> <new-total>"
 
@@ -48,6 +49,14 @@ def parse_partitions_spec(text: str) -> tuple[str, int]:
     except ValueError:
         raise SpecError(f"`{words[1]}` is not a number of partitions. Usage: {USAGE}") from None
     return words[0], total
+
+
+def plan_words(ctx: ActionContext, cluster: str, words: str) -> Plan:
+    return plan(ctx, cluster, *parse_partitions_spec(words))
+
+
+def replan(ctx: ActionContext, approved: Plan) -> Plan:
+    return plan(ctx, approved.cluster, approved.params["topic"], approved.params["new_total"])
 
 
 def plan(ctx: ActionContext, cluster: str, topic: str, new_total: int) -> Plan:
@@ -144,3 +153,9 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
     if mismatches:
         return Verification(ok=False, rows=rows, mismatches=mismatches, message=mismatches[0])
     return Verification(ok=True, rows=rows, message=f"{topic} has {total} partitions, each with a leader.")
+
+
+ACTION = ActionKind(
+    kind="add_partitions", title="Increase partitions", command="add-partitions",
+    summary="increase a topic's partitions (keys move; consumers rebalance)", usage=USAGE,
+    plan=plan_words, replan=replan, execute=execute, verify=verify)

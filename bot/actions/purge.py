@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from bot.actions.base import (
     ActionContext,
     ActionError,
+    ActionKind,
     Plan,
     ProgressFn,
     Refusal,
@@ -36,6 +37,7 @@ from bot.actions.base import (
     Row,
     Verification,
     now,
+    plural,
     refused,
     result,
 )
@@ -45,7 +47,6 @@ from bot.actions.rabbit_util import connect, queue_counts
 from bot.actions.reset_spec import SpecError
 from bot.probes import kafka_dlq, rabbitmq
 from bot.probes.dlq_models import PartitionDepth, group_patterns
-from bot.text import plural
 
 RULE = ("The operations guide's rule: purge a DLQ only after investigation, once its messages are not needed; "
         "replay the ones that are still needed first.")
@@ -92,6 +93,10 @@ def plan(ctx: ActionContext, cluster: str, spec: PurgeSpec | str) -> Plan:
     broker = spec.broker or which_broker(ctx, cluster, spec.dlq)
     check_cluster(ctx, cluster, broker)
     return _plan_kafka(ctx, cluster, spec) if broker == "kafka" else _plan_rabbit(ctx, cluster, spec)
+
+
+def replan(ctx: ActionContext, approved: Plan) -> Plan:
+    return plan(ctx, approved.cluster, PurgeSpec.model_validate(approved.params["spec"]))
 
 
 def _plan_kafka(ctx: ActionContext, cluster: str, spec: PurgeSpec) -> Plan:
@@ -295,3 +300,9 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
         return Verification(ok=False, rows=rows, mismatches=missing, message=missing[0])
     said = "is empty" if remaining == 0 else f"holds {plural(remaining, 'message')} that arrived after the purge"
     return Verification(ok=True, rows=rows, message=f"{plan.target} {said}.")
+
+
+ACTION = ActionKind(
+    kind="purge_dlq", title="Purge a DLQ", command="purge-dlq",
+    summary="purge a DLQ after investigation (approval with the name typed out)", usage="<dlq>",
+    plan=plan, replan=replan, execute=execute, verify=verify)

@@ -57,19 +57,20 @@ from bot.actions import replay_kafka, replay_rabbit, replay_store
 from bot.actions.base import (
     ActionContext,
     ActionError,
+    ActionKind,
     Plan,
     ProgressFn,
     Refusal,
     Result,
     Verification,
     now,
+    plural,
     refused,
     result,
 )
 from bot.actions.locate import check_cluster, which_broker
 from bot.actions.replay_spec import ReplaySpec, parse_replay_spec
 from bot.actions.replay_store import ReplayRecord
-from bot.text import plural
 
 KAFKA_BATCH = 5000
 RABBIT_BATCH = 500
@@ -85,6 +86,10 @@ def plan(ctx: ActionContext, cluster: str, spec: ReplaySpec | str) -> Plan:
     if broker == "kafka":
         return replay_kafka.plan(ctx, cluster, spec)
     return replay_rabbit.plan(ctx, cluster, spec)
+
+
+def replan(ctx: ActionContext, approved: Plan) -> Plan:
+    return plan(ctx, approved.cluster, ReplaySpec.model_validate(approved.params["spec"]))
 
 
 def execute(ctx: ActionContext, plan: Plan, *, progress: ProgressFn | None = None,
@@ -190,3 +195,10 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
         return replay_rabbit.verify(ctx, plan, record)
     except ActionError as exc:
         return Verification(ok=False, message=f"Could not read the DLQ back: {exc}")
+
+
+ACTION = ActionKind(
+    kind="replay_dlq", title="Replay a DLQ", command="replay-dlq",
+    summary="replay a DLQ to its source (dry run, approval, verified counts)",
+    usage="<dlq> [--to <topic-or-exchange>] [--limit N] [--pattern <error-pattern>]",
+    plan=plan, replan=replan, execute=execute, verify=verify)

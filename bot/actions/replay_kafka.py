@@ -29,7 +29,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from bot.actions.base import ActionContext, ActionError, Plan, Progress, ProgressFn, Refusal, Row, Verification
+from bot.actions.base import ActionContext, ActionError, Plan, Progress, ProgressFn, Refusal, Row, Verification, plural
 from bot.actions.kafka_read import read_range
 from bot.actions.kafka_util import committed_with_metadata, error_text, log_bounds, topic_partitions
 from bot.actions.replay_spec import MARKER, ReplaySpec, matches, pattern_of
@@ -37,7 +37,6 @@ from bot.actions.replay_store import ReplayRecord, beat
 from bot.probes import kafka_dlq
 from bot.probes.clients import kafka_config
 from bot.probes.dlq_models import preview
-from bot.text import plural
 
 GROUP_PREFIX = "incidentbot-replay-"  # replay consumer group and transactional id: one per replay
 Headers = Any  # what Message.headers() returns: a list of (name, bytes | None), or None

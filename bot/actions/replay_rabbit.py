@@ -27,13 +27,12 @@ import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from pika.spec import Basic, BasicProperties
 
-from bot.actions.base import ActionContext, ActionError, Plan, Progress, ProgressFn, Refusal, Row, Verification
+from bot.actions.base import ActionContext, ActionError, Plan, Progress, ProgressFn, Refusal, Row, Verification, plural
 from bot.actions.rabbit_util import connect, mgmt, queue_counts, routes_somewhere, vhost_path
 from bot.actions.replay_spec import MARKER, ReplaySpec, matches, pattern_of, split_error
 from bot.actions.replay_store import ReplayRecord, beat
 from bot.probes import rabbitmq
 from bot.probes.dlq_models import decode_text, parse_x_death, preview
-from bot.text import plural
 
 WINDOW_CAP = 65_535  # basic.qos prefetch-count is 16 bits: the most a replay can hold unacked
 Delivery = tuple[Basic.Deliver, BasicProperties, bytes]
@@ -177,9 +176,7 @@ def plan(ctx: ActionContext, cluster: str, spec: ReplaySpec) -> Plan:
 
 
 def _route_text(r: tuple[str, str] | None) -> str:
-    if r is None:
-        return "(unknown)"
-    return f"queue {r[1]}" if r[0] == "" else f"exchange {r[0]} key {r[1]}"
+    return "(unknown)" if r is None else f"queue {r[1]}" if r[0] == "" else f"exchange {r[0]} key {r[1]}"
 
 
 def _properties(props: BasicProperties, replay_id: str, username: str) -> BasicProperties:

@@ -30,6 +30,7 @@ from bot.actions import restore_points
 from bot.actions.base import (
     ActionContext,
     ActionError,
+    ActionKind,
     Plan,
     Progress,
     ProgressFn,
@@ -38,6 +39,7 @@ from bot.actions.base import (
     Row,
     Verification,
     now,
+    plural,
     refused,
     result,
 )
@@ -45,10 +47,10 @@ from bot.actions.kafka_util import TP, committed_offsets, log_bounds, offsets_fo
 from bot.actions.reset_spec import ResetSpec, parse_reset_spec
 from bot.probes import kafka_lag
 from bot.probes.lag_models import GroupLag
-from bot.text import plural
 
 INACTIVE = ("Empty", "Dead")
 COLUMNS = ["topic", "partition", "current", "target", "change"]
+RESTORE_USAGE = "<restore-point-id>"
 
 
 def _key(tp: TP) -> str:
@@ -134,6 +136,19 @@ def plan(ctx: ActionContext, cluster: str, spec: ResetSpec | str) -> Plan:
     label = spec.text.split(" ", 1)[1]
     return _build(cluster, group, "reset_offsets", {"spec": spec.model_dump(mode="json")}, wanted, committed,
                   bounds, target_of, refusals, f"Reset group {spec.group} on {cluster} ({label})")
+
+
+def replan(ctx: ActionContext, approved: Plan) -> Plan:
+    return plan(ctx, approved.cluster, ResetSpec.model_validate(approved.params["spec"]))
+
+
+def plan_restore_words(ctx: ActionContext, cluster: str, words: str) -> Plan:
+    """/restore-offsets' words; the cluster is the restore point's own."""
+    return plan_restore(ctx, words.strip())
+
+
+def replan_restore(ctx: ActionContext, approved: Plan) -> Plan:
+    return plan_restore(ctx, approved.params["restore_point"])
 
 
 def plan_restore(ctx: ActionContext, point_id: str) -> Plan:
@@ -301,3 +316,16 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
                             message=f"{plural(len(mismatches), 'partition')} of {len(rows)} differ from the plan.")
     return Verification(ok=True, rows=rows,
                         message=f"All {plural(len(rows), 'partition')} have the committed offsets the plan showed.")
+
+
+RESET = ActionKind(
+    kind="reset_offsets", title="Reset consumer group offsets", command="reset-offsets",
+    summary="reset a consumer group's offsets (dry run, second person's approval, restore point)",
+    usage="<group> --topic T[:p,p] | --all-topics --to-earliest | --to-latest | --to-datetime <ISO-8601> | "
+          "--by-duration <PnDTnHnM> | --shift-by <n> | --to-offset <n>",
+    plan=plan, replan=replan, execute=execute, verify=verify)
+# A restore is a reset whose targets come from a restore point: the same execute and verify.
+RESTORE = ActionKind(
+    kind="restore_offsets", title="Restore consumer group offsets", command="restore-offsets",
+    summary="put a group's offsets back from a restore point (with approval)", usage=RESTORE_USAGE,
+    plan=plan_restore_words, replan=replan_restore, execute=execute, verify=verify)

@@ -1,7 +1,7 @@
 """POST /alerts/<source>: Alertmanager, Grafana and generic webhooks.
 
 Answers in milliseconds: authenticate, validate, store (one transaction), reply;
-Slack is told afterwards on the work pool. Bad input is a 4xx naming the problem
+the chat is told afterwards on the work pool. Bad input is a 4xx naming the problem
 (Alertmanager drops 4xx); a database it cannot write to is a 503 (Alertmanager
 retries 5xx), so an alert is never lost silently.
 """
@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 import logging
-import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.alerts import auth as alert_auth
 from bot.alerts import models as alerts
-from bot.app.context import BotContext
-from bot.incidents import flows, ingest
+from bot.config import AlertSettings
+
+if TYPE_CHECKING:
+    from bot.incidents.ingest import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +30,10 @@ def _error(status: int, error: str, reason: str) -> tuple[Response, int]:
     return jsonify(error=error, reason=reason), status
 
 
-def blueprint(ctx: BotContext) -> Blueprint:
+def blueprint(settings: AlertSettings, take: Callable[[alerts.AlertBatch], Outcome]) -> Blueprint:
+    """The endpoint; `take` stores a valid batch (raising SQLAlchemyError when it
+    cannot) and says what became of it."""
     bp = Blueprint("alerts", __name__)
-    settings = ctx.settings.alerts
 
     @bp.post("/alerts/<source>")
     def receive(source: str) -> tuple[Response, int]:
@@ -54,17 +58,13 @@ def blueprint(ctx: BotContext) -> Blueprint:
         except alerts.PayloadError as exc:
             return _error(400, "invalid payload", str(exc))
         try:
-            outcome = ingest.receive(ctx.engine, ctx.settings, ctx.runbooks, batch, time.time())
+            outcome = take(batch)
         except SQLAlchemyError as exc:
             log.error("could not store an alert from %s: %s", source, type(exc).__name__)
             response, status = _error(503, "storage unavailable", "the alert could not be stored; retry later")
             response.headers["Retry-After"] = "30"
             return response, status
         incident = outcome.incident
-        if outcome.created and ctx.escalator is not None:
-            ctx.escalator.notify()  # the ladder's rows are stored; their timers need not delay the answer
-        if incident is not None and not outcome.duplicate:
-            ctx.work.submit(lambda: flows.after_alert(ctx, outcome), key=flows.key(incident), lane="alerts")
         return jsonify(status="accepted", incident=incident.ref if incident else None, created=outcome.created,
                        duplicate=outcome.duplicate), 200
 

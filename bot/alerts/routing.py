@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from bot.incidents.model import Subject
 from bot.runbooks import Runbook
+from bot.subject import Subject
 
 TRIAGE = "generic-triage"
 SUBJECT_LABELS = {

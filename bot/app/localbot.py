@@ -11,8 +11,8 @@ from pydantic import SecretStr
 
 from bot.app import context, web
 from bot.app.context import BotContext
-from bot.app.httpserver import HttpServer
 from bot.config import Settings
+from bot.httpserver import HttpServer
 from bot.localslack.sender import SlackSender
 from bot.localslack.server import LocalSlack
 from bot.slack import app as slack_app

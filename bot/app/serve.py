@@ -7,8 +7,8 @@ import signal
 import threading
 
 from bot.app import context, web
-from bot.app.httpserver import HttpServer
 from bot.config import Settings
+from bot.httpserver import HttpServer
 from bot.incidents import flows
 from bot.slack import app as slack_app
 

@@ -12,8 +12,8 @@ from werkzeug.exceptions import HTTPException
 
 from bot import metrics
 from bot.alerts import http as web_alerts
-from bot.app import readiness
 from bot.app.context import BotContext
+from bot.incidents import flows
 
 
 def create(ctx: BotContext, bolt: App) -> Flask:
@@ -21,7 +21,7 @@ def create(ctx: BotContext, bolt: App) -> Flask:
     # The larger limit here; each route holds its own (alerts have theirs).
     web.config["MAX_CONTENT_LENGTH"] = max(ctx.settings.http.max_body_bytes, ctx.settings.alerts.max_body_bytes) + 1
     slack = SlackRequestHandler(bolt)
-    web.register_blueprint(web_alerts.blueprint(ctx))
+    web.register_blueprint(web_alerts.blueprint(ctx.settings.alerts, lambda batch: flows.take_alerts(ctx, batch)))
 
     @web.post("/slack/events")
     def slack_events() -> Response | tuple[Response, int]:
@@ -36,7 +36,7 @@ def create(ctx: BotContext, bolt: App) -> Flask:
 
     @web.get("/readyz")
     def readyz() -> tuple[Response, int]:
-        result = readiness.probe_dependencies(ctx.clients, ctx.engine, ctx.escalator.status if ctx.escalator else None)
+        result = ctx.readiness()
         return jsonify(result.model_dump()), 200 if result.ready else 503
 
     @web.get("/metrics")

@@ -6,48 +6,37 @@ trail and the incident's timeline."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import TYPE_CHECKING
-
-from slack_sdk.errors import SlackApiError
 
 from bot import actions
 from bot.actions.base import ActionContext, Plan, Progress
 from bot.approvals import rules, store
+from bot.approvals.rules import State
 from bot.approvals.store import Request
+from bot.approvals.views import ApprovalCard, ExecutionProgress
+from bot.chat import Attachment, ChatError, Place, Posted
 from bot.incidents import flows, service
 from bot.incidents import store as incident_store
-from bot.slack import blocks
-from bot.slack import render_approval as view
+from bot.reports.markup import escape, user, users
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
     from bot.incidents.model import Incident
 
 log = logging.getLogger(__name__)
-_aborts: dict[str, threading.Event] = {}  # executions running in this process
-_membership: dict[str, tuple[float, set[str]]] = {}
 
 
 def approvers_label(ctx: BotContext) -> str:
     a = ctx.settings.approvals
-    names = ([f"<!subteam^{a.approvers_usergroup}>"] if a.approvers_usergroup else []) + [f"<@{u}>" for u in a.approvers]
-    return ", ".join(names) or "the configured approvers (none are configured)"
+    return users(a.approvers, a.approvers_usergroup, sep=", ") or "the configured approvers (none are configured)"
 
 
-def is_approver(ctx: BotContext, user: str) -> bool:
+def is_approver(ctx: BotContext, person: str) -> bool:
     a = ctx.settings.approvals
-    if user in a.approvers:
+    if person in a.approvers:
         return True
-    if not a.approvers_usergroup:
-        return False
-    cached = _membership.get(a.approvers_usergroup)
-    if cached is None or time.time() - cached[0] > 60:  # a minute-old membership is fresh enough
-        users = set(ctx.slack.usergroups_users_list(usergroup=a.approvers_usergroup)["users"])
-        cached = (time.time(), users)
-        _membership[a.approvers_usergroup] = cached
-    return user in cached[1]
+    return bool(a.approvers_usergroup) and person in ctx.chat.members(a.approvers_usergroup or "")
 
 
 def action_context(ctx: BotContext, actor: str, incident: Incident | None) -> ActionContext:
@@ -66,7 +55,7 @@ def _record(ctx: BotContext, request: Request, actor: str, kind: str, text: str)
     incident = _incident(ctx, request)
     if incident is not None:
         service.record(ctx.engine, incident, actor=actor, kind=f"approval.{kind}", now=time.time(),
-                       text=f"{request.id} {view.TITLES.get(request.plan.kind, request.plan.kind)} of "
+                       text=f"{request.id} {actions.title(request.plan.kind)} of "
                             f"{request.plan.target}: {text} (plan {request.plan.plan_hash})")
 
 
@@ -75,15 +64,14 @@ def _say(ctx: BotContext, request: Request, text: str) -> None:
     if incident is not None:
         flows.post(ctx, incident, text)
     elif request.channel:
-        ctx.slack.chat_postMessage(channel=request.channel, thread_ts=request.thread_ts, text=text)
+        ctx.chat.post(Place(request.channel, request.thread_ts), text)
 
 
 def refresh_card(ctx: BotContext, request_id: str, extra: list[str] | None = None) -> None:
     request = store.get(ctx.engine, request_id)
     if request is None or not request.card_ts or not request.channel:
         return
-    ctx.slack.chat_update(channel=request.channel, ts=request.card_ts, text=view.card_text(request),
-                          blocks=view.card(request, approvers_label(ctx), extra))
+    ctx.chat.update(Posted(request.channel, request.card_ts), ApprovalCard(request, approvers_label(ctx), extra or []))
 
 
 def request_approval(ctx: BotContext, plan: Plan, *, requester: str, incident: Incident | None,
@@ -97,10 +85,9 @@ def request_approval(ctx: BotContext, plan: Plan, *, requester: str, incident: I
         channel, thread = incident.channel or channel, incident.thread_ts
     else:
         thread = None
-    posted = ctx.slack.chat_postMessage(channel=channel, thread_ts=thread, text=view.card_text(request),
-                                        blocks=view.card(request, approvers_label(ctx)))
-    store.set_card(ctx.engine, request.id, channel=posted["channel"], card_ts=posted["ts"], thread_ts=thread)
-    _record(ctx, request, requester, "requested", f"requested by <@{requester}>: {plan.summary}")
+    posted = ctx.chat.post(Place(channel, thread), ApprovalCard(request, approvers_label(ctx)))
+    store.set_card(ctx.engine, request.id, channel=posted.channel, card_ts=posted.ts, thread_ts=thread)
+    _record(ctx, request, requester, "requested", f"requested by {user(requester)}: {plan.summary}")
     return store.get(ctx.engine, request.id) or request
 
 
@@ -114,11 +101,11 @@ def approve(ctx: BotContext, request_id: str, actor: str, now: float | None = No
                                 approvers=approvers_label(ctx))
     if refusal:
         return refusal
-    if not store.move(ctx.engine, request, frm="requested", to="approved", actor=actor, now=now,
+    if not store.move(ctx.engine, request, frm=State.REQUESTED, to=State.APPROVED, actor=actor, now=now,
                       decided_by=actor, decided_at=now):
         fresh = store.get(ctx.engine, request_id)
         return f"Someone got there first: this request is already {fresh.state if fresh else 'gone'}."
-    _record(ctx, request, actor, "approved", f"approved by <@{actor}>")
+    _record(ctx, request, actor, "approved", f"approved by {user(actor)}")
     refresh_card(ctx, request_id)
     execute(ctx, request_id, actor)
     return None
@@ -132,10 +119,10 @@ def deny(ctx: BotContext, request_id: str, actor: str, reason: str, now: float |
     refusal = rules.may_deny(request, actor, now, is_approver=is_approver(ctx, actor), approvers=approvers_label(ctx))
     if refusal:
         return refusal
-    if not store.move(ctx.engine, request, frm="requested", to="denied", actor=actor, now=now, detail=reason,
+    if not store.move(ctx.engine, request, frm=State.REQUESTED, to=State.DENIED, actor=actor, now=now, detail=reason,
                       decided_by=actor, decided_at=now, reason=reason):
         return "Someone got there first: this request is no longer waiting."
-    _record(ctx, request, actor, "denied", f"denied by <@{actor}>: {reason}")
+    _record(ctx, request, actor, "denied", f"denied by {user(actor)}: {reason}")
     refresh_card(ctx, request_id)
     return None
 
@@ -143,48 +130,47 @@ def deny(ctx: BotContext, request_id: str, actor: str, reason: str, now: float |
 def execute(ctx: BotContext, request_id: str, actor: str) -> None:
     """Run an approved request once: approved -> executing is the gate."""
     request = store.get(ctx.engine, request_id)
-    if request is None or not store.move(ctx.engine, request, frm="approved", to="executing", actor="bot",
+    if request is None or not store.move(ctx.engine, request, frm=State.APPROVED, to=State.EXECUTING, actor="bot",
                                          now=time.time()):
         return
     incident = _incident(ctx, request)
     actx = action_context(ctx, request.requester, incident)
-    abort = _aborts.setdefault(request.id, threading.Event())
+    abort = ctx.running.start(request.id)
     try:
         fresh = actions.replan(actx, request.plan)
         if fresh.plan_hash != request.plan.plan_hash:
-            _finish(ctx, request, "failed", "The world changed since the plan was approved (the dry run now "
-                                            f"differs: {blocks.escape(fresh.summary)}). Nothing was done; run the "
+            _finish(ctx, request, State.FAILED, "The world changed since the plan was approved (the dry run now "
+                                            f"differs: {escape(fresh.summary)}). Nothing was done; run the "
                                             "command again for a fresh plan.", None, None)
             return
         progress = _progress(ctx, request)
         result = actions.execute(actx, request.plan, progress=progress, abort=abort)
         verification = actions.verify(actx, request.plan, result) if result.ok else None
     except actions.ActionError as exc:
-        _finish(ctx, request, "failed", str(exc), None, None)
+        _finish(ctx, request, State.FAILED, str(exc), None, None)
         return
     finally:
-        _aborts.pop(request.id, None)
-    state = "executed" if result.ok and (verification is None or verification.ok) else "failed"
-    lines = [f"*Result*: {blocks.escape(result.message)}"]
+        ctx.running.finish(request.id)
+    state = State.EXECUTED if result.ok and (verification is None or verification.ok) else State.FAILED
+    lines = [f"*Result*: {escape(result.message)}"]
     if verification is not None:
         mark = ":white_check_mark:" if verification.ok else ":x:"
-        lines.append(f"*Verified* {mark} {blocks.escape(verification.message)}")
-        lines += [f"• {blocks.escape(m)}" for m in verification.mismatches[:10]]
+        lines.append(f"*Verified* {mark} {escape(verification.message)}")
+        lines += [f"• {escape(m)}" for m in verification.mismatches[:10]]
     _finish(ctx, request, state, "\n".join(lines), result.model_dump(mode="json"),
             verification.model_dump(mode="json") if verification else None)
     csv = result.details.get("restore_point_csv")
     if csv and request.channel:
         point = result.details.get("restore_point_id")
-        ctx.slack.files_upload_v2(channel=request.channel, thread_ts=request.thread_ts, content=str(csv),
-                                  filename=str(result.details.get("restore_point_file") or f"{point}.csv"),
-                                  title=f"Offsets of {request.plan.target} before the reset",
-                                  initial_comment=f"Restore point {point}: `/restore-offsets {point}` puts these "
-                                                  "offsets back (with approval).")
+        ctx.chat.upload(Place(request.channel, request.thread_ts), Attachment(
+            filename=str(result.details.get("restore_point_file") or f"{point}.csv"), content=str(csv),
+            title=f"Offsets of {request.plan.target} before the reset",
+            comment=f"Restore point {point}: `/restore-offsets {point}` puts these offsets back (with approval)."))
 
 
-def _finish(ctx: BotContext, request: Request, state: str, text: str, result: dict | None,  # type: ignore[type-arg]
+def _finish(ctx: BotContext, request: Request, state: State, text: str, result: dict | None,  # type: ignore[type-arg]
             verification: dict | None) -> None:  # type: ignore[type-arg]
-    store.move(ctx.engine, request, frm="executing", to=state, actor="bot", now=time.time(), detail=text,
+    store.move(ctx.engine, request, frm=State.EXECUTING, to=state, actor="bot", now=time.time(), detail=text,
                result=result, verification=verification)
     _record(ctx, request, "bot", state, text.replace("\n", " "))
     refresh_card(ctx, request.id, [text])
@@ -193,43 +179,33 @@ def _finish(ctx: BotContext, request: Request, state: str, text: str, result: di
 
 def _progress(ctx: BotContext, request: Request):  # type: ignore[no-untyped-def]
     every = ctx.settings.approvals.progress_every
-    posted: dict[str, str] = {}
+    posted: list[Posted] = []
 
     def report(p: Progress) -> None:
         if p.total < every:
             return  # small jobs finish before anyone reads a progress bar
-        text = f"{request.id}: {p.done:,} of {p.total:,} — {p.message}"
-        abort = [{"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Abort"},
-                                                    "style": "danger", "action_id": "approval_abort",
-                                                    "value": request.id}]}]
+        note = ExecutionProgress(request.id, f"{request.id}: {p.done:,} of {p.total:,} — {p.message}")
         try:
-            if "ts" in posted:
-                ctx.slack.chat_update(channel=posted["channel"], ts=posted["ts"], text=text,
-                                      blocks=[blocks.section(text), *abort])
+            if posted:
+                ctx.chat.update(posted[0], note)
             elif request.channel:
-                sent = ctx.slack.chat_postMessage(channel=request.channel, thread_ts=request.thread_ts, text=text,
-                                                  blocks=[blocks.section(text), *abort])
-                posted.update(channel=sent["channel"], ts=sent["ts"])
-        except SlackApiError:
+                posted.append(ctx.chat.post(Place(request.channel, request.thread_ts), note))
+        except ChatError:
             log.warning("could not post the progress of %s", request.id)  # the work goes on regardless
 
     return report
 
 
-def abort(request_id: str) -> bool:
-    event = _aborts.get(request_id)
-    if event is None:
-        return False
-    event.set()
-    return True
+def abort(ctx: BotContext, request_id: str) -> bool:
+    return ctx.running.abort(request_id)
 
 
 def expire_due(ctx: BotContext, now: float | None = None) -> int:
     """Requests nobody decided in time become expired (and say so on their card)."""
     now = now or time.time()
     expired = 0
-    for request in store.in_state(ctx.engine, "requested"):
-        if request.expires_at <= now and store.move(ctx.engine, request, frm="requested", to="expired",
+    for request in store.in_state(ctx.engine, State.REQUESTED):
+        if request.expires_at <= now and store.move(ctx.engine, request, frm=State.REQUESTED, to=State.EXPIRED,
                                                     actor="bot", now=now):
             expired += 1
             _record(ctx, request, "bot", "expired", "nobody approved it in time")
@@ -242,13 +218,13 @@ def resume(ctx: BotContext) -> None:
     was executing are failed with a sentence (a replay resumes from its progress)."""
     # Both lists first: an approved request submitted below may be executing by the
     # time the second list would be read, and must not be taken for an interrupted one.
-    approved = store.in_state(ctx.engine, "approved")
-    interrupted = store.in_state(ctx.engine, "executing")
+    approved = store.in_state(ctx.engine, State.APPROVED)
+    interrupted = store.in_state(ctx.engine, State.EXECUTING)
     for request in interrupted:
         if request.plan.kind == "replay_dlq":
             _resume_replay(ctx, request)
             continue
-        _finish(ctx, request, "failed", "The bot stopped while executing this. Check the current state with the "
+        _finish(ctx, request, State.FAILED, "The bot stopped while executing this. Check the current state with the "
                                         "read-only commands before asking again.", None, None)
     for request in approved:
         ctx.work.submit(lambda r=request: execute(ctx, r.id, "bot"))
@@ -260,9 +236,9 @@ def _resume_replay(ctx: BotContext, request: Request) -> None:
         if record.plan_hash == request.plan.plan_hash:
             result = actions.replay.resume(actx, record.id)
             verification = actions.verify(actx, request.plan, result)
-            _finish(ctx, request, "executed" if result.ok and verification.ok else "failed",
-                    f"*Resumed after a restart*: {blocks.escape(result.message)} {blocks.escape(verification.message)}",
+            _finish(ctx, request, State.EXECUTED if result.ok and verification.ok else State.FAILED,
+                    f"*Resumed after a restart*: {escape(result.message)} {escape(verification.message)}",
                     result.model_dump(mode="json"), verification.model_dump(mode="json"))
             return
-    _finish(ctx, request, "failed", "The bot stopped during this replay and found no progress to resume from.",
+    _finish(ctx, request, State.FAILED, "The bot stopped during this replay and found no progress to resume from.",
             None, None)

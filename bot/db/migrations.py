@@ -36,8 +36,8 @@ def _action_tables(conn: Connection) -> None:
 
 
 def _escalation(conn: Connection) -> None:
-    from bot.escalation.ladder import escalation_steps
     from bot.escalation.lease import leases
+    from bot.incidents.ladder import escalation_steps
 
     escalation_steps.create(conn, checkfirst=True)
     leases.create(conn, checkfirst=True)

@@ -26,9 +26,10 @@ from sqlalchemy import Engine, null, select, true
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import db
-from bot.escalation import ladder, lease
-from bot.escalation.ladder import Step
+from bot.escalation import lease
 from bot.evidence import depth_history, lag_history
+from bot.incidents import ladder
+from bot.incidents.ladder import Step
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext

@@ -8,17 +8,17 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from slack_sdk.errors import SlackApiError
-
-from bot.escalation import ladder, ownership
-from bot.escalation.ladder import Step
+from bot.chat import ChatError
+from bot.escalation import ownership
 from bot.evidence import checks, lag_history
 from bot.health.verdict import Level
-from bot.incidents import flows, service, store
+from bot.incidents import flows, ladder, service, store
+from bot.incidents.ladder import Step
 from bot.incidents.model import Incident, Status
+from bot.reports.markup import escape, link, user, users
 from bot.reports.report import Report
 from bot.runbooks import Check
-from bot.slack import blocks
+from bot.subject import pick_cluster
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
@@ -27,20 +27,13 @@ log = logging.getLogger(__name__)
 EVIDENCE_MAX_AGE = 5.0  # seconds a probe's report may be shared between incidents' steps
 
 
-def mention_users(users: list[str], usergroup: str | None) -> str:
-    found = [f"<!subteam^{usergroup}>"] if usergroup else []
-    return " ".join(found + [f"<@{u}>" for u in users])
-
-
-def direct_message(ctx: BotContext, users: list[str], text: str) -> None:
-    for user in users:
-        channel = ctx.slack.conversations_open(users=user)["channel"]["id"]
-        ctx.slack.chat_postMessage(channel=channel, text=text)
+def direct_message(ctx: BotContext, people: list[str], text: str) -> None:
+    for person in people:
+        ctx.chat.direct(person, text)
 
 
 def permalink(ctx: BotContext, incident: Incident) -> str:
-    incident = flows.ensure_parent(ctx, incident)
-    return str(ctx.slack.chat_getPermalink(channel=incident.channel, message_ts=incident.thread_ts)["permalink"])
+    return ctx.chat.link(flows.parent(flows.ensure_parent(ctx, incident)))
 
 
 def _lag_change(ctx: BotContext, incident: Incident) -> str | None:
@@ -48,7 +41,7 @@ def _lag_change(ctx: BotContext, incident: Incident) -> str | None:
     group = incident.subject.group
     if not group:
         return None
-    cluster = incident.subject.cluster if incident.subject.cluster in ctx.settings.kafka else next(iter(ctx.settings.kafka))
+    cluster, _ = pick_cluster(incident.subject.cluster, ctx.settings.kafka)
     then = lag_history.total_at(ctx.engine, cluster, group, incident.created_at)
     now = lag_history.total_at(ctx.engine, cluster, group, time.time())
     if then is None or now is None:
@@ -82,9 +75,9 @@ def consumer_health(ctx: BotContext, incident: Incident, header: str) -> None:
         if report is not None:
             flows.post_report(ctx, incident, report, "bot", header)
     values = flows.placeholders(ctx, incident)
-    links = [f"<{template.format_map(values)}|{name}>" for name, template in ctx.settings.escalation.links.items()
+    links = [link(template.format_map(values), name) for name, template in ctx.settings.escalation.links.items()
              if all(f"{{{k}}}" not in template or k in values for k in ("group", "topic", "queue", "cluster"))]
-    ask = (f"<@{incident.commander}>, what is the status? Post it here." if incident.commander
+    ask = (f"{user(incident.commander)}, what is the status? Post it here." if incident.commander
            else "Nobody has acknowledged this incident yet: who is on it? Press *Acknowledge* above.")
     flows.post(ctx, incident, (f"Logs and dashboards: {', '.join(links)}\n" if links else "") + ask)
 
@@ -107,15 +100,15 @@ def platform(ctx: BotContext, incident: Incident, header: str, forced: bool = Fa
     e = ctx.settings.escalation
     if not at_fault and not forced:
         evidence = "; ".join(f"{r.title}: {r.verdict.headline}" for r in reports)
-        flows.post(ctx, incident, f"{header}\nBrokers healthy, no platform escalation. Evidence: {blocks.escape(evidence)}")
+        flows.post(ctx, incident, f"{header}\nBrokers healthy, no platform escalation. Evidence: {escape(evidence)}")
         return
-    who = mention_users(e.platform_users, e.platform_usergroup)
+    who = users(e.platform_users, e.platform_usergroup)
     why = "; ".join(f"{r.title}: {r.verdict.headline}" for r in at_fault) or "escalated by hand"
     if not who:
-        flows.post(ctx, incident, f"{header}\nThe brokers are at fault ({blocks.escape(why)}), but no platform on-call "
+        flows.post(ctx, incident, f"{header}\nThe brokers are at fault ({escape(why)}), but no platform on-call "
                                   "is configured (escalation.platform_users / platform_usergroup).")
         return
-    flows.post(ctx, incident, f"{header}\n{who}: platform escalation for {incident.ref}. {blocks.escape(why)}")
+    flows.post(ctx, incident, f"{header}\n{who}: platform escalation for {incident.ref}. {escape(why)}")
     for report in at_fault:
         flows.post_report(ctx, incident, report, "bot", header)
     direct_message(ctx, e.platform_users, f"You are paged for {incident.ref} ({incident.severity.value}): "
@@ -130,14 +123,14 @@ def lead(ctx: BotContext, incident: Incident, header: str) -> None:
         flows.post(ctx, incident, f"{header}\nNo team lead to page: {s.describe()} matches no team with a lead "
                                   "(configure teams, ownership and default_team).")
         return
-    who = mention_users(team.lead_users, team.lead_usergroup)
+    who = users(team.lead_users, team.lead_usergroup)
     # In the ladder's minutes, which a time scale shortens.
     age = int((time.time() - incident.created_at) * ctx.settings.escalation.time_scale // 60)
     flows.post(ctx, incident, f"{header}\n{who}: {incident.ref} is still unresolved after {age} min; "
                               f"team *{team_name}* owns {s.describe()}.")
     summary = (f"{incident.ref} ({incident.severity.value}, {incident.status.value}) is unresolved after {age} min: "
                f"{incident.title}. Subject: {s.describe()}. Commander: "
-               f"{'<@' + incident.commander + '>' if incident.commander else 'nobody yet'}. "
+               f"{user(incident.commander) if incident.commander else 'nobody yet'}. "
                f"Thread: {permalink(ctx, incident)}")
     direct_message(ctx, team.lead_users, summary)
 
@@ -177,11 +170,11 @@ def _post(ctx: BotContext, incident: Incident, step: Step, late: float) -> None:
     header = f":alarm_clock: *{step.minute:g}-minute step*: {step.label}{note}."
     try:
         KINDS[step.kind](ctx, fresh, header)
-    except SlackApiError as exc:  # after the client's own retries (429, 5xx, network)
-        error = str(exc.response.get("error", exc))
+    except ChatError as exc:  # after the client's own retries (429, 5xx, network)
+        error = exc.code
         ladder.finish(ctx.engine, step, status="failed", now=time.time(), late_by=late, error=error)
         service.record(ctx.engine, fresh, actor="bot", kind="escalation.failed", now=time.time(),
-                       text=f"{step.minute:g}-minute step ({step.label}) could not post to Slack: {error}; "
+                       text=f"{step.minute:g}-minute step ({step.label}) could not be posted: {error}; "
                             "it is retried at the next start")
         return
     ladder.finish(ctx.engine, step, status="fired", now=time.time(), late_by=late)
@@ -191,7 +184,7 @@ def _post(ctx: BotContext, incident: Incident, step: Step, late: float) -> None:
 
 
 def escalate_now(ctx: BotContext, incident: Incident, kind: str, actor: str) -> None:
-    header = f":rotating_light: Escalated by <@{actor}>: {ladder.LABELS[kind]}."
+    header = f":rotating_light: Escalated by {user(actor)}: {ladder.LABELS[kind]}."
     if kind == "platform":
         platform(ctx, incident, header, forced=True)
     else:

@@ -35,8 +35,9 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot import db
-from bot.escalation import ladder, scheduler
-from bot.escalation.ladder import Step
+from bot.escalation import scheduler
+from bot.incidents import ladder
+from bot.incidents.ladder import Step
 
 log = logging.getLogger(__name__)
 WAKE, STOP, READY = "wake", "stop", "ready"

@@ -4,8 +4,6 @@ the Run buttons all come through here."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
@@ -16,7 +14,6 @@ from bot.evidence import dlq, lag
 from bot.health.brokers import kafka_cluster_verdict, rabbit_nodes_verdict
 from bot.health.schema import error_verdict, registry_verdict, subject_verdict
 from bot.health.verdict import Level, Verdict
-from bot.incidents.model import Subject
 from bot.probes import kafka_dlq, kafka_lag, rabbitmq
 from bot.probes.kafka_cluster import kafka_cluster_snapshot
 from bot.probes.rabbitmq_nodes import rabbit_nodes_snapshot
@@ -27,17 +24,10 @@ from bot.reports import lag as render_lag
 from bot.reports import schema as render_schema
 from bot.reports.report import Report
 from bot.runbooks import Check
+from bot.subject import Subject, pick_cluster
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
-
-
-def _cluster(names: list[str], wanted: str | None) -> tuple[str, str | None]:
-    """The configured cluster to use, and a note when the subject named an unknown one."""
-    if wanted in names:
-        return wanted, None  # type: ignore[return-value]
-    note = f"The alert names cluster `{wanted}`, which is not configured; checked `{names[0]}`." if wanted else None
-    return names[0], note
 
 
 def _unavailable(title: str, text: str) -> Report:
@@ -46,7 +36,7 @@ def _unavailable(title: str, text: str) -> Report:
 
 
 def _lag(ctx: BotContext, subject: Subject, membership: bool) -> Report:
-    cluster, note = _cluster(list(ctx.settings.kafka), subject.cluster)
+    cluster, note = pick_cluster(subject.cluster, ctx.settings.kafka)
     bootstrap = ctx.settings.kafka[cluster].bootstrap_servers
     title = "Consumer group health" if membership else "Consumer lag"
     try:
@@ -69,7 +59,7 @@ def _lag(ctx: BotContext, subject: Subject, membership: bool) -> Report:
 
 
 def _brokers(ctx: BotContext, subject: Subject) -> Report:
-    cluster, note = _cluster(list(ctx.settings.kafka), subject.cluster)
+    cluster, note = pick_cluster(subject.cluster, ctx.settings.kafka)
     snap = kafka_cluster_snapshot(ctx.clients, cluster)
     out = render_brokers.kafka_report(snap, kafka_cluster_verdict(snap, ctx.settings.thresholds))
     if note:
@@ -78,13 +68,13 @@ def _brokers(ctx: BotContext, subject: Subject) -> Report:
 
 
 def _rabbit_nodes(ctx: BotContext, subject: Subject) -> Report:
-    cluster, _ = _cluster(list(ctx.settings.rabbitmq), subject.cluster)
+    cluster, _ = pick_cluster(subject.cluster, ctx.settings.rabbitmq)
     snap = rabbit_nodes_snapshot(ctx.clients, cluster)
     return render_brokers.rabbit_nodes_report(snap, rabbit_nodes_verdict(snap))
 
 
 def _kafka_dlq(ctx: BotContext, subject: Subject) -> Report:
-    cluster, note = _cluster(list(ctx.settings.kafka), subject.cluster)
+    cluster, note = pick_cluster(subject.cluster, ctx.settings.kafka)
     bootstrap = ctx.settings.kafka[cluster].bootstrap_servers
     t = ctx.settings.thresholds
     try:
@@ -107,7 +97,7 @@ def _kafka_dlq(ctx: BotContext, subject: Subject) -> Report:
 
 
 def _rabbit_queue(ctx: BotContext, subject: Subject) -> Report:
-    cluster, _ = _cluster(list(ctx.settings.rabbitmq), subject.cluster)
+    cluster, _ = pick_cluster(subject.cluster, ctx.settings.rabbitmq)
     t = ctx.settings.thresholds
     try:
         if subject.queue:
@@ -154,10 +144,6 @@ RUNNERS: dict[Check, Callable[["BotContext", Subject], Report]] = {
 }
 
 
-_recent: dict[tuple[int, Check, Subject], tuple[float, Report]] = {}
-_recent_lock = threading.Lock()
-
-
 def run(ctx: BotContext, check: Check, subject: Subject, max_age: float = 0.0) -> Report | None:
     """The check's report, or None for a manual step. With `max_age`, a report of
     the same check on the same subject at most that old is reused: when a broker
@@ -166,16 +152,11 @@ def run(ctx: BotContext, check: Check, subject: Subject, max_age: float = 0.0) -
     runner = RUNNERS.get(check)
     if runner is None:
         return None
-    key = (id(ctx), check, subject)
+    key = (check, subject)
     if max_age > 0:
-        with _recent_lock:
-            cached = _recent.get(key)
-        if cached and time.monotonic() - cached[0] <= max_age:
-            return cached[1].model_copy(deep=True)
+        cached = ctx.recent_reports.get(key, max_age)
+        if cached is not None:
+            return cached.model_copy(deep=True)
     report = runner(ctx, subject)
-    with _recent_lock:
-        _recent[key] = (time.monotonic(), report)
-        if len(_recent) > 1000:  # old subjects go; this is a cache, not a history
-            for stale in sorted(_recent, key=lambda k: _recent[k][0])[:500]:
-                del _recent[stale]
+    ctx.recent_reports.put(key, report)
     return report.model_copy(deep=True)  # callers add notes; the cached one stays as probed

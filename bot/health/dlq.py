@@ -63,7 +63,7 @@ def error_rate_reason(source: str, dlq_topic: str, rate: float, window_seconds: 
     """The error-rate sentence; a rate over a window shorter than the configured one is
     shown but not alerted on, since the guide asks for a sustained rate."""
     minutes = window_seconds / 60
-    over = f"over the last {minutes:,.0f} min" if minutes >= 1 else f"over the last {window_seconds:.0f} s"
+    over = f"over the last {int(minutes):,} min" if minutes >= 1 else f"over the last {window_seconds:.0f} s"
     limit = f"{thresholds.error_rate_percent:g}%"
     shown = f"{rate:.2f}".rstrip("0").rstrip(".")
     if rate <= thresholds.error_rate_percent:

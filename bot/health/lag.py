@@ -113,7 +113,7 @@ def judge(a: GroupAssessment, t: Thresholds) -> Verdict:
                                        "group read them; lag is counted from the log start"))
     if g.error:
         reasons.append((Level.WARNING, f"{g.group}: {g.error}"))
-    if g.state not in ("Stable", "Empty") and g.state != "Unknown":
+    if g.state not in ("Stable", "Empty", "Dead", "Unknown"):  # Dead is inactive, as reset_offsets.INACTIVE says
         reasons.append((Level.WARNING, f"{g.group} is {g.state}: a rebalance is under way"))
     if not any(level > Level.OK for level, _ in reasons):
         reasons.insert(0, (Level.OK, f"{g.group} lags {plural(total, 'message')}"))

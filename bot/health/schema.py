@@ -84,7 +84,7 @@ def subject_verdict(subject: SubjectSnapshot, thresholds: SchemaThresholds | Non
     burst = recent_registrations(subject.recent, thresholds, now)
     if len(burst) >= thresholds.change_rate_versions:
         versions = ", ".join(str(v.version) for v in burst)
-        reasons.append((Level.WARNING, f"High schema change rate: {len(burst)} versions of {name} registered "
+        reasons.append((Level.WARNING, f"High schema change rate: {plural(len(burst), 'version')} of {name} registered "
                         f"in the last {plural(thresholds.change_rate_window_minutes, 'minute')} (versions {versions}); "
                         "review the recent schema changes."))
     return verdict(reasons)

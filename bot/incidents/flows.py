@@ -1,6 +1,6 @@
-"""What an incident looks like in Slack, kept in step with the database: the parent
-message in the incidents channel (edited in place, never reposted), everything
-else in its thread. All of it runs on the work pool after Slack or the alert
+"""What people see of an incident in the chat, kept in step with the database: its
+card in the incidents channel (edited in place, never reposted), everything else
+in its thread. All of it runs on the work pool after the chat or the alert
 sender had its answer, serialised per incident so replies follow their parent."""
 
 from __future__ import annotations
@@ -10,19 +10,20 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from slack_sdk.errors import SlackApiError
-
 from bot import db
-from bot.escalation import ladder
+from bot.alerts.models import AlertBatch
+from bot.chat import ChatError, Content, Place, Posted
 from bot.evidence import checks
-from bot.incidents import service, store
+from bot.incidents import ingest, ladder, service, store
 from bot.incidents.ingest import Outcome
 from bot.incidents.model import Incident, Status
-from bot.reports import report as report_view
+from bot.incidents.text import clock
+from bot.incidents.views import Checklist, IncidentCard
+from bot.reports.markup import channel as channel_mention
+from bot.reports.markup import escape
+from bot.reports.report import Report, to_text
 from bot.runbooks import Check, Runbook
-from bot.slack import blocks
-from bot.slack import render_incident as view
-from bot.slack.blocks import Block
+from bot.subject import pick_cluster
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
@@ -52,23 +53,29 @@ def next_step(ctx: BotContext, incident: Incident) -> str | None:
     step = ladder.next_pending(ctx.engine, incident.id)
     if step is None:
         return None
-    return f"{step.minute:g}-minute step, {step.label}, at {view.clock(step.due_at)}"
+    return f"{step.minute:g}-minute step, {step.label}, at {clock(step.due_at)}"
 
 
 # ---------------------------------------------------------------- the parent and the thread
+
+def card(ctx: BotContext, incident: Incident) -> IncidentCard:
+    return IncidentCard(incident, runbook(ctx, incident), next_step(ctx, incident))
+
+
+def parent(incident: Incident) -> Posted:
+    assert incident.channel and incident.thread_ts, "the incident has no parent message yet"
+    return Posted(incident.channel, incident.thread_ts)
+
 
 def ensure_parent(ctx: BotContext, incident: Incident) -> Incident:
     """Post the parent message once; later calls return the incident as it is."""
     if incident.thread_ts:
         return incident
-    rb = runbook(ctx, incident)
-    posted = ctx.slack.chat_postMessage(channel=ctx.settings.slack.incidents_channel, text=view.parent_text(incident),
-                                        blocks=view.parent(incident, rb, next_step(ctx, incident)),
-                                        unfurl_links=False)
+    posted = ctx.chat.post(Place(ctx.settings.slack.incidents_channel), card(ctx, incident))
     with db.write(ctx.engine) as conn:
-        claimed = store.claim_thread(conn, incident_id=incident.id, channel=posted["channel"], thread_ts=posted["ts"])
+        claimed = store.claim_thread(conn, incident_id=incident.id, channel=posted.channel, thread_ts=posted.ts)
     if not claimed:  # another replica posted first: keep theirs, remove ours
-        ctx.slack.chat_delete(channel=posted["channel"], ts=posted["ts"])
+        ctx.chat.delete(posted)
     return reload(ctx, incident)
 
 
@@ -76,23 +83,19 @@ def refresh_parent(ctx: BotContext, incident: Incident) -> None:
     incident = reload(ctx, incident)
     if not incident.thread_ts or not incident.channel:
         return
-    ctx.slack.chat_update(channel=incident.channel, ts=incident.thread_ts, text=view.parent_text(incident),
-                          blocks=view.parent(incident, runbook(ctx, incident), next_step(ctx, incident)))
+    ctx.chat.update(parent(incident), card(ctx, incident))
 
 
-def post(ctx: BotContext, incident: Incident, text: str, blocks_: list[Block] | None = None) -> str:
+def post(ctx: BotContext, incident: Incident, content: Content) -> str:
     """A reply in the incident's thread (and the parent first, if it is missing)."""
     incident = ensure_parent(ctx, incident)
-    sent = ctx.slack.chat_postMessage(channel=incident.channel, thread_ts=incident.thread_ts, text=text,
-                                      blocks=blocks_, unfurl_links=False)
-    return str(sent["ts"])
+    return ctx.chat.post(parent(incident).thread(), content).ts
 
 
-def post_report(ctx: BotContext, incident: Incident, report: report_view.Report, actor: str, step: str) -> None:
-    text = report_view.to_text(report)
-    post(ctx, incident, text, report_view.to_blocks(report))
+def post_report(ctx: BotContext, incident: Incident, report: Report, actor: str, step: str) -> None:
+    post(ctx, incident, report)
     service.record(ctx.engine, incident, actor=actor, kind="check", now=time.time(),
-                   text=f"{step}: {report.verdict.headline}", data={"report": text})
+                   text=f"{step}: {report.verdict.headline}", data={"report": to_text(report)})
 
 
 # ---------------------------------------------------------------- the runbook checklist
@@ -100,7 +103,7 @@ def post_report(ctx: BotContext, incident: Incident, report: report_view.Report,
 def placeholders(ctx: BotContext, incident: Incident) -> dict[str, str]:
     """What a runbook's command lines may mention, filled from the incident."""
     s = incident.subject
-    cluster = s.cluster if s.cluster in ctx.settings.kafka else next(iter(ctx.settings.kafka))
+    cluster, _ = pick_cluster(s.cluster, ctx.settings.kafka)
     values = {"bootstrap": ctx.settings.kafka[cluster].bootstrap_servers, "cluster": cluster,
               "group": s.group, "topic": s.topic, "queue": s.queue, "dlq": s.queue or (f"{s.topic}.dlq" if s.topic else None),
               "app": incident.labels.get("app") or incident.labels.get("job")}
@@ -109,11 +112,14 @@ def placeholders(ctx: BotContext, incident: Incident) -> dict[str, str]:
     return {k: v for k, v in values.items() if v}
 
 
-def post_checklist(ctx: BotContext, incident: Incident) -> None:
-    rb = runbook(ctx, incident)
+def checklist(ctx: BotContext, incident: Incident) -> Checklist:
     with ctx.engine.connect() as conn:
         done = store.steps_done(conn, incident_id=incident.id)
-    ts = post(ctx, incident, view.checklist_text(rb), view.checklist(incident, rb, done, placeholders(ctx, incident)))
+    return Checklist(incident, runbook(ctx, incident), done, placeholders(ctx, incident))
+
+
+def post_checklist(ctx: BotContext, incident: Incident) -> None:
+    ts = post(ctx, incident, checklist(ctx, incident))
     with db.write(ctx.engine) as conn:
         store.set_fields(conn, incident_id=incident.id, now=time.time(), checklist_ts=ts)
 
@@ -122,11 +128,7 @@ def refresh_checklist(ctx: BotContext, incident: Incident) -> None:
     incident = reload(ctx, incident)
     if not incident.checklist_ts or not incident.channel:
         return
-    rb = runbook(ctx, incident)
-    with ctx.engine.connect() as conn:
-        done = store.steps_done(conn, incident_id=incident.id)
-    ctx.slack.chat_update(channel=incident.channel, ts=incident.checklist_ts, text=view.checklist_text(rb),
-                          blocks=view.checklist(incident, rb, done, placeholders(ctx, incident)))
+    ctx.chat.update(Posted(incident.channel, incident.checklist_ts), checklist(ctx, incident))
 
 
 def run_step(ctx: BotContext, incident: Incident, step_id: str, actor: str) -> None:
@@ -177,20 +179,19 @@ def dedicated_channel(ctx: BotContext, incident: Incident) -> None:
         return
     slug = re.sub(r"[^a-z0-9]+", "-", incident.title.lower()).strip("-")
     name = f"inc-{incident.ref.lower()}-{slug}"[:80].rstrip("-")
+    invite = ctx.settings.incidents.oncall_users
     try:
-        created = ctx.slack.conversations_create(name=name)
-    except SlackApiError as exc:
-        if exc.response.get("error") != "name_taken":
+        channel = ctx.chat.open_room(name, invite)
+    except ChatError as exc:
+        if exc.code != "name_taken":
             raise
-        created = ctx.slack.conversations_create(name=f"{name[:73]}-{int(time.time()) % 100000}")
-    channel = created["channel"]["id"]
-    if ctx.settings.incidents.oncall_users:
-        ctx.slack.conversations_invite(channel=channel, users=",".join(ctx.settings.incidents.oncall_users))
+        channel = ctx.chat.open_room(f"{name[:73]}-{int(time.time()) % 100000}", invite)
     with db.write(ctx.engine) as conn:
         store.set_fields(conn, incident_id=incident.id, now=time.time(), dedicated_channel=channel)
-        store.add_event(conn, incident_id=incident.id, actor="bot", kind="channel", text=f"Created <#{channel}>")
-    ctx.slack.chat_postMessage(channel=channel, text=f"{incident.ref}: {incident.title}. The incident thread is in "
-                                                     f"{ctx.settings.slack.incidents_channel}.")
+        store.add_event(conn, incident_id=incident.id, actor="bot", kind="channel",
+                        text=f"Created {channel_mention(channel)}")
+    ctx.chat.post(Place(channel), f"{incident.ref}: {escape(incident.title)}. The incident thread is in "
+                                  f"{ctx.settings.slack.incidents_channel}.")
     refresh_parent(ctx, incident)
 
 
@@ -203,6 +204,18 @@ def announce(ctx: BotContext, incident: Incident) -> Incident:
     return incident
 
 
+def take_alerts(ctx: BotContext, batch: AlertBatch) -> Outcome:
+    """Store a batch of alerts (SQLAlchemyError when the database cannot take it)
+    and queue what the chat hears of it, so the sender has its answer at once."""
+    outcome = ingest.receive(ctx.engine, ctx.settings, ctx.runbooks, batch, time.time())
+    incident = outcome.incident
+    if outcome.created and ctx.escalator is not None:
+        ctx.escalator.notify()  # the ladder's rows are stored; their timers need not delay the answer
+    if incident is not None and not outcome.duplicate:
+        ctx.work.submit(lambda: after_alert(ctx, outcome), key=key(incident), lane="alerts")
+    return outcome
+
+
 def after_alert(ctx: BotContext, outcome: Outcome) -> None:
     incident = outcome.incident
     if incident is None or outcome.duplicate:
@@ -212,14 +225,14 @@ def after_alert(ctx: BotContext, outcome: Outcome) -> None:
         incident = announce(ctx, incident)  # the stale one has no thread yet
         if incident.runbook_id == "generic-triage":
             post(ctx, incident, f"No runbook matched this alert, so it follows generic triage. Labels seen: "
-                                f"{blocks.escape(labels) or 'none'}.")
+                                f"{escape(labels) or 'none'}.")
         # Announcements go out one at a time (an alert storm must not crowd out the
         # webhook, and Slack takes about a message a second per channel anyway); the
         # first checks wait on brokers, not on the interpreter, so they run beside them.
         ctx.work.submit(lambda: run_first_checks(ctx, incident), key=f"{key(incident)}:checks")
         return
     def names(alerts: list) -> str:  # type: ignore[type-arg]
-        return ", ".join(blocks.escape(n) for n in sorted({a.name for a in alerts}))
+        return ", ".join(escape(n) for n in sorted({a.name for a in alerts}))
 
     lines = []
     if outcome.new_alerts or outcome.refired:
@@ -257,7 +270,7 @@ def announce_change(ctx: BotContext, incident: Incident, message: str) -> None:
 
 
 def sweep(ctx: BotContext) -> int:
-    """Announce incidents whose parent message never made it to Slack (Slack was
+    """Announce incidents whose parent message never made it to the chat (it was
     down, or the bot stopped right after storing the alert)."""
     with ctx.engine.connect() as conn:
         pending = store.unposted(conn)

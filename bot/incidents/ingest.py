@@ -20,8 +20,7 @@ from bot import db
 from bot.alerts import routing
 from bot.alerts.models import Alert, AlertBatch
 from bot.config import Settings
-from bot.escalation import ladder
-from bot.incidents import store
+from bot.incidents import ladder, store
 from bot.incidents.model import Incident, Severity, Status
 from bot.incidents.tables import alert_dedup, incident_alerts, incidents
 from bot.runbooks import Runbook

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from bot.runbooks import Broker
+from bot.subject import Subject
+
+__all__ = ["Event", "Incident", "Severity", "Status", "Subject"]
 
 
 class Status(StrEnum):
@@ -38,31 +40,6 @@ class Severity(StrEnum):
         except ValueError:
             return default
 
-
-@dataclass(frozen=True)
-class Subject:
-    """What the incident is about: the checks inspect these."""
-
-    cluster: str | None = None
-    group: str | None = None
-    topic: str | None = None
-    queue: str | None = None
-
-    @property
-    def broker(self) -> Broker | None:
-        """A queue is RabbitMQ's, a group or a topic Kafka's; None when the subject
-        names neither, or both."""
-        kafka = bool(self.group or self.topic)
-        if self.queue and not kafka:
-            return Broker.RABBITMQ
-        if kafka and not self.queue:
-            return Broker.KAFKA
-        return None
-
-    def describe(self) -> str:
-        parts = [f"{k} `{v}`" for k, v in (("cluster", self.cluster), ("group", self.group),
-                                           ("topic", self.topic), ("queue", self.queue)) if v]
-        return ", ".join(parts) or "no subject named"
 
 
 @dataclass

@@ -9,8 +9,7 @@ from sqlalchemy import Engine
 
 from bot import db
 from bot.config import Settings
-from bot.escalation import ladder
-from bot.incidents import store
+from bot.incidents import ladder, store
 from bot.incidents.model import Event, Incident, Severity, Status, Subject
 from bot.runbooks import Runbook
 

@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from bot.escalation.ladder import escalation_steps
+from bot.incidents.ladder import escalation_steps
 from bot.incidents.model import Event, Incident, Severity, Status, Subject
 from bot.incidents.tables import alert_dedup, checklist, incident_events, incidents
 

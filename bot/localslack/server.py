@@ -14,7 +14,7 @@ from types import TracebackType
 
 from flask import Flask, Request, Response, jsonify, request
 
-from bot.app.httpserver import HttpServer
+from bot.httpserver import HttpServer
 from bot.localslack import api_chat, api_conversations, api_files_views, responseurl
 from bot.localslack.api import ApiContext, Handler, Params
 from bot.localslack.faults import Failure

@@ -1,4 +1,4 @@
-"""Broker health as Slack reports: Kafka clusters and RabbitMQ nodes."""
+"""Broker health as Reports: Kafka clusters and RabbitMQ nodes."""
 
 from __future__ import annotations
 

@@ -1,15 +1,19 @@
-"""DLQs and queues as Slack reports. Message contents are data from outside: they
+"""DLQs and queues as Reports. Message contents are data from outside: they
 are escaped by the report layout and cut short, never interpreted."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
-from bot.evidence.dlq import KafkaDlq, RabbitQueue
 from bot.health.verdict import Verdict, combine
+from bot.reports.markup import clip
 from bot.reports.report import Report, Table
-from bot.slack.blocks import clip
 from bot.text import plural
+
+if TYPE_CHECKING:
+    # Types only: the evidence modules build their reports with these builders.
+    from bot.evidence.dlq import KafkaDlq, RabbitQueue
 
 
 def _growth(v: float | None) -> str:

@@ -1,11 +1,16 @@
-"""Lag reports as Slack messages."""
+"""Consumer lag as Reports: one group, every group, a group's membership."""
 
 from __future__ import annotations
 
-from bot.evidence.lag import LagReport
+from typing import TYPE_CHECKING
+
 from bot.health.lag import GroupAssessment
 from bot.reports.report import Report, Table
 from bot.text import plural
+
+if TYPE_CHECKING:
+    # Types only: the evidence modules build their reports with these builders.
+    from bot.evidence.lag import LagReport
 
 
 def duration(seconds: float | None) -> str:

@@ -11,11 +11,10 @@ from datetime import datetime, timezone
 from pydantic import BaseModel, Field
 
 from bot.health.verdict import Verdict
-from bot.slack import blocks
-from bot.slack.blocks import Block
+from bot.reports.markup import SECTION_CHARS, escape
 
-# A code block inside one section: 3000 characters less the fences and a margin.
-TABLE_CHARS = blocks.SECTION_LIMIT - 100
+# A code block inside one section, less the fences and a margin.
+TABLE_CHARS = SECTION_CHARS - 100
 
 
 class Table(BaseModel):
@@ -34,6 +33,15 @@ class Report(BaseModel):
     cli: list[str] = Field(default_factory=list)  # equivalent commands for people who check by hand
 
 
+class Page(BaseModel):
+    """Text with a title and no verdict (help, a timeline, a list), in markup."""
+
+    title: str
+    body: str
+    footer: str | None = None
+    text: str | None = None  # the plain fallback, when it should differ from the body
+
+
 def format_table(table: Table, max_chars: int = TABLE_CHARS) -> str:
     """Columns padded to their widest cell; rows that do not fit become "+N more"."""
     cells = [table.headers, *table.rows]
@@ -44,14 +52,16 @@ def format_table(table: Table, max_chars: int = TABLE_CHARS) -> str:
 
     out = [line(table.headers)]
     total = table.total_rows if table.total_rows is not None else len(table.rows)
-    used = len(out[0]) + 1
+    # Counted as the chat will show them, escaped: a `<n>` of an error pattern takes
+    # four characters more, and a table that overflows its section loses its end.
+    used = len(escape(out[0])) + 1
     shown = 0
     for row in table.rows:
         text = line(row)
-        if used + len(text) + 1 > max_chars - 20:
+        if used + len(escape(text)) + 1 > max_chars - 20:
             break
         out.append(text)
-        used += len(text) + 1
+        used += len(escape(text)) + 1
         shown += 1
     if total > shown:
         out.append(f"+{total - shown} more")
@@ -67,7 +77,8 @@ def when(ts: datetime) -> str:
 
 
 def to_text(report: Report) -> str:
-    """The plain-text fallback Slack shows in notifications and to screen readers."""
+    """The plain text of a report: the chat's fallback in notifications and for
+    screen readers, the timeline's record, the console's lines."""
     parts = [f"{report.title}: {report.verdict.headline}"]
     parts += [f"- {r}" for r in report.verdict.reasons[1:]]
     for table in report.tables:
@@ -78,22 +89,5 @@ def to_text(report: Report) -> str:
     return "\n".join(parts)
 
 
-def to_blocks(report: Report) -> list[Block]:
-    level = report.verdict.level
-    reasons = report.verdict.reasons or ["nothing to report"]
-    out: list[Block] = [
-        blocks.header(report.title),
-        blocks.section(f"{level.emoji} *{level.name}*: {blocks.escape(reasons[0])}"
-                       + "".join(f"\n• {blocks.escape(r)}" for r in reasons[1:6])
-                       + (f"\n• +{len(reasons) - 6} more" if len(reasons) > 6 else "")),
-    ]
-    for table in report.tables:
-        title = f"*{blocks.escape(table.title)}*\n" if table.title else ""
-        out.append(blocks.section(f"{title}```{blocks.escape(format_table(table))}```"))
-    for note in report.notes:
-        out.append(blocks.section(blocks.escape(note)))
-    footer = [f"Snapshot {when(report.taken_at)}"]
-    if report.cli:
-        footer.append("By hand: " + "  ·  ".join(f"`{blocks.escape(c)}`" for c in report.cli))
-    out.append(blocks.context(*footer))
-    return blocks.limit_blocks(out)
+def page_text(page: Page) -> str:
+    return page.text if page.text is not None else f"{page.title}\n\n{page.body}"

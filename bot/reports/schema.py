@@ -1,4 +1,4 @@
-"""Schema Registry subjects and compatibility checks as Slack reports."""
+"""Schema Registry subjects and compatibility checks as Reports."""
 
 from __future__ import annotations
 

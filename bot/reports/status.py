@@ -1,25 +1,23 @@
-"""Typed results turned into Block Kit. Renderers never talk to brokers."""
+"""`/ops status` as a Report: can the bot reach each Kafka cluster, RabbitMQ, its
+database and (in the timer owner) its escalation timers?"""
 
 from __future__ import annotations
 
-from bot.app.readiness import Readiness
-from bot.slack import blocks
-from bot.slack.blocks import Block
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from bot.health.verdict import Level, Verdict
+from bot.reports.report import Report, Table
+
+if TYPE_CHECKING:
+    from bot.app.readiness import Readiness
 
 
-def _check_line(name: str, ok: bool, detail: str | None, error: str | None, ms: float) -> str:
-    mark = ":white_check_mark:" if ok else ":x:"
-    said = detail if ok else error
-    return f"{mark} *{blocks.escape(name)}*: {blocks.escape(said or '')} _({ms:.0f} ms)_"
-
-
-def readiness_text(result: Readiness) -> str:
-    verdict = "All connections are up." if result.ready else "Some connections are down."
-    lines = [f"{'OK' if c.ok else 'DOWN'} {c.name}: {c.detail if c.ok else c.error}" for c in result.checks]
-    return "\n".join([verdict, *lines])
-
-
-def readiness_blocks(result: Readiness) -> list[Block]:
-    verdict = "All connections are up." if result.ready else "Some connections are down."
-    lines = [_check_line(c.name, c.ok, c.detail, c.error, c.latency_ms) for c in result.checks]
-    return [blocks.section(f"*Bot status*: {verdict}"), *blocks.sections("\n".join(lines))]
+def readiness_report(result: Readiness) -> Report:
+    down = [c.name for c in result.checks if not c.ok]
+    verdict = (Verdict(reasons=["All connections are up."]) if result.ready else
+               Verdict(level=Level.CRITICAL, reasons=[f"Some connections are down: {', '.join(down)}."]))
+    rows = [["OK" if c.ok else "DOWN", c.name, (c.detail if c.ok else c.error) or "", f"{c.latency_ms:.0f}"]
+            for c in sorted(result.checks, key=lambda c: c.ok)]
+    return Report(title="Bot status", verdict=verdict, taken_at=datetime.now(timezone.utc),
+                  tables=[Table(headers=["STATE", "CHECK", "DETAIL", "MS"], rows=rows)])

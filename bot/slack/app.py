@@ -9,27 +9,33 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App, Respond
 
 from bot import metrics
-from bot.app.context import BotContext
+from bot.chat import Place
 from bot.incidents import flows, service
-from bot.slack import approval_actions, incident_actions
+from bot.slack import approval_actions, incident_actions, modals
+from bot.slack.chat import render
 from bot.slack.ids import Callback
 from commands import router
 from commands import schema as schema_command
 from commands.base import Deferred, Invocation, Reply, UsageError
 from commands.registry import REGISTRY, SLASH_COMMANDS
 
+if TYPE_CHECKING:
+    from bot.app.context import BotContext
+
 log = logging.getLogger(__name__)
 
 
 def _message(reply: Reply) -> dict[str, Any]:
     out: dict[str, Any] = {"text": reply.text, "response_type": "in_channel" if reply.in_channel else "ephemeral"}
-    if reply.blocks:
-        out["blocks"] = reply.blocks
+    if reply.content is not None:
+        _, shown = render(reply.content)
+        if shown:
+            out["blocks"] = shown
     return out
 
 
@@ -81,9 +87,9 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
 
     @app.view(Callback.SCHEMA_CHECK)
     def on_schema_modal(ack: Ack, view: dict[str, Any]) -> None:
-        errors, work = schema_command.submitted(ctx, view)
-        if errors:
-            ack(response_action="errors", errors=errors)
+        error, work = schema_command.submitted(ctx, modals.answer("schema_check", view), modals.metadata(view))
+        if error:
+            ack(**modals.errors("schema_check", error))
             return
         ack()
         ctx.work.submit(work)
@@ -105,13 +111,21 @@ def _run_later(ctx: BotContext, name: str, outcome: Deferred, respond: Respond, 
         metrics.command_latency.labels(name, "work").observe(time.perf_counter() - started)
 
     def deliver(reply: Reply) -> None:
+        if reply.form is not None:
+            ctx.slack.views_open(trigger_id=inv.trigger_id, view=modals.build(reply.form))
+            return
         # A summary asked for in an incident's thread (or channel) belongs to the incident:
-        # it goes into the thread and its timeline. Anything else answers the person.
+        # it goes into the thread and its timeline, with its attachment. Anything else
+        # answers the person, the attachment beside it.
         incident = service.in_thread(ctx.engine, inv.channel_id, inv.thread_ts) if reply.in_channel else None
         if incident is None:
             respond(**_message(reply))
+            if reply.attachment is not None:
+                ctx.chat.upload(Place(inv.channel_id, inv.thread_ts), reply.attachment)
             return
-        flows.post(ctx, incident, reply.text, reply.blocks)
+        flows.post(ctx, incident, reply.content or reply.text)
+        if reply.attachment is not None:
+            ctx.chat.upload(flows.parent(flows.ensure_parent(ctx, incident)).thread(), reply.attachment)
         service.record(ctx.engine, incident, actor=inv.user_id, kind="check", now=time.time(),
                        text=f"/{name}: {reply.text.splitlines()[0]}", data={"report": reply.text})
 

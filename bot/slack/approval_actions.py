@@ -3,44 +3,30 @@ for a deny, the resource's name typed out to confirm a purge."""
 
 from __future__ import annotations
 
-import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 
-from bot.app.context import BotContext
 from bot.approvals import flow, rules, store
-from bot.slack.ids import CONFIRM_BLOCK, CONFIRM_INPUT, REASON_BLOCK, REASON_INPUT, Action, Callback
+from bot.chat import Form
+from bot.slack import modals
+from bot.slack.ids import Action, Callback
+from bot.slack.interaction import Interaction
 
-
-def _modal(callback: Callback, title: str, request_id: str, prompt: str, block: str, action: str,
-           label: str, submit: str) -> dict[str, Any]:
-    return {
-        "type": "modal", "callback_id": callback, "private_metadata": json.dumps({"request": request_id}),
-        "title": {"type": "plain_text", "text": title}, "submit": {"type": "plain_text", "text": submit},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": prompt}},
-                   {"type": "input", "block_id": block, "label": {"type": "plain_text", "text": label},
-                    "element": {"type": "plain_text_input", "action_id": action, "multiline": block == REASON_BLOCK}}],
-    }
-
-
-def _value(view: dict[str, Any], block: str, action: str) -> str:
-    return str(view.get("state", {}).get("values", {}).get(block, {}).get(action, {}).get("value") or "").strip()
+if TYPE_CHECKING:
+    from bot.app.context import BotContext
 
 
 def register(app: App, ctx: BotContext) -> None:
     def tell(body: dict[str, Any], text: str) -> None:
-        user = body.get("user", {}).get("id", "")
-        channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id", "")
-        thread = (body.get("message") or {}).get("thread_ts")
-        ctx.slack.chat_postEphemeral(channel=channel, user=user, text=text, thread_ts=thread)
+        who = Interaction.of(body)
+        ctx.slack.chat_postEphemeral(channel=who.channel, user=who.user, text=text, thread_ts=who.thread_ts)
 
     @app.action(Action.APPROVE)
     def on_approve(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        user, request_id = body.get("user", {}).get("id", ""), action.get("value", "")
+        user, request_id = Interaction.of(body).user, action.get("value", "")
 
         def work() -> None:
             request = store.get(ctx.engine, request_id)
@@ -51,10 +37,10 @@ def register(app: App, ctx: BotContext) -> None:
                 if refusal:
                     tell(body, refusal)
                     return
-                ctx.slack.views_open(trigger_id=body.get("trigger_id"), view=_modal(
-                    Callback.CONFIRM_PURGE, "Confirm the purge", request_id,
-                    f"Purging deletes what is in `{request.plan.target}` for good. Type its name to approve.",
-                    CONFIRM_BLOCK, CONFIRM_INPUT, "Name of the DLQ", "Purge"))
+                ctx.slack.views_open(trigger_id=Interaction.of(body).trigger_id, view=modals.build(Form(
+                    kind="confirm_purge", title="Confirm the purge", submit="Purge", label="Name of the DLQ",
+                    prompt=f"Purging deletes what is in `{request.plan.target}` for good. Type its name to approve.",
+                    metadata={"request": request_id})))
                 return
             refusal = flow.approve(ctx, request_id, user)
             if refusal:
@@ -66,26 +52,26 @@ def register(app: App, ctx: BotContext) -> None:
     def on_deny(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         request_id = action.get("value", "")
-        ctx.work.submit(lambda: ctx.slack.views_open(trigger_id=body.get("trigger_id"), view=_modal(
-            Callback.DENY_REASON, "Deny the request", request_id, "Say why, for the requester and the timeline.",
-            REASON_BLOCK, REASON_INPUT, "Reason", "Deny")))
+        ctx.work.submit(lambda: ctx.slack.views_open(trigger_id=Interaction.of(body).trigger_id, view=modals.build(Form(
+            kind="deny_reason", title="Deny the request", submit="Deny", label="Reason", multiline=True,
+            prompt="Say why, for the requester and the timeline.", metadata={"request": request_id}))))
 
     @app.action(Action.ABORT)
     def on_abort(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        stopped = flow.abort(action.get("value", ""))
+        stopped = flow.abort(ctx, action.get("value", ""))
         ctx.work.submit(lambda: tell(body, "Stopping after the current batch." if stopped else
                                      "Nothing of that is running in this bot process."))
 
     @app.view(Callback.DENY_REASON)
     def on_deny_reason(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        reason = _value(view, REASON_BLOCK, REASON_INPUT)
+        reason = modals.answer("deny_reason", view)
         if len(reason) < 3:
-            ack(response_action="errors", errors={REASON_BLOCK: "Give a reason of a few words."})
+            ack(**modals.errors("deny_reason", "Give a reason of a few words."))
             return
         ack()
-        user = body.get("user", {}).get("id", "")
-        request_id = json.loads(view.get("private_metadata") or "{}").get("request", "")
+        user = Interaction.of(body).user
+        request_id = modals.metadata(view).get("request", "")
 
         def work() -> None:
             refusal = flow.deny(ctx, request_id, user, reason)
@@ -99,14 +85,13 @@ def register(app: App, ctx: BotContext) -> None:
 
     @app.view(Callback.CONFIRM_PURGE)
     def on_confirm_purge(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        request_id = json.loads(view.get("private_metadata") or "{}").get("request", "")
+        request_id = modals.metadata(view).get("request", "")
         request = store.get(ctx.engine, request_id)
-        typed = _value(view, CONFIRM_BLOCK, CONFIRM_INPUT)
-        if request is None or typed != request.plan.target:
-            ack(response_action="errors", errors={CONFIRM_BLOCK: "That is not the DLQ's name; nothing was approved."})
+        if request is None or modals.answer("confirm_purge", view) != request.plan.target:
+            ack(**modals.errors("confirm_purge", "That is not the DLQ's name; nothing was approved."))
             return
         ack()
-        user = body.get("user", {}).get("id", "")
+        user = Interaction.of(body).user
 
         def work() -> None:
             refusal = flow.approve(ctx, request_id, user)

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.reports.markup import SECTION_CHARS, clip, escape
+
+__all__ = ["Block", "clip", "context", "divider", "escape", "header", "limit_blocks", "section", "sections"]
+
 Block = dict[str, Any]
 
-SECTION_LIMIT = 3000
+SECTION_LIMIT = SECTION_CHARS
 HEADER_LIMIT = 150
 MAX_BLOCKS = 50
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def header(text: str) -> Block:
@@ -44,12 +44,6 @@ def context(*markdown: str) -> Block:
 
 def divider() -> Block:
     return {"type": "divider"}
-
-
-def escape(text: str) -> str:
-    """Text from outside (broker data, user input) shown verbatim: Slack's three
-    control characters escaped, so nothing in it can mention anyone or fake a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def limit_blocks(blocks: list[Block], note: str = "…more was cut to fit one Slack message") -> list[Block]:

@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 
-from bot.app.context import BotContext
 from bot.incidents import flows, service
 from bot.incidents.model import Incident
+from bot.incidents.text import clock, incident_line
 from bot.slack import blocks
-from bot.slack import render_incident as view
 from bot.slack.ids import Action, parse_step_value
+from bot.slack.interaction import Interaction
+
+if TYPE_CHECKING:
+    from bot.app.context import BotContext
 
 
 def _who(body: dict[str, Any]) -> tuple[str, str]:
-    user = body.get("user", {}).get("id", "")
-    channel = (body.get("channel") or {}).get("id") or body.get("container", {}).get("channel_id", "")
-    return user, channel
+    who = Interaction.of(body)
+    return who.user, who.channel
 
 
 def _tell(ctx: BotContext, channel: str, user: str, text: str, incident: Incident | None = None) -> None:
@@ -86,10 +88,10 @@ def register(app: App, ctx: BotContext) -> None:
 def publish_home(ctx: BotContext, user: str) -> None:
     now = time.time()
     open_now = service.list_open(ctx.engine)
-    lines = [view.incident_line(i, now, flows.next_step(ctx, i)) for i in open_now]
+    lines = [incident_line(i, now, flows.next_step(ctx, i)) for i in open_now]
     body = blocks.sections("\n".join(lines)) if lines else [blocks.section("No incident is open. :sunny:")]
     home = {"type": "home", "blocks": blocks.limit_blocks([
         blocks.header(f"Open incidents ({len(open_now)})"), *body,
-        blocks.context(f"Updated {view.clock(now)}. `/incident list` shows the same in any channel."),
+        blocks.context(f"Updated {clock(now)}. `/incident list` shows the same in any channel."),
     ])}
     ctx.slack.views_publish(user_id=user, view=home)

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.actions import title
 from bot.actions.base import Plan
 from bot.approvals.store import Request
+from bot.approvals.views import ApprovalCard, ExecutionProgress
+from bot.incidents.text import clock
+from bot.reports.markup import user
 from bot.reports.report import Table, format_table
 from bot.slack import blocks
 from bot.slack.blocks import Block
 from bot.slack.ids import Action
-from bot.slack.render_incident import clock, who
 
-TITLES = {"reset_offsets": "Reset consumer group offsets", "restore_offsets": "Restore consumer group offsets",
-          "replay_dlq": "Replay a DLQ", "purge_dlq": "Purge a DLQ", "add_partitions": "Increase partitions",
-          "elect_leaders": "Preferred leader election"}
 FINAL = {"approved": ":hourglass_flowing_sand: Approved, executing", "executing": ":hourglass_flowing_sand: Executing",
          "executed": ":white_check_mark: Executed", "failed": ":x: Failed", "denied": ":no_entry: Denied",
          "expired": ":clock3: Expired"}
@@ -52,32 +52,42 @@ def _sample_cell(value: Any) -> str:
     return blocks.clip(text, SAMPLE_CELL_CHARS) or "-"
 
 
-def samples_table(samples: list[dict[str, Any]], shown: int = SAMPLES_SHOWN) -> Table:
+def samples_table(samples: list[dict[str, Any]]) -> Table:
     """Only the columns some sampled message has a value for: a column of dashes says nothing."""
     present = {k for s in samples for k, v in s.items() if v not in (None, "")}
     keys = [k for k in SAMPLE_COLUMNS if k in present] + sorted(present - SAMPLE_COLUMNS.keys())
     return Table(headers=[SAMPLE_COLUMNS.get(k, k.replace("_", " ").upper()) for k in keys],
-                 rows=[[_sample_cell(s.get(k)) for k in keys] for s in samples[:shown]], total_rows=len(samples))
+                 rows=[[_sample_cell(s.get(k)) for k in keys] for s in samples[:SAMPLES_SHOWN]],
+                 total_rows=len(samples))
 
 
 def samples_section(samples: list[dict[str, Any]]) -> Block:
-    """The sampled messages as a table; escaping can lengthen odd data, so rows go
-    (counted in "+N more") until the section fits Slack's limit."""
+    """The sampled messages as a table; format_table counts rows at their escaped
+    length, so the fences stay inside the section ("+N more" for the rest)."""
     budget = blocks.SECTION_LIMIT - len(SAMPLES_TITLE) - len("``````")
-    for shown in range(SAMPLES_SHOWN, -1, -1):
-        text = blocks.escape(format_table(samples_table(samples, shown), max_chars=budget))
-        if len(text) <= budget:
-            break
-    return blocks.section(f"{SAMPLES_TITLE}```{text}```")
+    return blocks.section(f"{SAMPLES_TITLE}```{blocks.escape(format_table(samples_table(samples), budget))}```")
 
 
 def card_text(request: Request) -> str:
-    return f"Approval {request.id}: {TITLES.get(request.plan.kind, request.plan.kind)} of {request.plan.target} ({request.state})"
+    return f"Approval {request.id}: {title(request.plan.kind)} of {request.plan.target} ({request.state})"
+
+
+def card_message(view: ApprovalCard) -> tuple[str, list[Block]]:
+    return card_text(view.request), card(view.request, view.approvers, view.outcome)
+
+
+def progress_message(view: ExecutionProgress) -> tuple[str, list[Block]]:
+    out = [blocks.section(blocks.escape(view.text))]
+    if view.abortable:
+        out.append({"type": "actions", "elements": [
+            {"type": "button", "text": {"type": "plain_text", "text": "Abort"}, "style": "danger",
+             "action_id": Action.ABORT, "value": view.request_id}]})
+    return view.text, out
 
 
 def card(request: Request, approvers: str, extra: list[str] | None = None) -> list[Block]:
     plan = request.plan
-    out: list[Block] = [blocks.header(f"{TITLES.get(plan.kind, plan.kind)}: {plan.target}"),
+    out: list[Block] = [blocks.header(f"{title(plan.kind)}: {plan.target}"),
                         blocks.section(f"*Dry run* on `{plan.cluster}`: {blocks.escape(plan.summary)}")]
     if plan.rows:
         out.append(blocks.section(f"```{blocks.escape(plan_table(plan))}```"))
@@ -91,7 +101,7 @@ def card(request: Request, approvers: str, extra: list[str] | None = None) -> li
         out.append(blocks.section(f":no_entry_sign: {blocks.escape(where + refusal.reason)}"))
     if plan.samples:
         out.append(samples_section(plan.samples))
-    out.append(blocks.context(f"{request.id} · requested by {who(request.requester)} at {clock(request.requested_at)}"
+    out.append(blocks.context(f"{request.id} · requested by {user(request.requester)} at {clock(request.requested_at)}"
                               f" · expires {clock(request.expires_at)} · plan {plan.plan_hash}",
                               f"A second person from {approvers} approves."))
     if request.state == "requested" and not plan.refused and not plan.nothing_to_do:
@@ -105,7 +115,7 @@ def card(request: Request, approvers: str, extra: list[str] | None = None) -> li
         state = FINAL.get(request.state, request.state)
         if request.state == "requested":
             state = ":no_entry_sign: Nothing to approve" if plan.refused else ":white_check_mark: Nothing to do"
-        by = f" by {who(request.decided_by)}" if request.decided_by else ""
+        by = f" by {user(request.decided_by)}" if request.decided_by else ""
         reason = f": {blocks.escape(request.reason)}" if request.reason else ""
         out.append(blocks.section(f"*{state}*{by}{reason}"))
     for line in extra or []:

@@ -1,26 +1,20 @@
-"""Incidents as Slack messages: the thread's parent, the runbook checklist, the
-timeline and the list of open incidents."""
+"""Incidents as Slack messages: the thread's parent (the incident's card), the
+runbook checklist and the list of open incidents."""
 
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 
-from bot.incidents.model import REPEATS, Event, Incident, Status, collapsed
+from bot.incidents.model import Incident, Status
+from bot.incidents.text import SEVERITY_MARK, STATUS_MARK, clock, headline, incident_line
+from bot.incidents.views import Checklist, IncidentCard, IncidentList
 from bot.reports.lag import duration
+from bot.reports.markup import channel, user
 from bot.runbooks import Check, Runbook
 from bot.slack import blocks
 from bot.slack.blocks import Block
 from bot.slack.ids import Action, step_action, step_value
 from bot.text import plural
-
-SEVERITY_MARK = {"critical": ":red_circle:", "warning": ":large_yellow_circle:", "info": ":large_blue_circle:"}
-STATUS_MARK = {"open": ":rotating_light: Open", "acknowledged": ":eyes: Acknowledged",
-               "resolved": ":white_check_mark: Resolved"}
-
-
-def clock(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%H:%M:%S UTC")
 
 
 def _button(text: str, action: Action | str, value: str, style: str | None = None) -> Block:
@@ -31,8 +25,11 @@ def _button(text: str, action: Action | str, value: str, style: str | None = Non
     return button
 
 
-def parent_text(i: Incident) -> str:
-    return f"[{i.severity.value.upper()}] {i.ref}: {i.title} ({i.status.value})"
+def card(view: IncidentCard) -> tuple[str, list[Block]]:
+    out = parent(view.incident, view.runbook, view.next_step)
+    if not view.buttons:
+        out = [b for b in out if b["type"] != "actions"]
+    return headline(view.incident), out
 
 
 def parent(i: Incident, runbook: Runbook, next_step: str | None = None, now: float | None = None) -> list[Block]:
@@ -43,9 +40,9 @@ def parent(i: Incident, runbook: Runbook, next_step: str | None = None, now: flo
     fields = [
         f"*Status*\n{status}",
         f"*Severity*\n{SEVERITY_MARK[i.severity.value]} {i.severity.value}",
-        f"*Subject*\n{i.subject.describe()}",
+        f"*Subject*\n{blocks.escape(i.subject.describe())}",
         f"*Runbook*\n{blocks.escape(runbook.title)}",
-        f"*Commander*\n{'<@' + i.commander + '>' if i.commander else 'nobody yet'}",
+        f"*Commander*\n{user(i.commander) if i.commander else 'nobody yet'}",
         f"*Opened*\n{clock(i.created_at)} ({duration(now - i.created_at)} ago)",
     ]
     out: list[Block] = [
@@ -54,11 +51,11 @@ def parent(i: Incident, runbook: Runbook, next_step: str | None = None, now: flo
     ]
     extra = []
     if i.dedicated_channel:
-        extra.append(f"Discussion in <#{i.dedicated_channel}>")
+        extra.append(f"Discussion in {channel(i.dedicated_channel)}")
     if next_step and i.is_open:
         extra.append(f"Next: {next_step}")
     if i.status is Status.RESOLVED and i.resolved_at:
-        extra.append(f"Resolved by <@{i.resolved_by}> at {clock(i.resolved_at)} after "
+        extra.append(f"Resolved by {user(i.resolved_by or '')} at {clock(i.resolved_at)} after "
                      f"{duration(i.resolved_at - i.created_at)}")
     if extra:
         out.append(blocks.context(*extra))
@@ -71,17 +68,14 @@ def parent(i: Incident, runbook: Runbook, next_step: str | None = None, now: flo
     return out
 
 
-def checklist_text(runbook: Runbook) -> str:
-    return f"Runbook: {runbook.title} ({plural(len(runbook.diagnosis), 'diagnosis step')})"
+def checklist_message(view: Checklist) -> tuple[str, list[Block]]:
+    text = f"Runbook: {view.runbook.title} ({plural(len(view.runbook.diagnosis), 'diagnosis step')})"
+    return text, checklist(view.incident, view.runbook, view.done, view.values)
 
 
 class _Keep(dict[str, str]):
     def __missing__(self, key: str) -> str:  # a placeholder the incident cannot fill stays visible
         return "{" + key + "}"
-
-
-def who(actor: str) -> str:
-    return f"<@{actor}>" if actor[:1] in ("U", "W") else actor
 
 
 def checklist(i: Incident, runbook: Runbook, done: dict[str, tuple[str, float]],
@@ -101,7 +95,7 @@ def checklist(i: Incident, runbook: Runbook, done: dict[str, tuple[str, float]],
         if step.id in done:
             by, at = done[step.id]
             verb = "done" if step.check is Check.MANUAL else "first run"
-            text += f"\n_{verb} by {who(by)} at {clock(at)}_"
+            text += f"\n_{verb} by {user(by)} at {clock(at)}_"
             section["text"]["text"] = blocks.clip(text, blocks.SECTION_LIMIT)
         if i.is_open:
             if step.check is Check.MANUAL:
@@ -121,15 +115,9 @@ def checklist(i: Incident, runbook: Runbook, done: dict[str, tuple[str, float]],
     return blocks.limit_blocks(out)
 
 
-def timeline_lines(events: list[Event]) -> list[str]:
-    """One line per event; repeated alert deliveries collapse into one line."""
-    return [f"{'':>12}  {REPEATS.format(n=e)}" if isinstance(e, int) else f"{clock(e.at)}  {who(e.actor)}: {e.text}"
-            for e in collapsed(events)]
-
-
-def incident_line(i: Incident, now: float, next_step: str | None = None) -> str:
-    line = (f"{SEVERITY_MARK[i.severity.value]} *{i.ref}* {blocks.escape(i.title)} — {i.status.value}, "
-            f"open {duration(now - i.created_at)}")
-    if next_step:
-        line += f"; next: {next_step}"
-    return line
+def incident_list(view: IncidentList) -> tuple[str, list[Block]]:
+    lines = [incident_line(i, view.now, next_step) for i, next_step in view.incidents]
+    if not lines:
+        return "No incident is open.", [blocks.section("No incident is open. :sunny:")]
+    return "\n".join(lines), blocks.limit_blocks([blocks.header(plural(len(lines), "open incident")),
+                                                 *blocks.sections("\n".join(lines))])

@@ -1,0 +1,31 @@
+"""Who pressed what, where: the few fields every button press and form submission
+is read for, taken from Slack's interactivity payload in one place. Missing or
+odd-shaped fields read as empty rather than failing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+@dataclass(frozen=True)
+class Interaction:
+    user: str
+    channel: str
+    thread_ts: str | None
+    trigger_id: str
+
+    @classmethod
+    def of(cls, body: dict[str, Any]) -> Interaction:
+        channel = _text(_dict(body.get("channel")).get("id")) or _text(_dict(body.get("container")).get("channel_id"))
+        thread = _text(_dict(body.get("message")).get("thread_ts")) or None
+        return cls(user=_text(_dict(body.get("user")).get("id")), channel=channel, thread_ts=thread,
+                   trigger_id=_text(body.get("trigger_id")))
