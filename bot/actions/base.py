@@ -186,6 +186,7 @@ class ActionKind:
     execute: Executor
     verify: Callable[[ActionContext, Plan, Result], Verification]
     needs_words: bool = True  # False when the bare command means something (/elect-leaders: every topic)
+    confirm_by_name: bool = False  # the approver types the target's name out (a purge cannot be undone)
 
 
 def result(plan: Plan, status: Status, message: str, started_at: datetime, **fields: Any) -> Result:

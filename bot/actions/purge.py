@@ -305,4 +305,4 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
 ACTION = ActionKind(
     kind="purge_dlq", title="Purge a DLQ", command="purge-dlq",
     summary="purge a DLQ after investigation (approval with the name typed out)", usage="<dlq>",
-    plan=plan, replan=replan, execute=execute, verify=verify)
+    plan=plan, replan=replan, execute=execute, verify=verify, confirm_by_name=True)

@@ -34,3 +34,11 @@ def title(kind: str) -> str:
         return get(kind).title
     except ActionError:
         return kind
+
+
+def confirms_by_name(kind: str) -> bool:
+    """Whether approving asks the approver to type the target's name out."""
+    try:
+        return get(kind).confirm_by_name
+    except ActionError:
+        return False
