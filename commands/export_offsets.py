@@ -11,6 +11,7 @@ from bot.actions import restore_points
 from bot.actions.base import ActionError
 from bot.approvals import flow
 from bot.chat import Attachment, Place
+from bot.text import plural
 from commands import args, destructive
 from commands.base import CommandSpec, Deferred, Invocation, Reply, UsageError
 from commands.common import kafka_cluster, problem
@@ -41,12 +42,13 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
         except ActionError as exc:
             return problem(str(exc))
         channel = incident.channel if incident and incident.channel else inv.channel_id
+        partitions = plural(len(point.offsets), "partition")
         ctx.chat.upload(Place(channel, incident.thread_ts if incident else None), Attachment(
             filename=f"{point.id}-{point.group}.csv", content=point.csv,
             title=f"Committed offsets of {point.group} ({point.id})",
-            comment=f"Restore point {point.id} of `{point.group}`: {len(point.offsets)} partitions. "
+            comment=f"Restore point {point.id} of `{point.group}`: {partitions}. "
                     f"`/restore-offsets {point.id}` puts them back, with approval."))
-        return Reply(text=f"Saved restore point {point.id} of `{point.group}` ({len(point.offsets)} partitions).")
+        return Reply(text=f"Saved restore point {point.id} of `{point.group}` ({partitions}).")
 
     return Deferred(run=run, ack=Reply(text=f"Reading the committed offsets of `{group}`…"))
 

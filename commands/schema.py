@@ -44,7 +44,7 @@ def _split(text: str) -> tuple[str, str | None]:
     return head, (candidate.strip() if sep else None)
 
 
-def check(ctx: BotContext, registry: str, subject: str, candidate: str) -> Reply:
+def check_candidate(ctx: BotContext, registry: str, subject: str, candidate: str) -> Reply:
     probe = ctx.clients.schema_registry(registry)
     try:
         result = probe.check_compatibility(subject, candidate)
@@ -72,7 +72,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
     if candidate == "":
         return Deferred(run=lambda: Reply(text="", form=form(subject or "", registry, inv)))
     if candidate is not None:
-        return Deferred(run=lambda: check(ctx, registry, subject or "", candidate),
+        return Deferred(run=lambda: check_candidate(ctx, registry, subject or "", candidate),
                         ack=Reply(text=f"Checking the candidate against `{subject}`…"))
 
     def show() -> Reply:
@@ -111,7 +111,7 @@ def submitted(ctx: BotContext, candidate: str, metadata: dict[str, str]) -> tupl
         return "This form has lost what it was about; run `/schema <subject> --check` again.", lambda: None
 
     def work() -> None:
-        reply = check(ctx, metadata["registry"], metadata["subject"], candidate)
+        reply = check_candidate(ctx, metadata["registry"], metadata["subject"], candidate)
         ctx.chat.post(Place(metadata["channel"]), reply.content or reply.text)
 
     return None, work

@@ -123,7 +123,7 @@ def test_unreachable_cluster_answers_within_the_timeout(tmp_path: Path) -> None:
     db.migrate(engine)
     started = time.monotonic()
     with pytest.raises(kafka_lag.KafkaUnavailable):
-        lag.check(Clients(settings), engine, settings.thresholds, cluster="local")
+        lag.record_and_assess(Clients(settings), engine, settings.thresholds, cluster="local")
     assert time.monotonic() - started < 4
 
 
@@ -134,11 +134,11 @@ def test_samples_are_stored_and_give_a_trend(topic: str, unique: str, tmp_path: 
     clients = Clients(settings)
     group = f"trend-{unique}"
     kf.commit(group, {(topic, 0): 0, (topic, 1): 0})
-    first = lag.check(clients, engine, settings.thresholds, cluster="local", groups=[group])
+    first = lag.record_and_assess(clients, engine, settings.thresholds, cluster="local", groups=[group])
     assert first.groups[0].growth_per_minute is None  # one sample: no trend yet
     kf.produce(topic, {0: 50})
     time.sleep(1.1)
-    second = lag.check(clients, engine, settings.thresholds, cluster="local", groups=[group])
+    second = lag.record_and_assess(clients, engine, settings.thresholds, cluster="local", groups=[group])
     a = second.groups[0]
     assert a.total_lag == 190  # 150 + 40
     elapsed = (second.snapshot.taken_at - first.snapshot.taken_at).total_seconds()

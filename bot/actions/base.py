@@ -34,6 +34,7 @@ from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import Engine
 
 from bot.probes.clients import Clients
+from bot.text import plural
 
 Broker = Literal["kafka", "rabbitmq"]
 Status = Literal["executed", "nothing_to_do", "refused", "aborted", "failed"]
@@ -195,9 +196,6 @@ def result(plan: Plan, status: Status, message: str, started_at: datetime, **fie
 
 def refused(plan: Plan, started_at: datetime, refusals: list[Refusal]) -> Result:
     first = refusals[0].reason if refusals else "The plan is refused."
-    more = f" ({len(refusals) - 1} more reason(s) below.)" if len(refusals) > 1 else ""
+    more = f" ({plural(len(refusals) - 1, 'more reason')} below.)" if len(refusals) > 1 else ""
     return result(plan, "refused", f"Not executed: {first}{more}", started_at, refusals=refusals)
 
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"

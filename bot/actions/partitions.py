@@ -73,7 +73,7 @@ def plan(ctx: ActionContext, cluster: str, topic: str, new_total: int) -> Plan:
         refusals.append(Refusal(reason=f"Kafka cannot decrease the partitions of a topic: {topic} has {current}, "
                                        f"and {new_total} would be fewer."))
     elif new_total == current:
-        refusals.append(Refusal(reason=f"{topic} already has {current} partitions: there is nothing to add."))
+        refusals.append(Refusal(reason=f"{topic} already has {plural(current, 'partition')}: there is nothing to add."))
     try:
         snap = kafka_lag.snapshot(admin, cluster, None, timeout, topic=topic)
     except kafka_lag.KafkaUnavailable as exc:
@@ -125,7 +125,7 @@ def execute(ctx: ActionContext, plan: Plan, *, progress: ProgressFn | None = Non
         now_count = len(md.topics[topic].partitions)
         if now_count != current:
             return refused(plan, started, [Refusal(reason=(
-                f"{topic} has {now_count} partitions now, not the {current} the plan showed: plan again."))])
+                f"{topic} has {plural(now_count, 'partition')} now, not the {current} the plan showed: plan again."))])
         future = admin.create_partitions([NewPartitions(topic, total)], operation_timeout=timeout,
                                          request_timeout=timeout)[topic]
         wait(future, timeout * 2 + 1, f"Adding partitions to {topic}")
@@ -147,7 +147,7 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
     rows = [Row(key=topic, values={"partitions": len(parts), "expected": total, "without_leader": len(leaderless)})]
     mismatches = []
     if len(parts) != total:
-        mismatches.append(f"{topic} has {len(parts)} partitions; the plan said {total}.")
+        mismatches.append(f"{topic} has {plural(len(parts), 'partition')}; the plan said {total}.")
     if leaderless:
         mismatches.append(f"Partitions {leaderless} of {topic} have no leader yet.")
     if mismatches:

@@ -152,7 +152,7 @@ def _run(ctx: ActionContext, plan: Plan, record: ReplayRecord, started: datetime
         if plan.broker == "kafka":
             run = replay_kafka.Run(ctx, plan, record)
             run.fence()
-            frm, moved_by, refusals = run.check()
+            frm, moved_by, refusals = run.progress_and_refusals()
             if refusals:
                 state, moved, message = "refused", sum(moved_by.values()), refusals[0].reason
             else:

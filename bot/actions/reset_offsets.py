@@ -225,7 +225,7 @@ def _build(cluster: str, group: GroupLag, kind: str, params: dict[str, object], 
                         f"{'was' if totals['clamped'] == 1 else 'were'} clamped; see the notes.")
     if not wanted and not refusals:
         warnings.append(f"Group {group.group} has no committed offsets to reset.")
-    summary = (f"{what}: {plural(totals['partitions'], 'partition')}, {totals['skipped']:,} message(s) skipped, "
+    summary = (f"{what}: {plural(totals['partitions'], 'partition')}, {plural(totals['skipped'], 'message')} skipped, "
                f"{totals['reprocessed']:,} re-processed.")
     targets = [[r.values["topic"], r.values["partition"], r.values["target"]] for r in rows
                if r.values["target"] is not None]
@@ -285,7 +285,8 @@ def execute(ctx: ActionContext, plan: Plan, *, progress: ProgressFn | None = Non
     rows = [Row(key=_key(tp), values={"target": o, "error": errors.get(tp)}) for tp, o in sorted(targets.items())]
     if progress is not None:
         progress_done = len(targets) - len(errors)
-        progress(Progress(done=progress_done, total=len(targets), message=f"{progress_done} partition(s) reset."))
+        progress(Progress(done=progress_done, total=len(targets),
+                          message=f"{plural(progress_done, 'partition')} reset."))
     if errors:
         first = next(iter(errors.items()))
         return result(plan, "failed", (f"Kafka refused {plural(len(errors), 'partition')} (first: {_key(first[0])}: "

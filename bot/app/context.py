@@ -54,8 +54,9 @@ class BotContext:
 
     def readiness(self) -> Readiness:
         """Whether the bot can work now: its brokers, its database and its timers."""
-        return readiness.check(self.clients, self.engine, self.escalator.status if self.escalator else None,
-                               socket_link=self.socket_link)
+        return readiness.probe_dependencies(self.clients, self.engine,
+                                            self.escalator.status if self.escalator else None,
+                                            socket_link=self.socket_link)
 
     def close(self) -> None:
         if self.escalator is not None:

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from bot import db
 from bot.probes.clients import Clients
+from bot.text import plural
 
 
 class Check(BaseModel):
@@ -31,8 +32,7 @@ class Readiness(BaseModel):
 def _kafka(clients: Clients, cluster: str) -> str:
     timeout = clients.settings.kafka[cluster].request_timeout_s
     metadata = clients.kafka_admin(cluster).list_topics(timeout=timeout)
-    brokers = len(metadata.brokers)
-    return f"{brokers} broker{'s' if brokers != 1 else ''}, {len(metadata.topics)} topics"
+    return f"{plural(len(metadata.brokers), 'broker')}, {plural(len(metadata.topics), 'topic')}"
 
 
 def _rabbitmq(clients: Clients, cluster: str) -> str:
@@ -68,8 +68,8 @@ def _one_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0][:300]}"
 
 
-def check(clients: Clients, engine: Engine, timers: Callable[[], str] | None = None, *,
-          socket_link: Callable[[], str] | None = None) -> Readiness:
+def probe_dependencies(clients: Clients, engine: Engine, timers: Callable[[], str] | None = None, *,
+                       socket_link: Callable[[], str] | None = None) -> Readiness:
     """`timers` reports on the escalation timers: a bot that owns them but cannot
     run them would let every ladder stall silently. `socket_link` reports on the
     Socket Mode WebSocket: while it is down, Slack cannot reach the bot at all."""

@@ -89,7 +89,7 @@ CASES: list[tuple[str, AlertSourceSettings, Mapping[str, str], str | None]] = [
 
 @pytest.mark.parametrize(("source", "headers", "refusal"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_check(source: AlertSourceSettings, headers: Mapping[str, str], refusal: str | None) -> None:
-    assert auth.check(source, headers, BODY, now=NOW) == refusal
+    assert auth.refusal_reason(source, headers, BODY, now=NOW) == refusal
 
 
 def test_grafana_defaults_are_its_documented_header_names() -> None:
@@ -121,8 +121,8 @@ def test_secrets_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch, 
                                                 refusal: str) -> None:
     spy = Spy()
     monkeypatch.setattr(auth.hmac, "compare_digest", spy)
-    assert auth.check(source, headers, BODY, now=NOW) is None
+    assert auth.refusal_reason(source, headers, BODY, now=NOW) is None
     assert spy.calls == compared
     # ...and its answer is the decision: no other comparison lets a request through.
     monkeypatch.setattr(auth.hmac, "compare_digest", Spy(answer=False))
-    assert auth.check(source, headers, BODY, now=NOW) == refusal
+    assert auth.refusal_reason(source, headers, BODY, now=NOW) == refusal

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.runbooks import Check, RunbookError, load_all, load_file, shipped
+from bot.runbooks import Broker, Check, RunbookError, load_all, load_file, shipped
 
 GOOD = "id: {id}\ntitle: T\nsummary: S\ndiagnosis:\n  - id: a\n    title: look\n"
 X = GOOD.format(id="x")
@@ -48,6 +48,13 @@ BROKEN: list[tuple[str, str, str]] = [
     ("escalation at minute 0", X + "escalation:\n  - minute: 0\n    kind: lead\n",
      "x.yaml: escalation.0.minute: Input should be greater than 0"),
     ("a list, not a runbook", "- a\n", "x.yaml: Input should be a valid dictionary or instance of Runbook"),
+    ("command for an unknown broker", X + "    commands: {activemq: amq-stat}\n",
+     "x.yaml: diagnosis.0.commands.activemq.[key]: Input should be 'kafka' or 'rabbitmq'"),
+    ("command for the other broker", X + "    check: kafka.lag\n    commands: {rabbitmq: rabbitmqctl list_queues}\n",
+     "x.yaml: diagnosis.0: step a runs kafka.lag but has a RabbitMQ command: its Run button and its command would "
+     "look at different brokers"),
+    ("the broker's command twice", X + "    check: kafka.lag\n    command: kafka-a\n    commands: {kafka: kafka-b}\n",
+     "x.yaml: diagnosis.0: step a: command and commands.kafka both give its Kafka command"),
 ]
 
 
@@ -100,3 +107,14 @@ def test_own_runbooks_add_and_replace(tmp_path: Path) -> None:
     books = load_all(extra=tmp_path)
     assert len(books) == 8 and books["kafka-disk-full"].title == "T"
     assert books["dlq-filling"].title == "T"  # a file with a shipped id replaces it
+
+
+def test_a_plain_command_on_a_broker_check_is_that_brokers(tmp_path: Path) -> None:
+    """Runbooks written before `commands` keep working, and still show only where they fit."""
+    (tmp_path / "x.yaml").write_text(X + "    check: rabbitmq.queue\n    command: rabbitmqctl list_queues\n"
+                                         "  - id: b\n    title: pods\n    command: kubectl get pods\n")
+    queue_step, manual = load_file(tmp_path / "x.yaml").diagnosis
+    assert queue_step.command is None and queue_step.commands == {Broker.RABBITMQ: "rabbitmqctl list_queues"}
+    assert queue_step.commands_for(Broker.KAFKA) == []
+    assert queue_step.commands_for(None) == [(Broker.RABBITMQ, "rabbitmqctl list_queues")]
+    assert manual.commands_for(Broker.KAFKA) == manual.commands_for(Broker.RABBITMQ) == [(None, "kubectl get pods")]

@@ -77,13 +77,13 @@ LAG: list[tuple[str, GroupLag, dict[Any, list[Sample]], Level, list[str]]] = [
       "billing's lag grows 200,000 messages/minute (warning above 1,000)"]),  # caught up at the first look
     ("members but offsets stand still (STALL)", group(200, committed=100),
      {H: samples((0, 100, 200), (60, 100, 300))}, Level.WARNING,
-     ["billing: committed offsets stand still on 1 lagging partition(s) — consumers are not advancing"]),
+     ["billing: committed offsets stand still on 1 lagging partition — consumers are not advancing"]),
     ("nobody commits (STOP)", group(200, committed=100, members=0),
      {H: samples((0, 100, 200), (60, 100, 300))}, Level.WARNING,
-     ["billing: committed offsets stand still on 1 lagging partition(s) — no consumer is committing"]),
+     ["billing: committed offsets stand still on 1 lagging partition — no consumer is committing"]),
     ("offsets went backwards (REWIND)", group(500, committed=100),
      {H: samples((0, 500, 600), (60, 100, 600))}, Level.WARNING,
-     ["billing: committed offsets went backwards on 1 partition(s) (an offset reset or a replay)"]),
+     ["billing: committed offsets went backwards on 1 partition (an offset reset or a replay)"]),
     ("rebalancing", group(5, state="PreparingRebalance"), {}, Level.WARNING,
      ["billing is PreparingRebalance: a rebalance is under way"]),
     ("completing a rebalance", group(5, state="CompletingRebalance"), {}, Level.WARNING,
@@ -371,7 +371,7 @@ SCHEMA: list[tuple[str, Verdict, Level, list[str]]] = [
     ("unknown subject", error_verdict(ErrorKind.SUBJECT_NOT_FOUND, "No subject 'x'."), Level.WARNING,
      ["No subject 'x'."]),
     ("subject at BACKWARD", subject_verdict(subject(), now=NOW), Level.OK,
-     ["Subject 'orders-value': version 1 registered (id 100); 1 version(s); compatibility BACKWARD (subject)."]),
+     ["Subject 'orders-value': version 1 registered (id 100); 1 version; compatibility BACKWARD (subject)."]),
     ("subject at NONE", subject_verdict(subject("NONE"), now=NOW), Level.WARNING,
      ["Subject 'orders-value' has compatibility NONE (subject level): any change is accepted; consumers can "
       "break."]),
@@ -379,12 +379,12 @@ SCHEMA: list[tuple[str, Verdict, Level, list[str]]] = [
      ["High schema change rate: 3 versions of 'orders-value' registered in the last 60 minutes (versions 1, 2, 3); "
       "review the recent schema changes."]),
     ("3 versions, one 61 minutes ago", subject_verdict(subject(minutes_ago=(61, 40, 30)), now=NOW), Level.OK,
-     ["Subject 'orders-value': version 3 registered (id 102); 3 version(s); compatibility BACKWARD (subject)."]),
+     ["Subject 'orders-value': version 3 registered (id 102); 3 versions; compatibility BACKWARD (subject)."]),
     ("global NONE", registry_verdict(registry("NONE")), Level.WARNING,
      ["Schema Registry 'local' has global compatibility NONE: subjects without their own level accept any change; "
       "consumers can break."]),
     ("global BACKWARD", registry_verdict(registry("BACKWARD")), Level.OK,
-     ["Schema Registry 'local' answers: 2 subject(s), global compatibility BACKWARD."]),
+     ["Schema Registry 'local' answers: 2 subjects, global compatibility BACKWARD."]),
 ]
 
 
