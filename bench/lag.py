@@ -63,11 +63,12 @@ def main() -> None:
         engine = db.create(settings.database_url)
         db.migrate(engine)
         clients = Clients(settings)
-        lag.check(clients, engine, settings.thresholds, cluster="local", groups=groups[:1])  # connect, warm up
+        # connect, warm up
+        lag.record_and_assess(clients, engine, settings.thresholds, cluster="local", groups=groups[:1])
         timings, report = [], None
         for _ in range(args.runs):
             started = time.perf_counter()
-            report = lag.check(clients, engine, settings.thresholds, cluster="local")
+            report = lag.record_and_assess(clients, engine, settings.thresholds, cluster="local")
             timings.append((time.perf_counter() - started) * 1000)
 
     started = time.perf_counter()

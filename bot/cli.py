@@ -8,6 +8,7 @@ import sys
 
 from bot import config, runbooks
 from bot.app import logs
+from bot.text import plural
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "check-config":
         print(json.dumps(config.masked(settings), indent=2))
-        print(f"configuration OK; {len(books)} runbooks valid ({', '.join(books)})", file=sys.stderr)
+        print(f"configuration OK; {plural(len(books), 'runbook')} valid ({', '.join(books)})", file=sys.stderr)
         return 0
     logs.setup(settings)
     if args.command == "serve":

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -37,17 +37,24 @@ def _http_url(v: str) -> str:
 class SlackSettings(BaseModel):
     bot_token: SecretStr | None = Field(None, description="xoxb- bot token")
     signing_secret: SecretStr | None = Field(None, description="Slack app signing secret")
-    api_url: str | None = Field(
-        None, description="Web API base URL; unset means Slack itself (https://slack.com/api/)"
-    )
+    api_url: str | None = Field(None, description="Web API base URL; unset means Slack itself (https://slack.com/api/)")
     incidents_channel: str = "#incidents"
     umbrella_command: str = "/ops"
+    # Socket Mode: the bot opens a WebSocket to Slack instead of Slack calling
+    # POST /slack/events, so no public URL is needed (a bot inside a private network).
+    socket_mode: bool = Field(False, description="receive Slack over Socket Mode instead of HTTP")
+    app_token: SecretStr | None = Field(None, description="xapp- app-level token (connections:write), for Socket Mode")
+    # How often the Socket Mode client pings Slack; a link silent for four intervals
+    # is taken as dead and opened again.
+    socket_ping_interval_s: float = Field(5.0, ge=0.5, le=60)
 
-    @field_validator("bot_token")
+    @field_validator("bot_token", "app_token")
     @classmethod
-    def _token_shape(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is not None and not v.get_secret_value().startswith(("xoxb-", "xoxp-")):
-            raise ValueError("must be a Slack bot token starting with xoxb-")
+    def _token_shape(cls, v: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        prefixes, kind = {"bot_token": (("xoxb-", "xoxp-"), "bot token starting with xoxb-"),
+                          "app_token": (("xapp-",), "app-level token starting with xapp-")}[str(info.field_name)]
+        if v is not None and not v.get_secret_value().startswith(prefixes):
+            raise ValueError(f"must be a Slack {kind}")
         return v
 
     @field_validator("signing_secret")

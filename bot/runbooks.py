@@ -14,6 +14,15 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from bot.config import LadderStep
 
 
+class Broker(StrEnum):
+    KAFKA = "kafka"
+    RABBITMQ = "rabbitmq"
+
+    @property
+    def label(self) -> str:
+        return {"kafka": "Kafka", "rabbitmq": "RabbitMQ"}[self.value]
+
+
 class Check(StrEnum):
     """What the bot can run for a step by itself; `manual` steps are for people."""
 
@@ -26,13 +35,45 @@ class Check(StrEnum):
     SCHEMA_SUBJECT = "schema.subject"
     MANUAL = "manual"
 
+    @property
+    def broker(self) -> Broker | None:
+        """The broker the check looks at; None for schema and manual steps."""
+        try:
+            return Broker(self.value.partition(".")[0])
+        except ValueError:
+            return None
+
 
 class Step(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9-]+$")
     title: str = Field(min_length=3, max_length=150)
     check: Check = Check.MANUAL
     detail: str = ""
-    command: str | None = None  # the CLI line a person would type, with {group}, {topic}... placeholders
+    # The CLI lines a person would type, with {group}, {topic}, {queue}... placeholders:
+    # `command` fits any subject (kubectl, curl); `commands` has one line per broker, and
+    # an incident shows only the line of its subject's broker.
+    command: str | None = None
+    commands: dict[Broker, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _commands_fit_the_check(self) -> Step:
+        broker = self.check.broker
+        if broker is not None and self.command is not None:
+            # A plain command on a Kafka or RabbitMQ check is that broker's (how runbooks said it before `commands`).
+            if broker in self.commands:
+                raise ValueError(f"step {self.id}: command and commands.{broker} both give its {broker.label} command")
+            self.commands, self.command = {broker: self.command, **self.commands}, None
+        for other in self.commands:
+            if broker is not None and other is not broker:
+                raise ValueError(f"step {self.id} runs {self.check} but has a {other.label} command: its Run button "
+                                 f"and its command would look at different brokers")
+        return self
+
+    def commands_for(self, broker: Broker | None) -> list[tuple[Broker | None, str]]:
+        """The lines that fit a subject on `broker` (with the broker each is for);
+        `broker` None: the subject names no broker, so every line."""
+        shown: list[tuple[Broker | None, str]] = [(None, self.command)] if self.command else []
+        return shown + [(b, line) for b, line in self.commands.items() if broker is None or b is broker]
 
 
 class Remedy(BaseModel):
@@ -72,7 +113,7 @@ class Runbook(BaseModel):
     def _unique_steps(self) -> "Runbook":
         ids = [s.id for s in self.diagnosis]
         if len(ids) != len(set(ids)):
-            raise ValueError(f"step ids repeat in {self.id}: {sorted(i for i in ids if ids.count(i) > 1)}")
+            raise ValueError(f"step ids repeat in {self.id}: {sorted({i for i in ids if ids.count(i) > 1})}")
         return self
 
 
@@ -88,8 +129,8 @@ def load_file(path: Path) -> Runbook:
         raise RunbookError(f"{path.name}: not valid YAML ({exc})") from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise RunbookError(f"{path.name}: {where}: {first['msg']}") from None
+        where = ".".join(str(p) for p in first["loc"]) + ": " if first["loc"] else ""  # none: the whole file
+        raise RunbookError(f"{path.name}: {where}{first['msg'].removeprefix('Value error, ')}") from None
 
 
 def shipped() -> Path:

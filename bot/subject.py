@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bot.runbooks import Broker
+
 
 @dataclass(frozen=True)
 class Subject:
@@ -15,6 +17,17 @@ class Subject:
     group: str | None = None
     topic: str | None = None
     queue: str | None = None
+
+    @property
+    def broker(self) -> Broker | None:
+        """A queue is RabbitMQ's, a group or a topic Kafka's; None when the subject
+        names neither, or both."""
+        kafka = bool(self.group or self.topic)
+        if self.queue and not kafka:
+            return Broker.RABBITMQ
+        if kafka and not self.queue:
+            return Broker.KAFKA
+        return None
 
     def describe(self) -> str:
         parts = [f"{k} `{v}`" for k, v in (("cluster", self.cluster), ("group", self.group),

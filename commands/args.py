@@ -1,12 +1,25 @@
-"""Slash command text parsed into a pydantic model: positional words and
-`--flag [value]` options, with quoting. Bad input becomes a UsageError sentence."""
+"""The one parser of slash command text, for every command: shell-like quoting, then
+positional words and `--flag` options into a pydantic model. The model's fields say
+the shape of each option:
+
+    bool            --chart                  a switch, True when present
+    list[...]       --topic a --topic b      repeated, every value kept in order
+    anything else   --sample 5, --sample=5   one value (the last one wins)
+
+A positional field may also be given as an option (`--group g`, as Kafka's tools
+allow). Bad input becomes a UsageError: a sentence naming the unknown option, the
+option without its value or the extra word, with the usage line.
+
+The destructive actions read the words their command hands on (`others`) with their
+own parsers in bot.actions, in Kafka's own flags: the core cannot import commands,
+which imports it."""
 
 from __future__ import annotations
 
 import difflib
 import shlex
-from collections.abc import Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -22,47 +35,70 @@ def split(text: str) -> list[str]:
         raise UsageError(f"I could not read that: {exc}. Close your quotes and try again.") from None
 
 
-def parse(text: str, model: type[M], *, positional: list[str], usage: str, rest: str | None = None) -> M:
+def parse(text: str, model: type[M], *, usage: str, positional: Sequence[str] = (), rest: str | None = None,
+          others: str | None = None) -> M:
     """Fill `model` from `text`: words go to the fields named in `positional`, in
-    order, and the words left over to the field `rest` (joined by spaces);
-    `--name value` (or `--name` alone for a bool field) to that field."""
-    words = split(text)
+    order; the words left over to the field `rest` (joined by spaces); `--name value`,
+    `--name=value` (or `--name` alone for a bool field) to that field.
+
+    `others` names a field that receives every word the model does not take, unknown
+    options included, in order and quoted again for a second parser (argparse's
+    parse_known_args): a destructive command takes `--cluster` and `--incident` and
+    hands the rest to its action. It excludes `positional`, since the value of an
+    unknown option could not be told from a positional word."""
+    if others is not None and positional:
+        raise ValueError("`others` and `positional` cannot be combined")
+    fields = model.model_fields
+    options = [f for f in fields if f not in (rest, others)]
     values: dict[str, Any] = {}
     free: list[str] = []
-    fields = model.model_fields
+    words = split(text)
     i = 0
     while i < len(words):
         word = words[i]
-        if word.startswith("--") and len(word) > 2:
-            name, _, inline = word[2:].partition("=")
-            key = name.replace("-", "_")
-            if key not in fields or key in positional or key == rest:
-                options = ", ".join(f"--{f.replace('_', '-')}" for f in fields if f not in positional)
-                raise UsageError(f"Unknown option `{word}`. Options: {options or 'none'}. Usage: `{usage}`")
-            if fields[key].annotation is bool:
-                values[key] = True
-            elif inline:
-                values[key] = inline
-            elif i + 1 < len(words):
-                values[key] = words[i + 1]
-                i += 1
-            else:
-                raise UsageError(f"`{word}` needs a value. Usage: `{usage}`")
-        else:
-            free.append(word)
         i += 1
-    if len(free) > len(positional):
-        if rest is None:
-            raise UsageError(f"Too many arguments: `{' '.join(free[len(positional):])}`. Usage: `{usage}`")
-        values[rest] = " ".join(free[len(positional):])
+        name, eq, inline = word[2:].partition("=") if word.startswith("--") and len(word) > 2 else ("", "", "")
+        key = name.replace("-", "_")
+        if not name or (key not in options and others is not None):
+            free.append(word)
+            continue
+        if key not in options:
+            known = ", ".join(f"--{f.replace('_', '-')}" for f in options)
+            raise UsageError(f"Unknown option `{word}`. Options: {known or 'none'}. Usage: `{usage}`")
+        annotation = fields[key].annotation
+        if annotation is bool:
+            if eq:
+                raise UsageError(f"`--{name}` is a switch: it takes no value. Usage: `{usage}`")
+            values[key] = True
+            continue
+        if eq:
+            value = inline
+        elif i < len(words):
+            value, i = words[i], i + 1
+        else:
+            raise UsageError(f"`{word}` needs a value. Usage: `{usage}`")
+        if get_origin(annotation) is list:
+            values.setdefault(key, []).append(value)
+        else:
+            values[key] = value
+    surplus = free[len(positional):]
+    if others is not None:
+        values[others] = shlex.join(free)
+    elif surplus and rest is not None:
+        values[rest] = " ".join(surplus)
+    elif surplus:
+        raise UsageError(f"Too many arguments: `{' '.join(surplus)}`. Usage: `{usage}`")
     values.update(zip(positional, free))
     try:
         return model.model_validate(values)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = "-".join(str(p) for p in err["loc"])
-        label = field if field in positional or field == rest else f"--{field}"
-        raise UsageError(f"`{label}`: {err['msg'].removeprefix('Value error, ')}. Usage: `{usage}`") from None
+        msg = err["msg"].removeprefix("Value error, ")
+        if not err["loc"]:  # the model's own check, about no field in particular
+            raise UsageError(f"{msg[:1].upper()}{msg[1:]}. Usage: `{usage}`") from None
+        field = str(err["loc"][0])
+        label = field if field in positional or field == rest else f"--{field.replace('_', '-')}"
+        raise UsageError(f"`{label}`: {msg}. Usage: `{usage}`") from None
 
 
 def not_found(kind: str, name: str, known: Iterable[str]) -> UsageError:

@@ -1,37 +1,35 @@
-"""What every destructive command shares: it runs inside an incident (unless the
-configuration allows otherwise), plans a dry run after the acknowledgement, and
-posts the plan as an approval card for a second person."""
+"""The slash command of every destructive action, built from its registry entry: it
+runs inside an incident (unless the configuration allows otherwise), plans a dry run
+after the acknowledgement, and posts the plan as an approval card for a second
+person. An action needs no command module of its own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot.actions.base import ActionContext, ActionError, Plan
+from pydantic import BaseModel
+
+from bot.actions.base import ActionError, ActionKind
 from bot.actions.reset_spec import SpecError
 from bot.approvals import flow
 from bot.incidents import service
 from bot.incidents.model import Incident
 from commands import args
-from commands.base import Deferred, Invocation, Reply, UsageError
+from commands.base import CommandSpec, Deferred, Invocation, Reply, UsageError
 from commands.common import kafka_cluster, problem
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
 
-Planner = Callable[[ActionContext, str, str], Plan]  # (context, cluster, the rest of the text) -> plan
+COMMON_USAGE = "[--cluster NAME] [--incident ID]"
 
 
-def take(words: list[str], flag: str) -> str | None:
-    """Remove `--flag value` from words; the value, or None."""
-    if flag not in words:
-        return None
-    at = words.index(flag)
-    if at + 1 >= len(words):
-        raise UsageError(f"`{flag}` needs a value.")
-    value = words[at + 1]
-    del words[at:at + 2]
-    return value
+class Common(BaseModel):
+    """What every destructive command takes; the action reads `words` itself."""
+
+    cluster: str | None = None
+    incident: str | None = None
+    words: str = ""
 
 
 def incident_for(inv: Invocation, ctx: BotContext, ref: str | None) -> Incident | None:
@@ -43,24 +41,29 @@ def incident_for(inv: Invocation, ctx: BotContext, ref: str | None) -> Incident 
     return service.in_thread(ctx.engine, inv.channel_id, inv.thread_ts)
 
 
-def request(inv: Invocation, ctx: BotContext, *, kind: str, usage: str, planner: Planner,
-            allow_empty: bool = False) -> Deferred:
-    words = args.split(inv.text)
-    incident = incident_for(inv, ctx, take(words, "--incident"))
-    cluster = kafka_cluster(ctx, take(words, "--cluster"))
-    if not words and not allow_empty:
+def command(action: ActionKind) -> CommandSpec:
+    """The slash command of `action`, as /ops help lists it and Slack sends it."""
+    usage = f"/{action.command} {action.usage} {COMMON_USAGE}"
+    return CommandSpec(name=action.command, summary=action.summary, usage=[usage],
+                       handle=lambda inv, ctx: request(inv, ctx, action, usage))
+
+
+def request(inv: Invocation, ctx: BotContext, action: ActionKind, usage: str) -> Deferred:
+    a = args.parse(inv.text, Common, usage=usage, others="words")
+    if not a.words and action.needs_words:
         raise UsageError(f"Usage: `{usage}`")
+    incident = incident_for(inv, ctx, a.incident)
+    cluster = kafka_cluster(ctx, a.cluster)
     if incident is None and ctx.settings.approvals.require_incident:
         raise UsageError("Destructive actions belong to an incident: run this in the incident's thread, or add "
                          "`--incident INC-…`.")
-    if kind in ctx.settings.approvals.disabled.get(cluster, []):
-        raise UsageError(f"`{kind.replace('_', '-')}` is switched off for cluster `{cluster}` by the configuration.")
-    rest = " ".join(f'"{w}"' if " " in w else w for w in words)
+    if action.kind in ctx.settings.approvals.disabled.get(cluster, []):
+        raise UsageError(f"`{action.command}` is switched off for cluster `{cluster}` by the configuration.")
 
     def run() -> Reply:
         actx = flow.action_context(ctx, inv.user_id, incident)
         try:
-            plan = planner(actx, cluster, rest)
+            plan = action.plan(actx, cluster, a.words)
         except (SpecError, ActionError) as exc:
             return problem(str(exc))
         req = flow.request_approval(ctx, plan, requester=inv.user_id, incident=incident, channel=inv.channel_id)

@@ -39,7 +39,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
         close: set[str] = set()
         kafka_problem = ""
         try:
-            found = dlq.kafka(ctx.clients, ctx.engine, t, cluster=cluster, name=name, sample_size=a.sample)
+            found = dlq.kafka_dlqs(ctx.clients, ctx.engine, t, cluster=cluster, name=name, sample_size=a.sample)
         except kafka_dlq.DlqNotFound as missing:
             close.update(missing.suggestions)
         except KafkaException as exc:
@@ -49,7 +49,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
                 return common.report_reply(render_dlq.kafka_dlq_report(found[0], bootstrap))
             return common.report_reply(render_dlq.overview_report(found, [], [], datetime.now(timezone.utc), bootstrap))
         try:
-            queue = dlq.rabbit(ctx.clients, ctx.engine, t, cluster=rabbit, name=name, sample_size=a.sample)
+            queue = dlq.rabbit_queue(ctx.clients, ctx.engine, t, cluster=rabbit, name=name, sample_size=a.sample)
         except rabbitmq.QueueNotFound as missing:
             close.update(missing.suggestions)
             hint = f" Did you mean {', '.join(f'`{c}`' for c in sorted(close))}?" if close else ""
@@ -64,7 +64,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
         kafka_found: list[dlq.KafkaDlq] = []
         rabbit_found: list[dlq.RabbitQueue] = []
         try:
-            kafka_found = dlq.kafka(ctx.clients, ctx.engine, t, cluster=cluster)
+            kafka_found = dlq.kafka_dlqs(ctx.clients, ctx.engine, t, cluster=cluster)
         except KafkaException as exc:
             problems.append(f"Kafka `{cluster}` unreachable: {_kafka_error(exc)}")
         try:

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
 from bot.actions import restore_points
 from bot.actions.base import ActionError
 from bot.approvals import flow
 from bot.chat import Attachment, Place
+from bot.text import plural
 from commands import args, destructive
 from commands.base import CommandSpec, Deferred, Invocation, Reply, UsageError
 from commands.common import kafka_cluster, problem
@@ -16,30 +19,38 @@ from commands.common import kafka_cluster, problem
 if TYPE_CHECKING:
     from bot.app.context import BotContext
 
-USAGE = "/export-offsets <group> [--cluster NAME] [--incident ID]"
+USAGE = f"/export-offsets <group> {destructive.COMMON_USAGE}"
+
+
+class ExportArgs(BaseModel):
+    group: str | None = None
+    cluster: str | None = None
+    incident: str | None = None
 
 
 def handle(inv: Invocation, ctx: BotContext) -> Deferred:
-    words = args.split(inv.text)
-    incident = destructive.incident_for(inv, ctx, destructive.take(words, "--incident"))
-    cluster = kafka_cluster(ctx, destructive.take(words, "--cluster"))
-    if len(words) != 1:
+    a = args.parse(inv.text, ExportArgs, positional=["group"], usage=USAGE)
+    if not a.group:
         raise UsageError(f"Name one consumer group. Usage: `{USAGE}`")
+    group = a.group
+    incident = destructive.incident_for(inv, ctx, a.incident)
+    cluster = kafka_cluster(ctx, a.cluster)
 
     def run() -> Reply:
         try:
-            point = restore_points.export_offsets(flow.action_context(ctx, inv.user_id, incident), cluster, words[0])
+            point = restore_points.export_offsets(flow.action_context(ctx, inv.user_id, incident), cluster, group)
         except ActionError as exc:
             return problem(str(exc))
         channel = incident.channel if incident and incident.channel else inv.channel_id
+        partitions = plural(len(point.offsets), "partition")
         ctx.chat.upload(Place(channel, incident.thread_ts if incident else None), Attachment(
             filename=f"{point.id}-{point.group}.csv", content=point.csv,
             title=f"Committed offsets of {point.group} ({point.id})",
-            comment=f"Restore point {point.id} of `{point.group}`: {len(point.offsets)} partitions. "
+            comment=f"Restore point {point.id} of `{point.group}`: {partitions}. "
                     f"`/restore-offsets {point.id}` puts them back, with approval."))
-        return Reply(text=f"Saved restore point {point.id} of `{point.group}` ({len(point.offsets)} partitions).")
+        return Reply(text=f"Saved restore point {point.id} of `{point.group}` ({partitions}).")
 
-    return Deferred(run=run, ack=Reply(text=f"Reading the committed offsets of `{words[0]}`…"))
+    return Deferred(run=run, ack=Reply(text=f"Reading the committed offsets of `{group}`…"))
 
 
 SPEC = CommandSpec(name="export-offsets", summary="save a group's committed offsets as a restore point (CSV)",

@@ -36,8 +36,8 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
 
     def queue(name: str) -> Reply:
         try:
-            found = dlq.rabbit(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster, name=name,
-                               sample_size=a.sample)
+            found = dlq.rabbit_queue(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster, name=name,
+                                     sample_size=a.sample)
         except rabbitmq.QueueNotFound as missing:
             return common.problem(str(args.not_found("queue", name, missing.suggestions)))
         except rabbitmq.RabbitUnavailable as exc:
@@ -46,7 +46,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
 
     def nodes() -> Reply:
         snap = rabbit_nodes_snapshot(ctx.clients, cluster)
-        report = render_brokers.rabbit_nodes_report(snap, rabbit_nodes_verdict(snap, ctx.settings.thresholds))
+        report = render_brokers.rabbit_nodes_report(snap, rabbit_nodes_verdict(snap))
         if snap.management_ok:
             try:
                 queues = rabbitmq.list_queues(ctx.clients, cluster)

@@ -1,22 +1,19 @@
 """Every command the bot answers, by name. Adding a command is adding a module
-with a SPEC and listing it here."""
+with a SPEC and listing it here; a destructive action's command comes from its
+entry in bot.actions.registry instead."""
 
 from __future__ import annotations
 
+from bot.actions import registry as actions
 from commands import (
-    add_partitions,
     broker,
+    destructive,
     dlq,
-    elect_leaders,
     export_offsets,
     help,
     incident,
     lag,
-    purge_dlq,
     rabbit,
-    replay_dlq,
-    reset_offsets,
-    restore_offsets,
     runbook,
     schema,
     status,
@@ -24,12 +21,18 @@ from commands import (
 )
 from commands.base import CommandSpec
 
-_ALL = (incident.SPEC, runbook.SPEC, lag.SPEC, dlq.SPEC, broker.SPEC, rabbit.SPEC, schema.SPEC, topology.SPEC,
-        reset_offsets.SPEC, restore_offsets.SPEC, export_offsets.SPEC, replay_dlq.SPEC, purge_dlq.SPEC,
-        add_partitions.SPEC, elect_leaders.SPEC, status.SPEC, help.SPEC)
-REGISTRY: dict[str, CommandSpec] = {spec.name: spec for spec in _ALL}
+# Reached only through the umbrella (`/ops status`), not registered on their own.
+UMBRELLA_ONLY = ("status", "help")
+
+
+def build() -> dict[str, CommandSpec]:
+    """The commands in the order /ops help lists them (and the manifest registers them)."""
+    specs = (incident.SPEC, runbook.SPEC, lag.SPEC, dlq.SPEC, broker.SPEC, rabbit.SPEC, schema.SPEC, topology.SPEC,
+             export_offsets.SPEC, *(destructive.command(a) for a in actions.ACTIONS), status.SPEC, help.SPEC)
+    return {spec.name: spec for spec in specs}
+
+
+REGISTRY: dict[str, CommandSpec] = build()
 
 # Registered as slash commands of their own in the app manifest (besides the umbrella).
-SLASH_COMMANDS: tuple[str, ...] = ("incident", "runbook", "lag", "dlq", "broker", "rabbit", "schema", "topology",
-                                   "reset-offsets", "restore-offsets", "export-offsets", "replay-dlq", "purge-dlq",
-                                   "add-partitions", "elect-leaders")
+SLASH_COMMANDS: tuple[str, ...] = tuple(name for name in REGISTRY if name not in UMBRELLA_ONLY)

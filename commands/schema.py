@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from pydantic import BaseModel
+
 from bot.chat import Form, Place
 from bot.health.schema import compatibility_verdict, error_verdict, registry_verdict, subject_verdict
 from bot.probes.schema_registry import SchemaRegistryError
@@ -42,7 +44,7 @@ def _split(text: str) -> tuple[str, str | None]:
     return head, (candidate.strip() if sep else None)
 
 
-def check(ctx: BotContext, registry: str, subject: str, candidate: str) -> Reply:
+def check_candidate(ctx: BotContext, registry: str, subject: str, candidate: str) -> Reply:
     probe = ctx.clients.schema_registry(registry)
     try:
         result = probe.check_compatibility(subject, candidate)
@@ -54,27 +56,23 @@ def check(ctx: BotContext, registry: str, subject: str, candidate: str) -> Reply
     return common.report_reply(render_schema.check_report(probe.shown_url, result, compatibility_verdict(result)))
 
 
+class SchemaArgs(BaseModel):
+    subject: str | None = None
+    registry: str | None = None
+
+
 def handle(inv: Invocation, ctx: BotContext) -> Deferred:
     head, candidate = _split(inv.text)
-    words = args.split(head)
-    registry_flag = None
-    if "--registry" in words:
-        at = words.index("--registry")
-        if at + 1 >= len(words):
-            raise UsageError(f"`--registry` needs a value. Usage: `{USAGE}`")
-        registry_flag = words[at + 1]
-        del words[at:at + 2]
-    if len(words) > 1 or any(w.startswith("--") for w in words):
-        raise UsageError(f"I could not read `{head.strip()}`. Usage: `{USAGE}`")
-    subject = words[0] if words else None
-    registry = registry_name(ctx, registry_flag)
+    a = args.parse(head, SchemaArgs, positional=["subject"], usage=USAGE)
+    subject = a.subject
+    registry = registry_name(ctx, a.registry)
     if candidate is not None and subject is None:
         raise UsageError(f"`--check` needs the subject to check against. Usage: `{USAGE}`")
 
     if candidate == "":
         return Deferred(run=lambda: Reply(text="", form=form(subject or "", registry, inv)))
     if candidate is not None:
-        return Deferred(run=lambda: check(ctx, registry, subject or "", candidate),
+        return Deferred(run=lambda: check_candidate(ctx, registry, subject or "", candidate),
                         ack=Reply(text=f"Checking the candidate against `{subject}`…"))
 
     def show() -> Reply:
@@ -113,7 +111,7 @@ def submitted(ctx: BotContext, candidate: str, metadata: dict[str, str]) -> tupl
         return "This form has lost what it was about; run `/schema <subject> --check` again.", lambda: None
 
     def work() -> None:
-        reply = check(ctx, metadata["registry"], metadata["subject"], candidate)
+        reply = check_candidate(ctx, metadata["registry"], metadata["subject"], candidate)
         ctx.chat.post(Place(metadata["channel"]), reply.content or reply.text)
 
     return None, work

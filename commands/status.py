@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.reports.report import to_text
 from bot.reports.status import readiness_report
 from commands.base import CommandSpec, Deferred, Invocation, Reply, UsageError
-from commands.common import report_reply
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
@@ -17,7 +17,8 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
         raise UsageError("`status` takes no arguments: it checks every configured connection.")
 
     def run() -> Reply:
-        return report_reply(readiness_report(ctx.readiness()))
+        report = readiness_report(ctx.readiness())
+        return Reply(text=to_text(report), content=report)  # for the person who asked, like their other answers
 
     return Deferred(run=run, ack=Reply(text="Checking Kafka, RabbitMQ and the database…"))
 

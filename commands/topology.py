@@ -11,6 +11,7 @@ from bot.escalation import ownership
 from bot.evidence import lag
 from bot.probes import kafka_lag
 from bot.reports.report import Report, Table
+from bot.text import plural
 from commands import args, common
 from commands.base import CommandSpec, Deferred, Invocation, Reply
 
@@ -31,7 +32,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
 
     def run() -> Reply:
         try:
-            report = lag.check(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster)
+            report = lag.record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster)
         except kafka_lag.KafkaUnavailable as exc:
             return common.problem(f"Kafka cluster `{cluster}` is unreachable (tried {settings.bootstrap_servers}): {exc}")
         rows = []
@@ -51,7 +52,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
             title=f"Consumer topology: {cluster}",
             verdict=report.verdict,
             tables=[Table(headers=["TOPIC", "GROUP", "STATE", "MEMBERS", "LAG", "OWNER"], rows=rows)],
-            notes=[f"{len(report.groups)} groups read {topics} topics."],
+            notes=[f"{plural(len(report.groups), 'group')} read {plural(topics, 'topic')}."],
             taken_at=report.snapshot.taken_at,
             cli=[f"kafka-consumer-groups.sh --bootstrap-server {settings.bootstrap_servers} --describe --all-groups"],
         ))

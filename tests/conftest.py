@@ -1,5 +1,6 @@
 """Shared fixtures: the real Kafka and RabbitMQ started by scripts/services, a
-local Slack stand-in, and the bot served over real HTTP with real signing."""
+local Slack stand-in, and the bot served over real HTTP with real signing, or over
+Socket Mode: a test marked ``both_transports`` runs once over each."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from bot import config
-from bot.app.localbot import LocalBot
+from bot.app.localbot import LocalBot, Transport
 from bot.config import Settings
 from bot.localslack.server import LocalSlack
 
@@ -27,6 +28,23 @@ SCHEMA_REGISTRY = f"http://127.0.0.1:{os.environ.get('SCHEMA_REGISTRY_PORT', '80
 POSTGRES = f"postgresql+psycopg://postgres@127.0.0.1:{os.environ.get('POSTGRES_PORT', '5433')}"
 BOT_TOKEN = "xoxb-test-0000-token"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+APP_TOKEN = "xapp-1-A0LOCAL-0000-apptoken"
+TRANSPORTS = ("http", "socket")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_transports: run the test with Slack over HTTP and over Socket Mode")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("both_transports") and "transport" in metafunc.fixturenames:
+        metafunc.parametrize("transport", TRANSPORTS, indirect=True)
+
+
+@pytest.fixture
+def transport(request: pytest.FixtureRequest) -> Transport:
+    """How Slack reaches the bot: "http" unless the test is marked both_transports."""
+    return getattr(request, "param", "http")  # type: ignore[no-any-return]
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -90,19 +108,19 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
 
 @pytest.fixture
 def local_slack() -> Iterator[LocalSlack]:
-    slack = LocalSlack(token=BOT_TOKEN)
+    slack = LocalSlack(token=BOT_TOKEN, app_token=APP_TOKEN)
     slack.start()
     yield slack
     slack.stop()
 
 
-def start_bot(settings: Settings, slack: LocalSlack) -> LocalBot:
-    return LocalBot(settings, slack)
+def start_bot(settings: Settings, slack: LocalSlack, transport: Transport = "http") -> LocalBot:
+    return LocalBot(settings, slack, transport=transport)
 
 
 @pytest.fixture
-def bot(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> Iterator[LocalBot]:
-    running = start_bot(make_settings(tmp_path), local_slack)
+def bot(tmp_path: Path, local_slack: LocalSlack, brokers: None, transport: Transport) -> Iterator[LocalBot]:
+    running = start_bot(make_settings(tmp_path), local_slack, transport)
     yield running
     running.close()
 
@@ -117,7 +135,7 @@ GRAFANA_SECRET = "grafana-hmac-secret-42"
 
 
 @pytest.fixture
-def alerting_bot(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> Iterator[LocalBot]:
+def alerting_bot(tmp_path: Path, local_slack: LocalSlack, brokers: None, transport: Transport) -> Iterator[LocalBot]:
     """A bot whose alert sources are configured: Alertmanager and generic by bearer
     token, Grafana by HMAC."""
     settings = make_settings(tmp_path, alerts={"sources": {
@@ -125,7 +143,7 @@ def alerting_bot(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> Iter
         "grafana": {"hmac_secret": GRAFANA_SECRET},
         "generic": {"bearer_token": TOKEN},
     }})
-    running = start_bot(settings, local_slack)
+    running = start_bot(settings, local_slack, transport)
     yield running
     running.close()
 

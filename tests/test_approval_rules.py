@@ -7,10 +7,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot import db
 from bot.actions.base import Plan
 from bot.approvals import rules, store
+from bot.approvals.rules import State
 
 T0 = 1_800_000_000.0
 TTL = 15 * 60
@@ -96,3 +98,18 @@ def test_concurrent_approvals_one_wins(engine) -> None:  # type: ignore[no-untyp
         t.join()
     assert results.count(True) == 1
     assert [t[2] for t in store.trail(engine, request.id)].count("approved") == 1
+
+
+def test_states_are_stored_as_their_words_and_only_the_rules_moves_happen(engine) -> None:  # type: ignore[no-untyped-def]
+    request = store.create(engine, plan=plan(), requester="U0ALICE", incident_id=None, now=T0, ttl_seconds=TTL)
+    with pytest.raises(ValueError, match="cannot go from requested to executed"):
+        store.move(engine, request, frm=State.REQUESTED, to=State.EXECUTED, actor="bot", now=T0 + 1)
+    assert store.move(engine, request, frm=State.REQUESTED, to=State.APPROVED, actor="U0BOB", now=T0 + 2,
+                      decided_by="U0BOB")
+    with engine.connect() as conn:  # the rows hold the same words as before the enum: no migration
+        assert conn.execute(select(store.requests_table.c.state)).scalar_one() == "approved"
+    found = store.get(engine, request.id)
+    assert found is not None and found.state is State.APPROVED
+    assert rules.may_approve(found, "U0CAROL", T0 + 3, is_approver=True, approvers="@approvers") == \
+        "This request is already approved by <@U0BOB>; it cannot be acted on any more."
+    assert [t[2] for t in store.trail(engine, request.id)] == ["requested", "approved"]

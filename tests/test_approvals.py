@@ -13,10 +13,11 @@ import pika
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions
 
-from bot.app.localbot import LocalBot
+from bot.app.localbot import LocalBot, Transport
 from bot.approvals import flow, store
 from bot.incidents import service
 from bot.localslack.server import LocalSlack
+from bot.slack import render_approval
 from bot.slack.ids import CONFIRM_BLOCK, CONFIRM_INPUT, REASON_BLOCK, REASON_INPUT, Action, Callback
 from tests import kafka_fixtures as kf
 from tests.conftest import RABBIT_PORT, make_settings, start_bot
@@ -27,8 +28,8 @@ def approvals_settings(tmp_path: Path, **more: object):  # type: ignore[no-untyp
 
 
 @pytest.fixture
-def bot(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> Iterator[LocalBot]:
-    running = start_bot(approvals_settings(tmp_path), local_slack)
+def bot(tmp_path: Path, local_slack: LocalSlack, brokers: None, transport: Transport) -> Iterator[LocalBot]:
+    running = start_bot(approvals_settings(tmp_path), local_slack, transport)
     yield running
     running.close()
 
@@ -43,6 +44,15 @@ def card(bot: LocalBot, request_id: str):  # type: ignore[no-untyped-def]
     return next(m for m in bot.slack.state.messages("C0INCIDENTS") if m.text.startswith(f"Approval {request_id}:"))
 
 
+def card_sections(message) -> str:  # type: ignore[no-untyped-def]
+    return "\n".join(b.get("text", {}).get("text", "") for b in message.blocks if b["type"] == "section")
+
+
+def as_seen(mrkdwn: str) -> str:
+    """The text as Slack shows it: its three escapes turned back into characters."""
+    return mrkdwn.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def last_request(bot: LocalBot) -> str:
     return bot.slack.state.response_url_posts()[-1]["text"].split()[0].rstrip(":")
 
@@ -52,6 +62,7 @@ def committed(group: str) -> dict[int, int]:
     return {tp.partition: tp.offset for tp in result.topic_partitions}
 
 
+@pytest.mark.both_transports
 def test_reset_offsets_needs_a_second_approver_and_is_verified(bot: LocalBot, unique: str) -> None:
     topic, group = f"orders-{unique}", f"billing-{unique}"
     kf.create_topic(topic, 2)
@@ -87,6 +98,7 @@ def test_reset_offsets_needs_a_second_approver_and_is_verified(bot: LocalBot, un
     assert trail == ["requested", "approved", "executing", "executed"]
 
 
+@pytest.mark.both_transports
 def test_deny_needs_a_reason_and_wins(bot: LocalBot, unique: str) -> None:
     topic, group = f"deny-{unique}", f"deny-g-{unique}"
     kf.create_topic(topic, 1)
@@ -101,9 +113,9 @@ def test_deny_needs_a_reason_and_wins(bot: LocalBot, unique: str) -> None:
     submission = {"type": "view_submission", "team": {"id": "T0LOCAL"}, "user": {"id": "U0CAROL"},
                   "view": {**modal.payload, "id": modal.id, "state": {"values": {REASON_BLOCK: {REASON_INPUT: {
                       "type": "plain_text_input", "value": ""}}}}}}
-    assert bot.sender.interaction(submission).json()["response_action"] == "errors"
+    assert bot.interact(submission).json()["response_action"] == "errors"
     submission["view"]["state"]["values"][REASON_BLOCK][REASON_INPUT]["value"] = "consumer still deploying"
-    assert bot.sender.interaction(submission).status_code == 200
+    assert bot.interact(submission).status_code == 200
     bot.ctx.work.wait_idle(30)
     c = card(bot, request_id)
     assert c.text.endswith("(denied)")
@@ -138,8 +150,9 @@ def test_purge_needs_the_name_typed_out(bot: LocalBot, unique: str) -> None:
     bot.slash(f"/purge-dlq {dlq}", thread=thread)
     request_id = last_request(bot)
     c = card(bot, request_id)
-    shown = " ".join(b.get("text", {}).get("text", "") for b in c.blocks if b["type"] == "section")
+    shown = as_seen(card_sections(c))
     assert "investigation" in shown.lower()
+    assert "*A look at what it touches*\n```PREVIEW\ndead 0\ndead 1\ndead 2\ndead 3\ndead 4\n+2 more```" in shown
     bot.click(c, Action.APPROVE, user="U0BOB")
     modal = bot.slack.state.views()[-1]
     assert modal.payload["callback_id"] == Callback.CONFIRM_PURGE
@@ -240,7 +253,14 @@ def test_destructive_commands_outside_an_incident_or_disabled(tmp_path: Path, lo
         _, thread = incident_thread(running, "Disabled")
         assert running.slash("/purge-dlq orders.dlq", thread=thread).json()["text"] == (
             "`purge-dlq` is switched off for cluster `local` by the configuration.")
-        assert "Usage" in running.slash("/add-partitions", thread=thread).json()["text"]
+        assert running.slash("/purge-dlq --cluster=local orders.dlq", thread=thread).json()["text"] == (
+            "`purge-dlq` is switched off for cluster `local` by the configuration.")
+        assert running.slash("/replay-dlq orders.dlq --cluster prod", thread=thread).json()["text"] == (
+            "No Kafka cluster named `prod`. Configured: local.")
+        assert running.slash("/replay-dlq orders.dlq --incident INC-2026-9999").json()["text"] == (
+            "There is no incident INC-2026-9999.")
+        assert running.slash("/add-partitions --cluster local", thread=thread).json()["text"] == (
+            "Usage: `/add-partitions <topic> <new-total> [--cluster NAME] [--incident ID]`")
     finally:
         running.close()
 
@@ -275,6 +295,11 @@ def test_replay_posts_progress_and_verifies_counts(tmp_path: Path, local_slack: 
         _, thread = incident_thread(running, "Replay")
         running.slash(f"/replay-dlq {dlq}", thread=thread)
         request_id = last_request(running)
+        shown = as_seen(card_sections(card(running, request_id)))
+        assert ("*A look at what it touches*\n```"
+                f"PARTITION  OFFSET  KEY  ERROR PATTERN          GOES TO{' ' * (len(source) - 5)}PREVIEW\n"
+                f"        0       0  k0   (unknown error): boom  {source}  message 0\n") in shown
+        assert f"        0       4  k4   (unknown error): boom  {source}  message 4```" in shown
         running.click(card(running, request_id), Action.APPROVE, user="U0BOB")
         deadline = time.time() + 60
         while store.get(running.ctx.engine, request_id).state not in ("executed", "failed"):  # type: ignore[union-attr]
@@ -291,6 +316,45 @@ def test_replay_posts_progress_and_verifies_counts(tmp_path: Path, local_slack: 
         assert "30" in request.result["message"]  # type: ignore[index]
     finally:
         running.close()
+
+
+def test_rabbit_replay_card_shows_the_sampled_messages_as_a_table(bot: LocalBot, unique: str) -> None:
+    work, dlq = f"look-{unique}", f"look-{unique}.dlq"
+    conn = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", RABBIT_PORT))
+    channel = conn.channel()
+    channel.queue_declare(dlq)
+    channel.queue_declare(work, arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq})
+    channel.confirm_delivery()
+    for i in range(2):
+        channel.basic_publish("", work, f"order {i}\n<@U0BOB> `x`".encode(), pika.BasicProperties(
+            message_id=f"id-{i}", headers={"error": f"com.acme.ParseException: bad json at {i}"}))
+    for _ in range(2):
+        method, _props, _body = channel.basic_get(work)
+        channel.basic_nack(method.delivery_tag, requeue=False)
+    try:
+        _, thread = incident_thread(bot, "Rabbit replay look")
+        time.sleep(1)
+        bot.slash(f"/replay-dlq {dlq}", thread=thread)
+        shown = card_sections(card(bot, last_request(bot)))
+        assert "<@U0BOB>" not in shown  # escaped: a message in a DLQ cannot mention anyone
+        assert "{'" not in as_seen(shown)  # no Python dicts
+        assert ("*A look at what it touches*\n```"
+                "POSITION  MESSAGE ID  ERROR PATTERN                    PREVIEW\n"
+                "       0  id-0        ParseException: bad json at <n>  order 0 <@U0BOB> 'x'\n"
+                "       1  id-1        ParseException: bad json at <n>  order 1 <@U0BOB> 'x'```") in as_seen(shown)
+    finally:
+        channel.queue_delete(work)
+        channel.queue_delete(dlq)
+        conn.close()
+
+
+def test_samples_that_escaping_lengthens_still_fit_one_section() -> None:
+    samples = [{"offset": n, "key": "`" * 90, **{f"header_{h}": "<&>" * 100 for h in range(6)}} for n in range(10)]
+    text = render_approval.samples_section(samples)["text"]["text"]
+    assert len(text) <= 3000 and text.endswith("```") and text.count("```") == 2
+    seen = as_seen(text).splitlines()
+    assert seen[0].split()[:3] == ["*A", "look", "at"] and seen[1].split()[:4] == ["```OFFSET", "KEY", "HEADER", "0"]
+    assert seen[2].startswith("     0  ") and seen[-1] == f"+{10 - (len(seen) - 3)} more```" and len(seen) < 8
 
 
 def test_single_broker_leader_election_has_nothing_to_do(bot: LocalBot, unique: str) -> None:

@@ -18,7 +18,7 @@ from bot.incidents import ladder, service
 from bot.localslack.server import LocalSlack
 from tests.conftest import BOT_TOKEN, KAFKA, RABBIT_MGMT, RABBIT_PORT, SIGNING_SECRET, TOKEN, free_port
 
-SCALE = 120  # a minute lasts 0.5 s
+SCALE = 60  # a minute lasts a second
 
 
 def serve(tmp_path: Path, slack: LocalSlack, port: int, database_url: str | None = None) -> subprocess.Popen[bytes]:
@@ -106,6 +106,7 @@ def test_killed_bot_fires_missed_steps_once_and_late(tmp_path: Path, local_slack
             time.sleep(0.05)
         time.sleep(max(0.0, opened + 16 * minute - time.time()))  # 10 and 15 fall due while it is down
         bot = serve(tmp_path, local_slack, port)
+        ready_at = time.time()
         deadline = time.time() + 30
         while sum(s.status == "fired" for s in steps(tmp_path, ref)) < 5:
             assert time.time() < deadline, f"steps: {steps(tmp_path, ref)}"
@@ -122,6 +123,11 @@ def test_killed_bot_fires_missed_steps_once_and_late(tmp_path: Path, local_slack
     texts = [m.text for m in local_slack.state.messages("C0INCIDENTS") if m.text.startswith(":alarm_clock:")]
     assert len(texts) == 5 and sorted(headers) == [5, 10, 15, 20, 30]  # each once
     assert f"(late by {found[10].late_by:.0f} s: the bot was down)" in headers[10]
-    assert "(late by" in headers[15]
-    for on_time in (5, 20, 30):
-        assert "(late by" not in headers[on_time], headers[on_time]
+    assert f"(late by {found[15].late_by:.0f} s: the bot was down)" in headers[15]
+    # A step that fell due after the bot was back is on time. On a busy machine the
+    # restart itself can take seconds, which would make the 20-minute step late for
+    # a reason that is not the one asserted here; the 30-minute step always is after it.
+    on_time = [5] + [m for m in (20, 30) if found[m].due_at > ready_at + 1]
+    assert 30 in on_time, (ready_at, found[30].due_at)
+    for minute in on_time:
+        assert "(late by" not in headers[minute], headers[minute]

@@ -40,6 +40,7 @@ def rabbit(depth: int, **extra: Any) -> QueueSnapshot:
 
 @pytest.mark.parametrize(("depth", "growth", "level", "start"), [
     (0, None, Level.OK, "orders.dlq holds 0 messages (investigate above 100)."),
+    (1, None, Level.OK, "orders.dlq holds 1 message (investigate above 100)."),
     (100, None, Level.OK, "orders.dlq holds 100 messages (investigate above 100)."),
     (101, 0.0, Level.WARNING, "orders.dlq holds 101 messages (investigate above 100), not growing: sample it"),
     (1_000, -12.0, Level.WARNING, "orders.dlq holds 1,000 messages (investigate above 100), shrinking 12/min"),
@@ -56,7 +57,7 @@ def test_kafka_depth(depth: int, growth: float | None, level: Level, start: str)
 def test_kafka_reason_names_the_top_error_pattern() -> None:
     snapshot = kafka(1_500, growth_per_minute=56.0, samples=[DlqMessage(size=1, preview="x")] * 10,
                      patterns=[ErrorPattern(pattern="DataException: bad byte <n>", error_class="x.DataException",
-                                            count=7, example="bad byte 3")])
+                                            count=7)])
     result = kafka_dlq_verdict(snapshot, T)
     assert result.level == Level.CRITICAL
     assert result.reasons == ["orders.dlq holds 1,500 messages (critical above 1,000), growing 56/min; "
@@ -129,6 +130,23 @@ def test_rabbit_reason_names_the_top_death_group() -> None:
     result = rabbit_queue_verdict(snapshot, T)
     assert result.reasons == ["orders.dlq holds 1,200 messages (critical above 1,000); 4 of 5 sampled were "
                               "rejected in orders. Fix that consumer, then replay."]
+
+
+def test_one_of_a_kind_is_singular() -> None:
+    snapshot = rabbit(1_200, samples=[RabbitMessage(size=1, preview="x", redelivered=False)] * 5,
+                      death_groups=[DeathGroup(reason="expired", queue="orders", count=1, deaths=1)])
+    assert rabbit_queue_verdict(snapshot, T).reasons == [
+        "orders.dlq holds 1,200 messages (critical above 1,000); 1 of 5 sampled was expired in orders. "
+        "Fix that consumer, then replay."]
+    kafka_snapshot = kafka(101, samples=[DlqMessage(size=1, preview="x")] * 3,
+                           patterns=[ErrorPattern(pattern="Boom", error_class=None, count=1)])
+    assert kafka_dlq_verdict(kafka_snapshot, T).reasons == [
+        "orders.dlq holds 101 messages (investigate above 100); 1 of 3 sampled fails with “Boom”. "
+        "Check the consumer's logs for it."]
+    assert rabbit_queue_verdict(rabbit(1, name="orders", is_dead_letter_queue=False, consumers=1), T).reasons == [
+        "orders holds 1 message (warning above 10,000)."]
+    assert rabbit_queue_verdict(rabbit(1, name="orders", is_dead_letter_queue=False), T).reasons == [
+        "orders has 1 ready message and no consumers: check that its consumer service is running."]
 
 
 def test_as_dlq_overrides_the_guess() -> None:

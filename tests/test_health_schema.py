@@ -10,7 +10,6 @@ import pytest
 from bot.health.schema import (
     SchemaThresholds,
     compatibility_verdict,
-    describe_changes,
     error_verdict,
     recent_registrations,
     registry_verdict,
@@ -94,13 +93,13 @@ def test_diff_avro_ignores_what_is_not_a_record(other: object) -> None:
     assert diff_avro(BASE, other) == [] and diff_avro(other, BASE) == []  # type: ignore[arg-type]
 
 
-def test_describe_changes_puts_breaking_first() -> None:
+def test_each_change_is_one_sentence() -> None:
     changes = diff_avro(BASE, _with({"name": "id", "type": "string"},
                                     {"name": "note", "type": "string", "default": ""},
                                     {"name": "extra", "type": "int"}))
-    assert describe_changes(changes) == [
-        "field 'extra' (int) added without a default: breaks BACKWARD compatibility",
+    assert sorted(c.describe() for c in changes) == [
         "field 'amount' (int) removed; it had no default: breaks FORWARD compatibility",
+        "field 'extra' (int) added without a default: breaks BACKWARD compatibility",
         "field 'note' (string) added with a default",
     ]
 
@@ -142,7 +141,7 @@ def test_subject_with_compatibility_none_warns_with_the_latest_breaking_change()
 def test_subject_ok_names_the_latest_version() -> None:
     judged = subject_verdict(_subject(source="global"), now=NOW)
     assert judged.level is Level.OK
-    assert judged.reasons == ["Subject 'orders-value': version 7 registered (id 1042); 1 version(s); "
+    assert judged.reasons == ["Subject 'orders-value': version 7 registered (id 1042); 1 version; "
                               "compatibility BACKWARD (global)."]
 
 
@@ -212,4 +211,4 @@ def test_healthy_registry_is_ok() -> None:
                             global_compatibility="BACKWARD", all_subjects=["a", "b"], subjects=[_subject()])
     judged = registry_verdict(snap)
     assert judged.level is Level.OK
-    assert judged.reasons[0] == "Schema Registry 'local' answers: 2 subject(s), global compatibility BACKWARD."
+    assert judged.reasons[0] == "Schema Registry 'local' answers: 2 subjects, global compatibility BACKWARD."

@@ -3,8 +3,9 @@ checklist and its buttons, updates and resolutions, and /incident in the thread.
 
 from __future__ import annotations
 
-import json
 import time
+
+import pytest
 
 from bot.app.localbot import LocalBot
 from bot.incidents import service
@@ -95,6 +96,7 @@ def test_label_less_alert_follows_triage_and_says_what_it_saw(alerting_bot: Loca
                 if ref in str(c.params.get("text")) and not c.params.get("thread_ts")]) == 1
 
 
+@pytest.mark.both_transports
 def test_buttons_by_different_people(alerting_bot: LocalBot, unique: str) -> None:
     topic, group = lag_setup(unique)
     ref = send(alerting_bot, lag_payload(unique, group, topic)).json()["incident"]
@@ -201,6 +203,7 @@ def test_critical_incidents_get_a_dedicated_channel_and_auto_resolve(tmp_path, l
         bot.close()
 
 
+@pytest.mark.both_transports
 def test_app_home_lists_open_incidents(alerting_bot: LocalBot, unique: str) -> None:
     from bot.slack.incident_actions import publish_home
 
@@ -214,7 +217,7 @@ def test_app_home_lists_open_incidents(alerting_bot: LocalBot, unique: str) -> N
     # The same through Slack's event, as Slack sends it when Bob opens the tab.
     event = {"type": "event_callback", "team_id": "T0LOCAL", "api_app_id": "A0LOCAL", "event_id": f"Ev{unique}",
              "event_time": int(time.time()), "event": {"type": "app_home_opened", "user": "U0BOB", "tab": "home"}}
-    assert alerting_bot.sender.post_signed(json.dumps(event).encode(), content_type="application/json").status_code == 200
+    assert alerting_bot.event(event).status_code == 200
     alerting_bot.ctx.work.wait_idle(10)
     bob = alerting_bot.slack.state.home_view("U0BOB")
     assert bob is not None and ref in " ".join(b["text"]["text"] for b in bob.blocks if b["type"] == "section")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.app.localbot import LocalBot
 from tests import kafka_fixtures as kf
 
@@ -12,6 +14,7 @@ def _posted(bot: LocalBot) -> dict:  # type: ignore[type-arg]
     return posts[-1]
 
 
+@pytest.mark.both_transports
 def test_lag_for_one_group_shows_exact_numbers(bot: LocalBot, unique: str) -> None:
     topic, group = f"orders-{unique}", f"billing-{unique}"
     kf.create_topic(topic, 3)

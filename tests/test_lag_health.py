@@ -106,6 +106,11 @@ def test_slow_partition_is_named() -> None:
     (12, 12, True, "orders: every one of its 12 partitions already has its own consumer and lag persists: "
                    "only more partitions (or faster consumers) help."),
     (14, 12, True, "orders: 2 of 14 consumers sit idle; it has only 12 partitions."),
+    # one of a kind: no "1 partitions", and the verb agrees
+    (1, 2, True, "orders: 1 member on 2 partitions: up to 1 more consumer helps; beyond 2 they sit idle."),
+    (1, 1, True, "orders: its only partition already has its own consumer and lag persists: "
+                 "only more partitions (or faster consumers) help."),
+    (2, 1, True, "orders: 1 of 2 consumers sits idle; it has only 1 partition."),
     (0, 12, True, "orders: no active consumer; up to 12 can work in parallel."),
 ])
 def test_scaling_advice(members: int, partitions: int, persistent: bool, advice: str) -> None:

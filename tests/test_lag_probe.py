@@ -11,6 +11,7 @@ from confluent_kafka import TopicPartition
 
 from bot import db
 from bot.evidence import lag
+from bot.health.verdict import Level
 from bot.probes import kafka_lag
 from bot.probes.clients import Clients
 from tests import kafka_fixtures as kf
@@ -122,7 +123,7 @@ def test_unreachable_cluster_answers_within_the_timeout(tmp_path: Path) -> None:
     db.migrate(engine)
     started = time.monotonic()
     with pytest.raises(kafka_lag.KafkaUnavailable):
-        lag.check(Clients(settings), engine, settings.thresholds, cluster="local")
+        lag.record_and_assess(Clients(settings), engine, settings.thresholds, cluster="local")
     assert time.monotonic() - started < 4
 
 
@@ -133,13 +134,16 @@ def test_samples_are_stored_and_give_a_trend(topic: str, unique: str, tmp_path: 
     clients = Clients(settings)
     group = f"trend-{unique}"
     kf.commit(group, {(topic, 0): 0, (topic, 1): 0})
-    first = lag.check(clients, engine, settings.thresholds, cluster="local", groups=[group])
+    first = lag.record_and_assess(clients, engine, settings.thresholds, cluster="local", groups=[group])
     assert first.groups[0].growth_per_minute is None  # one sample: no trend yet
     kf.produce(topic, {0: 50})
     time.sleep(1.1)
-    second = lag.check(clients, engine, settings.thresholds, cluster="local", groups=[group])
+    second = lag.record_and_assess(clients, engine, settings.thresholds, cluster="local", groups=[group])
     a = second.groups[0]
     assert a.total_lag == 190  # 150 + 40
-    assert a.growth_per_minute is not None and a.growth_per_minute > 1000  # 50 messages in ~1 s
+    elapsed = (second.snapshot.taken_at - first.snapshot.taken_at).total_seconds()
+    assert a.growth_per_minute == pytest.approx(50 * 60 / elapsed, rel=1e-3)  # 140 -> 190 in ~1 s
     assert a.catching_up is False
-    assert any("Lag grows" in r or "grows" in r for r in a.verdict.reasons)
+    assert a.verdict.level is Level.WARNING
+    assert a.verdict.reasons == [
+        f"{group}'s lag grows {a.growth_per_minute:,.0f} messages/minute (warning above 1,000)"]

@@ -19,3 +19,13 @@ def test_manifest_matches_the_registry() -> None:
     urls = {c["url"] for c in manifest["features"]["slash_commands"]}
     assert urls == {manifest["settings"]["interactivity"]["request_url"]}
     assert "commands" in manifest["oauth_config"]["scopes"]["bot"]
+
+
+def test_manifest_documents_both_transports() -> None:
+    text = MANIFEST.read_text()
+    manifest = yaml.safe_load(text)
+    assert manifest["settings"]["socket_mode_enabled"] is False  # HTTP as shipped; one switch for Socket Mode
+    assert manifest["settings"]["event_subscriptions"]["request_url"].endswith("/slack/events")
+    for needed in ("socket_mode_enabled", "connections:write", "INCIDENTBOT_SLACK__SOCKET_MODE",
+                   "INCIDENTBOT_SLACK__APP_TOKEN"):
+        assert needed in text

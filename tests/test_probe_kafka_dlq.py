@@ -219,8 +219,8 @@ def test_growth_and_error_rate_from_a_previous_observation(topics: Topics, clien
     [second] = kafka_dlq_snapshots(clients, "local", topics.dlq, previous={topics.dlq: first.observation})
     assert second.depth == TOTAL + 4
     assert second.error_rate_percent == pytest.approx(10.0)
-    assert second.window_seconds is not None and second.window_seconds > 0
-    assert second.growth_per_minute is not None and second.growth_per_minute > 0
+    assert second.window_seconds == (second.taken_at - first.taken_at).total_seconds()
+    assert second.growth_per_minute == pytest.approx(4 * 60 / second.window_seconds)  # 4 more dead letters
 
 
 # ---------------------------------------------------------------- pure parts

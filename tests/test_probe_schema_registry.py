@@ -114,10 +114,8 @@ def test_compatibility_levels_global_and_per_subject(
     raw_global = requests.get(f"{registry_url}/config", timeout=5).json()["compatibilityLevel"]
     assert probe.global_compatibility() == raw_global
     assert probe.effective_compatibility(subject) == (raw_global, "global")
-    assert probe.subject_compatibility(subject) is None
     set_level(registry_url, subject, "FULL")
     assert probe.effective_compatibility(subject) == ("FULL", "subject")
-    assert probe.subject_compatibility(subject) == "FULL"
 
 
 def test_compatible_candidate(probe: SchemaRegistryProbe, registry_url: str, subject: str) -> None:
@@ -292,7 +290,6 @@ def _stub_probe(url: str, password: str = "right-password") -> SchemaRegistryPro
 def test_40408_means_the_global_level(confluent: str) -> None:
     probe = _stub_probe(confluent)
     assert probe.effective_compatibility("orders-value") == ("BACKWARD", "global")
-    assert probe.subject_compatibility("orders-value") is None
     assert probe.latest("orders-value").schema_type == "AVRO"
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from bot.app.localbot import LocalBot
+from bot.incidents import service
 from bot.runbooks import Check, RunbookError, load_all
+from tests.alert_payloads import alertmanager, am_alert
+from tests.conftest import send
 
 
 def test_shipped_runbooks_cover_the_operations_guide() -> None:
@@ -69,3 +74,48 @@ def test_regex_matchers(tmp_path: Path) -> None:
     _write(tmp_path, "x.yaml", GOOD.format(id="x") + "match:\n  - alertname: '~(unclosed'\n")
     with pytest.raises(RunbookError, match="is not a valid regular expression"):
         load_all(tmp_path)
+
+
+# ---------------------------------------------------------------- the checklist a person reads
+
+def checklist_commands(bot: LocalBot, ref: str) -> list[str]:
+    """Every command line on the incident's checklist, as shown (`code`, with its label if any)."""
+    parent = next(m for m in bot.slack.state.messages("C0INCIDENTS") if ref in m.text and m.thread_ts in (None, m.ts))
+    checklist = next(m for m in bot.slack.state.messages("C0INCIDENTS", thread_ts=parent.ts)
+                     if m.text.startswith("Runbook: "))
+    text = "\n".join(b["text"]["text"] for b in checklist.blocks if b["type"] == "section" and "text" in b)
+    return re.findall(r"^(?:\w+: )?`[^`\n]+`$", text, flags=re.MULTILINE)
+
+
+def open_dlq_incident(bot: LocalBot, unique: str, labels: dict[str, str]) -> str:
+    alert = am_alert(f"dlq-{unique}", {"severity": "warning", **labels})
+    ref = str(send(bot, alertmanager(f"dlq-{unique}", [alert])).json()["incident"])
+    incident = service.get(bot.ctx.engine, ref)
+    assert incident is not None and incident.runbook_id == "dlq-filling"
+    return ref
+
+
+def test_rabbitmq_dlq_checklist_shows_rabbitmq_commands_only(alerting_bot: LocalBot, unique: str) -> None:
+    queue = f"orders-{unique}.dlq"
+    ref = open_dlq_incident(alerting_bot, unique, {"alertname": "RabbitMQDeadLetterQueueDepth", "queue": queue})
+    assert checklist_commands(alerting_bot, ref) == [
+        "`rabbitmqctl list_queues name messages consumers`",
+        f"`rabbitmqadmin get queue={queue} ackmode=ack_requeue_true count=10`",
+    ]
+
+
+def test_kafka_dlq_checklist_shows_kafka_commands_only(alerting_bot: LocalBot, unique: str) -> None:
+    topic = f"orders-{unique}"
+    ref = open_dlq_incident(alerting_bot, unique, {"alertname": "KafkaDLQGrowing", "topic": topic})
+    bootstrap = alerting_bot.ctx.settings.kafka["local"].bootstrap_servers
+    assert checklist_commands(alerting_bot, ref) == [
+        f"`kafka-get-offsets.sh --bootstrap-server {bootstrap} --topic {topic}.dlq`",
+        f"`kafka-console-consumer.sh --bootstrap-server {bootstrap} --topic {topic}.dlq --from-beginning "
+        "--max-messages 10 --property print.headers=true`",
+    ]
+
+
+def test_a_subject_on_no_broker_shows_every_command_with_its_broker(alerting_bot: LocalBot, unique: str) -> None:
+    ref = open_dlq_incident(alerting_bot, unique, {"alertname": "DLQDepthHigh"})
+    assert [line.split("`")[0] for line in checklist_commands(alerting_bot, ref)] == [
+        "Kafka: ", "Kafka: ", "RabbitMQ: ", "RabbitMQ: "]

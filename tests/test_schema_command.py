@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import requests
 
 from bot.app.localbot import LocalBot
@@ -57,6 +58,7 @@ def test_unknown_subject_and_bad_usage(bot: LocalBot, unique: str) -> None:
     assert "`--check` needs the subject" in bot.slash("/schema --check {}").json()["text"]
 
 
+@pytest.mark.both_transports
 def test_modal_check_posts_into_the_channel(bot: LocalBot, unique: str) -> None:
     subject = f"modal-{unique}-value"
     register(subject, V1)
@@ -69,11 +71,11 @@ def test_modal_check_posts_into_the_channel(bot: LocalBot, unique: str) -> None:
         "view": {**view, "id": views[0].id, "state": {"values": {SCHEMA_BLOCK: {SCHEMA_INPUT: {
             "type": "plain_text_input", "value": "{not json"}}}}},
     }
-    refused = bot.sender.interaction(payload)
+    refused = bot.interact(payload)
     assert refused.json()["response_action"] == "errors"
     assert refused.json()["errors"][SCHEMA_BLOCK].startswith("Not valid JSON")
     payload["view"]["state"]["values"][SCHEMA_BLOCK][SCHEMA_INPUT]["value"] = json.dumps(BREAKING)
-    assert bot.sender.interaction(payload).status_code == 200
+    assert bot.interact(payload).status_code == 200
     bot.ctx.work.wait_idle(10)
     posted = bot.slack.state.messages("C0INCIDENTS")[-1]
     assert posted.text.startswith(f"Compatibility check: {subject} (local): CRITICAL")

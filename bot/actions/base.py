@@ -1,7 +1,8 @@
 """What every destructive action shares: the plan shown for approval, the result of
 executing it, the read-back verification, and the context they run in.
 
-An action is three plain functions over the broker clients:
+An action is four plain functions over the broker clients, listed once as an
+``ActionKind`` in bot.actions.registry:
 
 - ``plan(ctx, ...) -> Plan`` is a dry run: it reads the world and changes nothing.
 - ``execute(ctx, plan, *, progress, abort) -> Result`` re-checks every precondition
@@ -9,6 +10,8 @@ An action is three plain functions over the broker clients:
   with a sentence when it did, and otherwise acts once.
 - ``verify(ctx, plan, result) -> Verification`` reads the world back and compares it
   with the plan.
+- ``replan(ctx, plan) -> Plan`` plans the same request again from ``plan.params``,
+  just before executing, to see whether the world moved since the approval.
 
 ``Plan.plan_hash`` binds an approval to exactly what was shown: it covers what the
 action will do (kind, cluster, target, parameters, each row's values, the totals and
@@ -21,18 +24,18 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, computed_field
 from sqlalchemy import Engine
 
 from bot.probes.clients import Clients
+from bot.text import plural
 
-ActionKind = Literal["reset_offsets", "restore_offsets", "replay_dlq", "purge_dlq", "add_partitions",
-                     "elect_leaders"]
 Broker = Literal["kafka", "rabbitmq"]
 Status = Literal["executed", "nothing_to_do", "refused", "aborted", "failed"]
 
@@ -71,7 +74,7 @@ class Refusal(BaseModel):
 
 
 class Plan(BaseModel):
-    kind: ActionKind
+    kind: str  # an ActionKind.kind of bot.actions.registry, which rejects unknown ones
     broker: Broker = "kafka"
     cluster: str
     target: str  # the group, DLQ, topic ("*" for all topics)
@@ -125,7 +128,7 @@ ProgressFn = Callable[[Progress], None]
 
 
 class Result(BaseModel):
-    kind: ActionKind
+    kind: str
     cluster: str
     target: str
     plan_hash: str
@@ -161,6 +164,31 @@ class ActionContext:
     incident_id: str | None = None
 
 
+class Executor(Protocol):
+    def __call__(self, ctx: ActionContext, plan: Plan, *, progress: ProgressFn | None = None,
+                 abort: threading.Event | None = None) -> Result: ...
+
+
+@dataclass(frozen=True)
+class ActionKind:
+    """One destructive action, whole: listed once in bot.actions.registry, it is a
+    slash command (built by commands.destructive), the title of its approval cards
+    and timeline entries, and what the approval executor replans, executes and
+    verifies."""
+
+    kind: str  # stored with every plan and approval request, and named in approvals.disabled: never rename
+    title: str  # "Purge a DLQ": the approval card's header and the timeline's words
+    command: str  # the slash command without "/", e.g. "purge-dlq"
+    summary: str  # the command's line in /ops help
+    usage: str  # its words after the command's name; --cluster and --incident are added
+    plan: Callable[[ActionContext, str, str], Plan]  # (ctx, cluster, the command's words) -> the dry run
+    replan: Callable[[ActionContext, Plan], Plan]  # the same request planned again, from plan.params
+    execute: Executor
+    verify: Callable[[ActionContext, Plan, Result], Verification]
+    needs_words: bool = True  # False when the bare command means something (/elect-leaders: every topic)
+    confirm_by_name: bool = False  # the approver types the target's name out (a purge cannot be undone)
+
+
 def result(plan: Plan, status: Status, message: str, started_at: datetime, **fields: Any) -> Result:
     return Result(kind=plan.kind, cluster=plan.cluster, target=plan.target, plan_hash=plan.plan_hash,
                   status=status, message=message, started_at=started_at, finished_at=now(), **fields)
@@ -168,9 +196,6 @@ def result(plan: Plan, status: Status, message: str, started_at: datetime, **fie
 
 def refused(plan: Plan, started_at: datetime, refusals: list[Refusal]) -> Result:
     first = refusals[0].reason if refusals else "The plan is refused."
-    more = f" ({len(refusals) - 1} more reason(s) below.)" if len(refusals) > 1 else ""
+    more = f" ({plural(len(refusals) - 1, 'more reason')} below.)" if len(refusals) > 1 else ""
     return result(plan, "refused", f"Not executed: {first}{more}", started_at, refusals=refusals)
 
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ClusterMetadata, OffsetSpec
 
-from bot.actions.base import ActionError
+from bot.actions.base import ActionError, plural
 
 TP = tuple[str, int]
 T = TypeVar("T")
@@ -119,5 +119,5 @@ def wait_until_served(admin: AdminClient, topic: str, partitions: int, deadline:
             except ActionError:
                 pass  # leaders elected but not serving yet
         if time.monotonic() > deadline:
-            raise ActionError(f"Topic {topic} does not have {partitions} partitions with a leader yet.")
+            raise ActionError(f"Topic {topic} does not have {plural(partitions, 'partition')} with a leader yet.")
         time.sleep(0.2)

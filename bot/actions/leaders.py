@@ -17,6 +17,7 @@ from confluent_kafka import ElectionType, KafkaError, KafkaException, TopicParti
 from bot.actions.base import (
     ActionContext,
     ActionError,
+    ActionKind,
     Plan,
     ProgressFn,
     Refusal,
@@ -32,6 +33,7 @@ from bot.actions.kafka_util import TP, error_text, metadata, wait
 from bot.actions.reset_spec import SpecError, parse_topic
 
 NOTHING = "Nothing to do: every partition is led by its preferred replica."
+USAGE = "[topic[:p]]"
 
 
 def _selection(md_topics: dict[str, list[int]], selector: str | None) -> list[TP]:
@@ -78,6 +80,14 @@ def plan(ctx: ActionContext, cluster: str, selector: str | None = None) -> Plan:
                 columns=["topic", "partition", "leader", "preferred", "preferred_in_sync"], rows=rows,
                 totals={"partitions_checked": len(wanted), "not_preferred": len(rows), "electable": len(electable)},
                 refusals=refusals, details={"partitions": electable})
+
+
+def plan_words(ctx: ActionContext, cluster: str, words: str) -> Plan:
+    return plan(ctx, cluster, words or None)
+
+
+def replan(ctx: ActionContext, approved: Plan) -> Plan:
+    return plan(ctx, approved.cluster, approved.params["selector"])
 
 
 def execute(ctx: ActionContext, plan: Plan, *, progress: ProgressFn | None = None,
@@ -135,3 +145,9 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
         return Verification(ok=True, message=NOTHING)
     return Verification(ok=True, rows=rows, message=f"All {plural(len(rows), 'partition')} are led by their "
                                                      f"preferred replica.")
+
+
+ACTION = ActionKind(
+    kind="elect_leaders", title="Preferred leader election", command="elect-leaders",
+    summary="preferred leader election for partitions led by another replica", usage=USAGE,
+    plan=plan_words, replan=replan, execute=execute, verify=verify, needs_words=False)

@@ -18,6 +18,7 @@ from confluent_kafka.admin import ConfigResource, NewPartitions, ResourceType
 from bot.actions.base import (
     ActionContext,
     ActionError,
+    ActionKind,
     Plan,
     ProgressFn,
     Refusal,
@@ -50,6 +51,14 @@ def parse_partitions_spec(text: str) -> tuple[str, int]:
     return words[0], total
 
 
+def plan_words(ctx: ActionContext, cluster: str, words: str) -> Plan:
+    return plan(ctx, cluster, *parse_partitions_spec(words))
+
+
+def replan(ctx: ActionContext, approved: Plan) -> Plan:
+    return plan(ctx, approved.cluster, approved.params["topic"], approved.params["new_total"])
+
+
 def plan(ctx: ActionContext, cluster: str, topic: str, new_total: int) -> Plan:
     if cluster not in ctx.clients.settings.kafka:
         raise ActionError(f"No Kafka cluster named {cluster} is configured.")
@@ -64,7 +73,7 @@ def plan(ctx: ActionContext, cluster: str, topic: str, new_total: int) -> Plan:
         refusals.append(Refusal(reason=f"Kafka cannot decrease the partitions of a topic: {topic} has {current}, "
                                        f"and {new_total} would be fewer."))
     elif new_total == current:
-        refusals.append(Refusal(reason=f"{topic} already has {current} partitions: there is nothing to add."))
+        refusals.append(Refusal(reason=f"{topic} already has {plural(current, 'partition')}: there is nothing to add."))
     try:
         snap = kafka_lag.snapshot(admin, cluster, None, timeout, topic=topic)
     except kafka_lag.KafkaUnavailable as exc:
@@ -116,7 +125,7 @@ def execute(ctx: ActionContext, plan: Plan, *, progress: ProgressFn | None = Non
         now_count = len(md.topics[topic].partitions)
         if now_count != current:
             return refused(plan, started, [Refusal(reason=(
-                f"{topic} has {now_count} partitions now, not the {current} the plan showed: plan again."))])
+                f"{topic} has {plural(now_count, 'partition')} now, not the {current} the plan showed: plan again."))])
         future = admin.create_partitions([NewPartitions(topic, total)], operation_timeout=timeout,
                                          request_timeout=timeout)[topic]
         wait(future, timeout * 2 + 1, f"Adding partitions to {topic}")
@@ -138,9 +147,15 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
     rows = [Row(key=topic, values={"partitions": len(parts), "expected": total, "without_leader": len(leaderless)})]
     mismatches = []
     if len(parts) != total:
-        mismatches.append(f"{topic} has {len(parts)} partitions; the plan said {total}.")
+        mismatches.append(f"{topic} has {plural(len(parts), 'partition')}; the plan said {total}.")
     if leaderless:
         mismatches.append(f"Partitions {leaderless} of {topic} have no leader yet.")
     if mismatches:
         return Verification(ok=False, rows=rows, mismatches=mismatches, message=mismatches[0])
     return Verification(ok=True, rows=rows, message=f"{topic} has {total} partitions, each with a leader.")
+
+
+ACTION = ActionKind(
+    kind="add_partitions", title="Increase partitions", command="add-partitions",
+    summary="increase a topic's partitions (keys move; consumers rebalance)", usage=USAGE,
+    plan=plan_words, replan=replan, execute=execute, verify=verify)

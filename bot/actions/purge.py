@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from bot.actions.base import (
     ActionContext,
     ActionError,
+    ActionKind,
     Plan,
     ProgressFn,
     Refusal,
@@ -92,6 +93,10 @@ def plan(ctx: ActionContext, cluster: str, spec: PurgeSpec | str) -> Plan:
     broker = spec.broker or which_broker(ctx, cluster, spec.dlq)
     check_cluster(ctx, cluster, broker)
     return _plan_kafka(ctx, cluster, spec) if broker == "kafka" else _plan_rabbit(ctx, cluster, spec)
+
+
+def replan(ctx: ActionContext, approved: Plan) -> Plan:
+    return plan(ctx, approved.cluster, PurgeSpec.model_validate(approved.params["spec"]))
 
 
 def _plan_kafka(ctx: ActionContext, cluster: str, spec: PurgeSpec) -> Plan:
@@ -231,14 +236,14 @@ def _recreate(ctx: ActionContext, plan: Plan, started: datetime) -> Result:
         except KafkaException as exc:
             if time.monotonic() > deadline:
                 raise ActionError(f"Topic {dlq} was deleted but could not be created again ({error_text(exc)}); "
-                                  f"create it with {plan.details['partitions']} partitions and config "
+                                  f"create it with {plural(plan.details['partitions'], 'partition')} and config "
                                   f"{plan.details['config']}.") from None
             time.sleep(0.5)
     wait_until_served(admin, dlq, plan.details["partitions"], deadline, timeout)
     deleted = sum(end - bounds[(dlq, p)][0] for p, end in plan.details["ends"])
     return result(plan, "executed", f"Recreated {dlq} empty ({plural(deleted, 'message')} deleted), with "
-                                    f"{plan.details['partitions']} partitions and the same configuration.", started,
-                  counts={"deleted": deleted})
+                                    f"{plural(plan.details['partitions'], 'partition')} and the same configuration.",
+                  started, counts={"deleted": deleted})
 
 
 def _purge_rabbit(ctx: ActionContext, plan: Plan, started: datetime) -> Result:
@@ -250,7 +255,8 @@ def _purge_rabbit(ctx: ActionContext, plan: Plan, started: datetime) -> Result:
             return refused(plan, started, [Refusal(reason=f"Queue {dlq} no longer exists.")])
         if counts[0] > plan.details["depth"]:
             return refused(plan, started, [Refusal(reason=(
-                f"{dlq} grew from {plan.details['depth']:,} to {counts[0]:,} messages since the plan: queue.purge "
+                f"{dlq} grew from {plan.details['depth']:,} to {plural(counts[0], 'message')} since the plan: "
+                f"queue.purge "
                 f"would delete {counts[0] - plan.details['depth']:,} nobody looked at; plan again."))])
         purged = connection.channel().queue_purge(dlq).method.message_count
     except pika.exceptions.AMQPError as exc:
@@ -285,7 +291,8 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
                        if plan.details["mode"] == "delete-records" and (plan.target, p) in bounds
                        and bounds[(plan.target, p)][0] < end]
             if plan.details["mode"] == "recreate" and len(parts) != plan.details["partitions"]:
-                missing.append(f"{plan.target} has {len(parts)} partitions, not {plan.details['partitions']}.")
+                missing.append(f"{plan.target} has {plural(len(parts), 'partition')}, "
+                               f"not {plan.details['partitions']}.")
     except ActionError as exc:
         return Verification(ok=False, message=f"Could not read {plan.target} back: {exc}")
     rows = [Row(key=plan.target, values={"remaining": remaining})]
@@ -293,3 +300,9 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
         return Verification(ok=False, rows=rows, mismatches=missing, message=missing[0])
     said = "is empty" if remaining == 0 else f"holds {plural(remaining, 'message')} that arrived after the purge"
     return Verification(ok=True, rows=rows, message=f"{plan.target} {said}.")
+
+
+ACTION = ActionKind(
+    kind="purge_dlq", title="Purge a DLQ", command="purge-dlq",
+    summary="purge a DLQ after investigation (approval with the name typed out)", usage="<dlq>",
+    plan=plan, replan=replan, execute=execute, verify=verify, confirm_by_name=True)

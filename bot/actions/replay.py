@@ -57,6 +57,7 @@ from bot.actions import replay_kafka, replay_rabbit, replay_store
 from bot.actions.base import (
     ActionContext,
     ActionError,
+    ActionKind,
     Plan,
     ProgressFn,
     Refusal,
@@ -85,6 +86,10 @@ def plan(ctx: ActionContext, cluster: str, spec: ReplaySpec | str) -> Plan:
     if broker == "kafka":
         return replay_kafka.plan(ctx, cluster, spec)
     return replay_rabbit.plan(ctx, cluster, spec)
+
+
+def replan(ctx: ActionContext, approved: Plan) -> Plan:
+    return plan(ctx, approved.cluster, ReplaySpec.model_validate(approved.params["spec"]))
 
 
 def execute(ctx: ActionContext, plan: Plan, *, progress: ProgressFn | None = None,
@@ -147,7 +152,7 @@ def _run(ctx: ActionContext, plan: Plan, record: ReplayRecord, started: datetime
         if plan.broker == "kafka":
             run = replay_kafka.Run(ctx, plan, record)
             run.fence()
-            frm, moved_by, refusals = run.check()
+            frm, moved_by, refusals = run.progress_and_refusals()
             if refusals:
                 state, moved, message = "refused", sum(moved_by.values()), refusals[0].reason
             else:
@@ -190,3 +195,10 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
         return replay_rabbit.verify(ctx, plan, record)
     except ActionError as exc:
         return Verification(ok=False, message=f"Could not read the DLQ back: {exc}")
+
+
+ACTION = ActionKind(
+    kind="replay_dlq", title="Replay a DLQ", command="replay-dlq",
+    summary="replay a DLQ to its source (dry run, approval, verified counts)",
+    usage="<dlq> [--to <topic-or-exchange>] [--limit N] [--pattern <error-pattern>]",
+    plan=plan, replan=replan, execute=execute, verify=verify)

@@ -183,7 +183,7 @@ class Run:
         except KafkaException as exc:
             raise ActionError(f"Starting the replay's transactional producer failed: {error_text(exc)}.") from None
 
-    def check(self) -> tuple[dict[int, int], dict[int, int], list[Refusal]]:
+    def progress_and_refusals(self) -> tuple[dict[int, int], dict[int, int], list[Refusal]]:
         """Resume offsets and per-partition moved counts from the replay group (the
         broker's record, committed with the messages), and what makes the plan stale."""
         timeout = self.cs.request_timeout_s
@@ -203,8 +203,8 @@ class Run:
                 refusals.append(Refusal(reason=f"Target topic {topic} no longer exists."))
             elif len(topics[topic]) != count:
                 refusals.append(Refusal(reason=(
-                    f"Target topic {topic} now has {len(topics[topic])} partitions, not {count}: keyed messages "
-                    f"would land elsewhere than planned; plan again.")))
+                    f"Target topic {topic} now has {plural(len(topics[topic]), 'partition')}, not {count}: "
+                    f"keyed messages would land elsewhere than planned; plan again.")))
         return frm, moved, refusals
 
     def target_start(self) -> dict[str, int]:
@@ -359,7 +359,7 @@ def verify(ctx: ActionContext, plan: Plan, record: ReplayRecord) -> Verification
     rows.append(Row(key="moved", values={"moved": record.moved}))
     mismatches = []
     if total != planned:
-        mismatches.append(f"{total:,} replayed messages arrived on the targets; the plan said {planned:,}.")
+        mismatches.append(f"{plural(total, 'replayed message')} arrived on the targets; the plan said {planned:,}.")
     if record.moved != total:
         mismatches.append(f"The replay recorded {record.moved:,} moved but {total:,} arrived.")
     if mismatches:

@@ -176,9 +176,7 @@ def plan(ctx: ActionContext, cluster: str, spec: ReplaySpec) -> Plan:
 
 
 def _route_text(r: tuple[str, str] | None) -> str:
-    if r is None:
-        return "(unknown)"
-    return f"queue {r[1]}" if r[0] == "" else f"exchange {r[0]} key {r[1]}"
+    return "(unknown)" if r is None else f"queue {r[1]}" if r[0] == "" else f"exchange {r[0]} key {r[1]}"
 
 
 def _properties(props: BasicProperties, replay_id: str, username: str) -> BasicProperties:
@@ -256,8 +254,8 @@ class Run:
             refusals.append(Refusal(reason=f"{plural(consumers, 'consumer')} now read {self.dlq}: stop them first."))
         if depth < window - moved:
             refusals.append(Refusal(reason=(
-                f"{self.dlq} holds {depth:,} messages, fewer than the {window - moved:,} the plan still covers: "
-                f"someone consumed or purged it; plan again.")))
+                f"{self.dlq} holds {plural(depth, 'message')}, fewer than the {window - moved:,} the plan still "
+                f"covers: someone consumed or purged it; plan again.")))
         for exchange, key in self.plan.details.get("routes", []):
             why = routes_somewhere(self.ctx, self.plan.cluster, exchange, key)
             if why:
@@ -295,8 +293,8 @@ class Run:
             if abort.is_set():
                 return "aborted", moved, f"Aborted after {plural(moved, 'message')} of {planned:,}.", []
             if not self._fill(connection, buffer, min(batch_size, remaining - scanned)):
-                return "failed", moved, (f"{self.dlq} stopped delivering with {remaining - scanned:,} messages of the "
-                                         f"window still to come; resume to continue."), []
+                return "failed", moved, (f"{self.dlq} stopped delivering with {plural(remaining - scanned, 'message')} "
+                                         f"of the window still to come; resume to continue."), []
             sent, last_tag = 0, 0
             while buffer and sent < batch_size and moved + sent < planned and scanned < remaining:
                 method, props, body = buffer.popleft()
@@ -390,7 +388,7 @@ def verify(ctx: ActionContext, plan: Plan, record: ReplayRecord) -> Verification
                                                  "depth_now": now_depth})]
     mismatches = []
     if record.moved != planned:
-        mismatches.append(f"{record.moved:,} messages were moved; the plan said {planned:,}.")
+        mismatches.append(f"Moved {plural(record.moved, 'message')}; the plan said {planned:,}.")
     if before is not None and now_depth is not None and now_depth < before - record.moved:
         mismatches.append(f"{plan.details['dlq']} holds {now_depth:,}, fewer than {before:,} - {record.moved:,} moved: "
                           f"something else took messages from it.")

@@ -30,6 +30,7 @@ from bot.actions import restore_points
 from bot.actions.base import (
     ActionContext,
     ActionError,
+    ActionKind,
     Plan,
     Progress,
     ProgressFn,
@@ -49,6 +50,7 @@ from bot.probes.lag_models import GroupLag
 
 INACTIVE = ("Empty", "Dead")
 COLUMNS = ["topic", "partition", "current", "target", "change"]
+RESTORE_USAGE = "<restore-point-id>"
 
 
 def _key(tp: TP) -> str:
@@ -136,6 +138,19 @@ def plan(ctx: ActionContext, cluster: str, spec: ResetSpec | str) -> Plan:
                   bounds, target_of, refusals, f"Reset group {spec.group} on {cluster} ({label})")
 
 
+def replan(ctx: ActionContext, approved: Plan) -> Plan:
+    return plan(ctx, approved.cluster, ResetSpec.model_validate(approved.params["spec"]))
+
+
+def plan_restore_words(ctx: ActionContext, cluster: str, words: str) -> Plan:
+    """/restore-offsets' words; the cluster is the restore point's own."""
+    return plan_restore(ctx, words.strip())
+
+
+def replan_restore(ctx: ActionContext, approved: Plan) -> Plan:
+    return plan_restore(ctx, approved.params["restore_point"])
+
+
 def plan_restore(ctx: ActionContext, point_id: str) -> Plan:
     """The dry run of /restore-offsets <id>: targets are the restore point's offsets;
     the same preconditions and clamping as a reset."""
@@ -210,7 +225,7 @@ def _build(cluster: str, group: GroupLag, kind: str, params: dict[str, object], 
                         f"{'was' if totals['clamped'] == 1 else 'were'} clamped; see the notes.")
     if not wanted and not refusals:
         warnings.append(f"Group {group.group} has no committed offsets to reset.")
-    summary = (f"{what}: {plural(totals['partitions'], 'partition')}, {totals['skipped']:,} message(s) skipped, "
+    summary = (f"{what}: {plural(totals['partitions'], 'partition')}, {plural(totals['skipped'], 'message')} skipped, "
                f"{totals['reprocessed']:,} re-processed.")
     targets = [[r.values["topic"], r.values["partition"], r.values["target"]] for r in rows
                if r.values["target"] is not None]
@@ -270,7 +285,8 @@ def execute(ctx: ActionContext, plan: Plan, *, progress: ProgressFn | None = Non
     rows = [Row(key=_key(tp), values={"target": o, "error": errors.get(tp)}) for tp, o in sorted(targets.items())]
     if progress is not None:
         progress_done = len(targets) - len(errors)
-        progress(Progress(done=progress_done, total=len(targets), message=f"{progress_done} partition(s) reset."))
+        progress(Progress(done=progress_done, total=len(targets),
+                          message=f"{plural(progress_done, 'partition')} reset."))
     if errors:
         first = next(iter(errors.items()))
         return result(plan, "failed", (f"Kafka refused {plural(len(errors), 'partition')} (first: {_key(first[0])}: "
@@ -300,3 +316,16 @@ def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
                             message=f"{plural(len(mismatches), 'partition')} of {len(rows)} differ from the plan.")
     return Verification(ok=True, rows=rows,
                         message=f"All {plural(len(rows), 'partition')} have the committed offsets the plan showed.")
+
+
+RESET = ActionKind(
+    kind="reset_offsets", title="Reset consumer group offsets", command="reset-offsets",
+    summary="reset a consumer group's offsets (dry run, second person's approval, restore point)",
+    usage="<group> --topic T[:p,p] | --all-topics --to-earliest | --to-latest | --to-datetime <ISO-8601> | "
+          "--by-duration <PnDTnHnM> | --shift-by <n> | --to-offset <n>",
+    plan=plan, replan=replan, execute=execute, verify=verify)
+# A restore is a reset whose targets come from a restore point: the same execute and verify.
+RESTORE = ActionKind(
+    kind="restore_offsets", title="Restore consumer group offsets", command="restore-offsets",
+    summary="put a group's offsets back from a restore point (with approval)", usage=RESTORE_USAGE,
+    plan=plan_restore_words, replan=replan_restore, execute=execute, verify=verify)

@@ -65,23 +65,6 @@ def to_csv(offsets: list[SavedOffset]) -> str:
                    for o in sorted(offsets, key=lambda o: (o.topic, o.partition)))
 
 
-def parse_csv(text: str) -> list[SavedOffset]:
-    """Offsets from an --export file (``topic,partition,offset`` per line; a leading
-    group column, as the multi-group export writes, is not accepted: one group a file)."""
-    found: list[SavedOffset] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        cells = line.strip().split(",")
-        if len(cells) != 3:
-            raise ActionError(f"Line {number} of the CSV is not topic,partition,offset: `{line}`.")
-        try:
-            found.append(SavedOffset(topic=cells[0], partition=int(cells[1]), offset=int(cells[2])))
-        except ValueError:
-            raise ActionError(f"Line {number} of the CSV has a partition or offset that is not a number.") from None
-    return found
-
-
 def save(engine: Engine, cluster: str, group: str, offsets: dict[tuple[str, int], int], *, created_by: str,
          incident_id: str | None, reason: str) -> RestorePoint:
     rows = [SavedOffset(topic=t, partition=p, offset=o) for (t, p), o in sorted(offsets.items())]
@@ -114,23 +97,6 @@ def get(engine: Engine, point_id: str) -> RestorePoint | None:
     with engine.connect() as conn:
         row = conn.execute(select(restore_points).where(restore_points.c.id == point_id.strip().upper())).first()
     return _point(row) if row is not None else None
-
-
-def for_group(engine: Engine, cluster: str, group: str, limit: int = 20) -> list[RestorePoint]:
-    """The group's restore points, newest first."""
-    query = (select(restore_points).where(restore_points.c.cluster == cluster, restore_points.c.group_id == group)
-             .order_by(restore_points.c.created_at.desc()).limit(limit))
-    with engine.connect() as conn:
-        return [_point(row) for row in conn.execute(query)]
-
-
-def capture(ctx: ActionContext, cluster: str, group: str, reason: str) -> RestorePoint:
-    """Read the group's committed offsets now and save them. A group with none is saved
-    too (an empty restore point says truthfully that there was nothing to go back to)."""
-    settings = ctx.clients.settings.kafka[cluster]
-    offsets = committed_offsets(ctx.clients.kafka_admin(cluster), group, settings.request_timeout_s)
-    return save(ctx.engine, cluster, group, offsets, created_by=ctx.actor, incident_id=ctx.incident_id,
-                reason=reason)
 
 
 def export_offsets(ctx: ActionContext, cluster: str, group: str) -> RestorePoint:

@@ -13,7 +13,8 @@ from bot.config import AlertSourceSettings
 MAX_SKEW_SECONDS = 300
 
 
-def check(source: AlertSourceSettings, headers: Mapping[str, str], body: bytes, now: float | None = None) -> str | None:
+def refusal_reason(source: AlertSourceSettings, headers: Mapping[str, str], body: bytes,
+                   now: float | None = None) -> str | None:
     """None when the request is authentic, else the reason to answer 401 with."""
     if source.bearer_token is None and source.hmac_secret is None:
         return "this alert source has no bearer token or HMAC secret configured, so it accepts nothing"

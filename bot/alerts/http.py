@@ -46,7 +46,7 @@ def blueprint(settings: AlertSettings, take: Callable[[alerts.AlertBatch], Outco
         body = request.get_data(cache=False)
         if len(body) > settings.max_body_bytes:
             return _error(413, "body too large", f"the limit is {settings.max_body_bytes} bytes")
-        refused = alert_auth.check(src, request.headers, body)
+        refused = alert_auth.refusal_reason(src, request.headers, body)
         if refused:
             return _error(401, "unauthorized", refused)
         try:

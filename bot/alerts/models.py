@@ -128,7 +128,8 @@ def _validate(model: type[BaseModel], body: Any) -> Any:
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "(body)"
-        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        others = exc.error_count() - 1
+        more = f" (and {others} more problem{'s' if others > 1 else ''})" if others else ""
         raise PayloadError(f"{where}: {err['msg']}{more}") from None
 
 

@@ -5,6 +5,7 @@ passed to every handler."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,7 @@ class BotContext:
     # together share one probe.
     recent_reports: Recent[Any, Report] = field(default_factory=Recent)
     running: Running = field(default_factory=Running)  # destructive actions executing in this process
+    socket_link: Callable[[], str] | None = None  # Slack's Socket Mode link, when Slack comes that way
 
     def start_timers(self) -> None:
         """Take part in the escalation lease; while this process holds it, it runs the
@@ -63,7 +65,9 @@ class BotContext:
 
     def readiness(self) -> Readiness:
         """Whether the bot can work now: its brokers, its database and its timers."""
-        return readiness.check(self.clients, self.engine, self.escalator.status if self.escalator else None)
+        return readiness.probe_dependencies(self.clients, self.engine,
+                                            self.escalator.status if self.escalator else None,
+                                            socket_link=self.socket_link)
 
     def close(self) -> None:
         if self.escalator is not None:

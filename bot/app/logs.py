@@ -10,6 +10,7 @@ import sys
 from bot.config import Settings
 
 _TOKEN_SHAPES = re.compile(r"xox[abposr]-[A-Za-z0-9-]+")
+_APP_TOKEN_SHAPE = re.compile(r"xapp-[A-Za-z0-9-]+")  # Socket Mode's app-level tokens
 
 
 class Redact(logging.Filter):
@@ -19,7 +20,7 @@ class Redact(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = _TOKEN_SHAPES.sub("xox?-********", message)
+        cleaned = _APP_TOKEN_SHAPE.sub("xapp-********", _TOKEN_SHAPES.sub("xox?-********", message))
         for secret in self.secrets:
             cleaned = cleaned.replace(secret, "********")
         if cleaned != message:
@@ -28,7 +29,7 @@ class Redact(logging.Filter):
 
 
 def secrets_of(settings: Settings) -> list[str]:
-    values = [settings.slack.bot_token, settings.slack.signing_secret]
+    values = [settings.slack.bot_token, settings.slack.signing_secret, settings.slack.app_token]
     values += [r.password for r in settings.rabbitmq.values()]
     found = [v.get_secret_value() for v in values if v is not None]
     for cluster in settings.kafka.values():

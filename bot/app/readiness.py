@@ -1,5 +1,6 @@
-"""Is the bot able to work? Kafka, RabbitMQ, the database and the escalation
-timers, each checked with a deadline, concurrently, for /readyz and `/ops status`."""
+"""Is the bot able to work? Kafka, RabbitMQ, the database, the escalation timers
+and (in Socket Mode) the WebSocket to Slack, each checked with a deadline,
+concurrently, for /readyz and `/ops status`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy import Engine
 
 from bot import db
 from bot.probes.clients import Clients
+from bot.text import plural
 
 
 class Check(BaseModel):
@@ -30,8 +32,7 @@ class Readiness(BaseModel):
 def _kafka(clients: Clients, cluster: str) -> str:
     timeout = clients.settings.kafka[cluster].request_timeout_s
     metadata = clients.kafka_admin(cluster).list_topics(timeout=timeout)
-    brokers = len(metadata.brokers)
-    return f"{brokers} broker{'s' if brokers != 1 else ''}, {len(metadata.topics)} topics"
+    return f"{plural(len(metadata.brokers), 'broker')}, {plural(len(metadata.topics), 'topic')}"
 
 
 def _rabbitmq(clients: Clients, cluster: str) -> str:
@@ -67,9 +68,11 @@ def _one_line(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0][:300]}"
 
 
-def check(clients: Clients, engine: Engine, timers: Callable[[], str] | None = None) -> Readiness:
+def probe_dependencies(clients: Clients, engine: Engine, timers: Callable[[], str] | None = None, *,
+                       socket_link: Callable[[], str] | None = None) -> Readiness:
     """`timers` reports on the escalation timers: a bot that owns them but cannot
-    run them would let every ladder stall silently."""
+    run them would let every ladder stall silently. `socket_link` reports on the
+    Socket Mode WebSocket: while it is down, Slack cannot reach the bot at all."""
     jobs: list[tuple[str, Callable[[], str]]] = []
     for cluster in clients.settings.kafka:
         jobs.append((f"kafka:{cluster}", lambda c=cluster: _kafka(clients, c)))
@@ -78,6 +81,8 @@ def check(clients: Clients, engine: Engine, timers: Callable[[], str] | None = N
     jobs.append(("database", lambda: _database(engine)))
     if timers is not None:
         jobs.append(("escalation-timers", timers))
+    if socket_link is not None:
+        jobs.append(("slack-socket", socket_link))
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         checks = list(pool.map(lambda job: _run(*job), jobs))
     return Readiness(ready=all(c.ok for c in checks), checks=checks)

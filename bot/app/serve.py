@@ -1,4 +1,6 @@
-"""`incidentbot serve`: the bot as a long-running HTTP service."""
+"""`incidentbot serve`: the bot as a long-running service. Slack reaches it over
+HTTP (POST /slack/events) or, with `slack.socket_mode`, over a WebSocket the bot
+opens itself; alert webhooks, /healthz, /readyz and /metrics are HTTP either way."""
 
 from __future__ import annotations
 
@@ -6,46 +8,99 @@ import logging
 import signal
 import threading
 
+from slack_sdk.errors import SlackApiError
+
 from bot.app import context, web
 from bot.config import Settings
 from bot.httpserver import HttpServer
 from bot.incidents import flows
 from bot.slack import app as slack_app
+from bot.slack.socket_mode import SocketTransport
 
 log = logging.getLogger(__name__)
+
+# How long start-up waits for Slack's hello before going on (and saying so): the
+# client keeps trying, and /readyz answers 503 until the link is up.
+SOCKET_HELLO_WAIT_S = 10.0
 
 
 class StartupError(Exception):
     """Why the service cannot start, in one line."""
 
 
+def _check_credentials(settings: Settings) -> None:
+    slack = settings.slack
+    required = ("bot_token", "app_token") if slack.socket_mode else ("bot_token", "signing_secret")
+    missing = [f for f in required if getattr(slack, f) is None]
+    if not missing:
+        return
+    names = ", ".join(f"INCIDENTBOT_SLACK__{f.upper()}" for f in missing)
+    if missing[0] == "app_token":
+        raise StartupError(f"slack.app_token: required for Socket Mode (slack.socket_mode: true): set {names}, "
+                           "or INCIDENTBOT_SLACK__SOCKET_MODE=false to receive Slack over HTTP")
+    raise StartupError(f"slack.{missing[0]}: required to serve Slack (set {names})")
+
+
+def open_socket(socket: SocketTransport) -> None:
+    """Connect the Socket Mode link, or raise StartupError saying which setting is wrong."""
+    try:
+        socket.connect()
+    except SlackApiError as exc:
+        raise StartupError(f"slack.app_token: Slack did not accept it ({exc.response.get('error', 'error')})") from None
+    except OSError as exc:
+        # No URL: the exception text can hold one, and the token never, but keep it short.
+        raise StartupError(f"slack: cannot reach Slack to open the Socket Mode connection ({type(exc).__name__})") \
+            from None
+
+
 def serve(settings: Settings) -> None:
-    missing = [f for f in ("bot_token", "signing_secret") if getattr(settings.slack, f) is None]
-    if missing:
-        names = ", ".join(f"INCIDENTBOT_SLACK__{f.upper()}" for f in missing)
-        raise StartupError(f"slack.{missing[0]}: required to serve Slack (set {names})")
+    _check_credentials(settings)
     ctx = context.build(settings)
     try:
         bolt = slack_app.build(ctx)
     except Exception as exc:  # Bolt raises BoltError on a token Slack rejects
         ctx.close()
         raise StartupError(f"slack.bot_token: Slack did not accept it ({exc})") from None
-    server = HttpServer(web.create(ctx, bolt), settings.http.host, settings.http.port, settings.http.threads)
+    socket: SocketTransport | None = None
+    if settings.slack.socket_mode:
+        assert settings.slack.app_token is not None  # _check_credentials
+        socket = SocketTransport(bolt, settings.slack.app_token.get_secret_value(),
+                                 ping_interval=settings.slack.socket_ping_interval_s)
+    app = web.create(ctx, None if socket else bolt, socket_link=socket.status if socket else None)
+    server = HttpServer(app, settings.http.host, settings.http.port, settings.http.threads)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
         server.start()
     except OSError as exc:
+        if socket is not None:
+            socket.close()
         ctx.close()
         raise StartupError(f"http: cannot listen on {settings.http.host}:{settings.http.port} ({exc.strerror})") from None
-    log.info("incidentbot listening on %s (POST /slack/events, POST /alerts/<source>, GET /healthz /readyz /metrics)",
-             server.url)
+    if socket is not None:
+        try:
+            open_socket(socket)
+        except StartupError:
+            server.stop()
+            socket.close()
+            ctx.close()
+            raise
+        if not socket.wait_ready(SOCKET_HELLO_WAIT_S):
+            log.warning("Slack has not said hello on the Socket Mode connection yet; retrying "
+                        "(/readyz answers 503 until it does)")
+        log.info("incidentbot receiving Slack over Socket Mode; listening on %s (POST /alerts/<source>, "
+                 "GET /healthz /readyz /metrics)", server.url)
+    else:
+        log.info("incidentbot listening on %s (POST /slack/events, POST /alerts/<source>, GET /healthz /readyz /metrics)",
+                 server.url)
     ctx.start_timers()
     pending = flows.sweep(ctx)  # incidents stored while Slack could not be reached
     if pending:
         log.info("announcing %d incident(s) that were never posted to Slack", pending)
     stop.wait()
     log.info("shutting down: finishing requests and background work")
+    if socket is not None:
+        socket.close()  # no new Slack requests first; the handlers already running finish
     server.stop()
     ctx.close()

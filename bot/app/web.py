@@ -1,9 +1,12 @@
-"""The bot's HTTP surface as a WSGI app: Slack's events, health, readiness, metrics.
+"""The bot's HTTP surface as a WSGI app: Slack's events (unless Slack comes over
+Socket Mode), alert webhooks, health, readiness, metrics.
 
 Only this module knows Flask; Bolt sees its own request objects through the adapter.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from flask import Flask, Response, jsonify, request
 from slack_bolt import App
@@ -16,15 +19,23 @@ from bot.app.context import BotContext
 from bot.incidents import flows
 
 
-def create(ctx: BotContext, bolt: App) -> Flask:
+def create(ctx: BotContext, bolt: App | None, *, socket_link: Callable[[], str] | None = None) -> Flask:
+    """``bolt`` None: Slack comes over Socket Mode, and ``socket_link`` reports that
+    link for /readyz (raising while it is down)."""
+    ctx.socket_link = socket_link
     web = Flask("incidentbot")
     # The larger limit here; each route holds its own (alerts have theirs).
     web.config["MAX_CONTENT_LENGTH"] = max(ctx.settings.http.max_body_bytes, ctx.settings.alerts.max_body_bytes) + 1
-    slack = SlackRequestHandler(bolt)
+    slack = SlackRequestHandler(bolt) if bolt is not None else None
     web.register_blueprint(web_alerts.blueprint(ctx.settings.alerts, lambda batch: flows.take_alerts(ctx, batch)))
 
     @web.post("/slack/events")
     def slack_events() -> Response | tuple[Response, int]:
+        if slack is None:
+            # Nothing here may answer Slack: in Socket Mode its requests are not signed
+            # for this URL, and a request here would come from someone else.
+            return jsonify(error="Not Found", reason="this bot receives Slack over Socket Mode "
+                                                     "(slack.socket_mode: true); POST /slack/events is not served"), 404
         if (request.content_length or 0) > ctx.settings.http.max_body_bytes:
             return jsonify(error="Request Entity Too Large",
                            reason=f"the limit is {ctx.settings.http.max_body_bytes} bytes"), 413

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from bot import actions
 from bot.actions.base import ActionContext, Plan, Progress
 from bot.approvals import rules, store
+from bot.approvals.rules import State
 from bot.approvals.store import Request
 from bot.approvals.views import ApprovalCard, ExecutionProgress
 from bot.chat import Attachment, ChatError, Place, Posted
@@ -100,7 +101,7 @@ def approve(ctx: BotContext, request_id: str, actor: str, now: float | None = No
                                 approvers=approvers_label(ctx))
     if refusal:
         return refusal
-    if not store.move(ctx.engine, request, frm="requested", to="approved", actor=actor, now=now,
+    if not store.move(ctx.engine, request, frm=State.REQUESTED, to=State.APPROVED, actor=actor, now=now,
                       decided_by=actor, decided_at=now):
         fresh = store.get(ctx.engine, request_id)
         return f"Someone got there first: this request is already {fresh.state if fresh else 'gone'}."
@@ -118,7 +119,7 @@ def deny(ctx: BotContext, request_id: str, actor: str, reason: str, now: float |
     refusal = rules.may_deny(request, actor, now, is_approver=is_approver(ctx, actor), approvers=approvers_label(ctx))
     if refusal:
         return refusal
-    if not store.move(ctx.engine, request, frm="requested", to="denied", actor=actor, now=now, detail=reason,
+    if not store.move(ctx.engine, request, frm=State.REQUESTED, to=State.DENIED, actor=actor, now=now, detail=reason,
                       decided_by=actor, decided_at=now, reason=reason):
         return "Someone got there first: this request is no longer waiting."
     _record(ctx, request, actor, "denied", f"denied by {user(actor)}: {reason}")
@@ -129,7 +130,7 @@ def deny(ctx: BotContext, request_id: str, actor: str, reason: str, now: float |
 def execute(ctx: BotContext, request_id: str, actor: str) -> None:
     """Run an approved request once: approved -> executing is the gate."""
     request = store.get(ctx.engine, request_id)
-    if request is None or not store.move(ctx.engine, request, frm="approved", to="executing", actor="bot",
+    if request is None or not store.move(ctx.engine, request, frm=State.APPROVED, to=State.EXECUTING, actor="bot",
                                          now=time.time()):
         return
     incident = _incident(ctx, request)
@@ -138,7 +139,7 @@ def execute(ctx: BotContext, request_id: str, actor: str) -> None:
     try:
         fresh = actions.replan(actx, request.plan)
         if fresh.plan_hash != request.plan.plan_hash:
-            _finish(ctx, request, "failed", "The world changed since the plan was approved (the dry run now "
+            _finish(ctx, request, State.FAILED, "The world changed since the plan was approved (the dry run now "
                                             f"differs: {escape(fresh.summary)}). Nothing was done; run the "
                                             "command again for a fresh plan.", None, None)
             return
@@ -146,11 +147,11 @@ def execute(ctx: BotContext, request_id: str, actor: str) -> None:
         result = actions.execute(actx, request.plan, progress=progress, abort=abort)
         verification = actions.verify(actx, request.plan, result) if result.ok else None
     except actions.ActionError as exc:
-        _finish(ctx, request, "failed", str(exc), None, None)
+        _finish(ctx, request, State.FAILED, str(exc), None, None)
         return
     finally:
         ctx.running.finish(request.id)
-    state = "executed" if result.ok and (verification is None or verification.ok) else "failed"
+    state = State.EXECUTED if result.ok and (verification is None or verification.ok) else State.FAILED
     lines = [f"*Result*: {escape(result.message)}"]
     if verification is not None:
         mark = ":white_check_mark:" if verification.ok else ":x:"
@@ -167,9 +168,9 @@ def execute(ctx: BotContext, request_id: str, actor: str) -> None:
             comment=f"Restore point {point}: `/restore-offsets {point}` puts these offsets back (with approval)."))
 
 
-def _finish(ctx: BotContext, request: Request, state: str, text: str, result: dict | None,  # type: ignore[type-arg]
+def _finish(ctx: BotContext, request: Request, state: State, text: str, result: dict | None,  # type: ignore[type-arg]
             verification: dict | None) -> None:  # type: ignore[type-arg]
-    store.move(ctx.engine, request, frm="executing", to=state, actor="bot", now=time.time(), detail=text,
+    store.move(ctx.engine, request, frm=State.EXECUTING, to=state, actor="bot", now=time.time(), detail=text,
                result=result, verification=verification)
     _record(ctx, request, "bot", state, text.replace("\n", " "))
     refresh_card(ctx, request.id, [text])
@@ -203,8 +204,8 @@ def expire_due(ctx: BotContext, now: float | None = None) -> int:
     """Requests nobody decided in time become expired (and say so on their card)."""
     now = now or time.time()
     expired = 0
-    for request in store.in_state(ctx.engine, "requested"):
-        if request.expires_at <= now and store.move(ctx.engine, request, frm="requested", to="expired",
+    for request in store.in_state(ctx.engine, State.REQUESTED):
+        if request.expires_at <= now and store.move(ctx.engine, request, frm=State.REQUESTED, to=State.EXPIRED,
                                                     actor="bot", now=now):
             expired += 1
             _record(ctx, request, "bot", "expired", "nobody approved it in time")
@@ -217,13 +218,13 @@ def resume(ctx: BotContext) -> None:
     was executing are failed with a sentence (a replay resumes from its progress)."""
     # Both lists first: an approved request submitted below may be executing by the
     # time the second list would be read, and must not be taken for an interrupted one.
-    approved = store.in_state(ctx.engine, "approved")
-    interrupted = store.in_state(ctx.engine, "executing")
+    approved = store.in_state(ctx.engine, State.APPROVED)
+    interrupted = store.in_state(ctx.engine, State.EXECUTING)
     for request in interrupted:
         if request.plan.kind == "replay_dlq":
             _resume_replay(ctx, request)
             continue
-        _finish(ctx, request, "failed", "The bot stopped while executing this. Check the current state with the "
+        _finish(ctx, request, State.FAILED, "The bot stopped while executing this. Check the current state with the "
                                         "read-only commands before asking again.", None, None)
     for request in approved:
         ctx.work.submit(lambda r=request: execute(ctx, r.id, "bot"))
@@ -235,9 +236,9 @@ def _resume_replay(ctx: BotContext, request: Request) -> None:
         if record.plan_hash == request.plan.plan_hash:
             result = actions.replay.resume(actx, record.id)
             verification = actions.verify(actx, request.plan, result)
-            _finish(ctx, request, "executed" if result.ok and verification.ok else "failed",
+            _finish(ctx, request, State.EXECUTED if result.ok and verification.ok else State.FAILED,
                     f"*Resumed after a restart*: {escape(result.message)} {escape(verification.message)}",
                     result.model_dump(mode="json"), verification.model_dump(mode="json"))
             return
-    _finish(ctx, request, "failed", "The bot stopped during this replay and found no progress to resume from.",
+    _finish(ctx, request, State.FAILED, "The bot stopped during this replay and found no progress to resume from.",
             None, None)

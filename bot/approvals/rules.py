@@ -1,11 +1,36 @@
-"""Who may do what to an approval request, and when: pure functions on a request,
-an actor and a clock, so they can be tested as tables of steps."""
+"""Who may do what to an approval request, and when: its states and the moves
+between them, and pure functions on a request, an actor and a clock, so they can be
+tested as tables of steps."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from bot.approvals.store import Request
+if TYPE_CHECKING:
+    from bot.approvals.store import Request  # the store imports State from here
+
+
+class State(StrEnum):
+    """A request's state. A StrEnum equals its value, so the rows, the audit trail and
+    the words on the card are these very strings."""
+
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    EXECUTING = "executing"
+    EXECUTED = "executed"
+    FAILED = "failed"
+
+
+# Every move the store makes; anything else is a bug, refused before it reaches the database.
+MOVES: dict[State, frozenset[State]] = {
+    State.REQUESTED: frozenset({State.APPROVED, State.DENIED, State.EXPIRED}),
+    State.APPROVED: frozenset({State.EXECUTING}),
+    State.EXECUTING: frozenset({State.EXECUTED, State.FAILED}),
+}
 
 
 def _clock(ts: float) -> str:
@@ -13,9 +38,9 @@ def _clock(ts: float) -> str:
 
 
 def _closed(request: Request, now: float) -> str | None:
-    if request.state == "requested" and now >= request.expires_at:
+    if request.state == State.REQUESTED and now >= request.expires_at:
         return f"This request expired at {_clock(request.expires_at)}. Run the command again for a fresh plan."
-    if request.state != "requested":
+    if request.state != State.REQUESTED:
         who = f" by <@{request.decided_by}>" if request.decided_by else ""
         return f"This request is already {request.state}{who}; it cannot be acted on any more."
     return None

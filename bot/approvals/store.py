@@ -15,6 +15,7 @@ from sqlalchemy import JSON, Column, Engine, Float, Integer, String, Table, Text
 
 from bot import db
 from bot.actions.base import Plan, short_id
+from bot.approvals.rules import MOVES, State
 from bot.db import metadata
 
 requests_table = Table(
@@ -60,7 +61,7 @@ class Request:
     requester: str
     requested_at: float
     expires_at: float
-    state: str
+    state: State
     decided_by: str | None
     decided_at: float | None
     reason: str | None
@@ -75,7 +76,7 @@ def _request(row: Any) -> Request:
     m = row._mapping
     return Request(id=m["id"], incident_id=m["incident_id"], plan=Plan.model_validate(m["plan"]),
                    requester=m["requester"], requested_at=m["requested_at"], expires_at=m["expires_at"],
-                   state=m["state"], decided_by=m["decided_by"], decided_at=m["decided_at"], reason=m["reason"],
+                   state=State(m["state"]), decided_by=m["decided_by"], decided_at=m["decided_at"], reason=m["reason"],
                    channel=m["channel"], card_ts=m["card_ts"], thread_ts=m["thread_ts"], result=m["result"],
                    verification=m["verification"])
 
@@ -87,8 +88,8 @@ def create(engine: Engine, *, plan: Plan, requester: str, incident_id: int | Non
         conn.execute(insert(requests_table).values(
             id=request_id, incident_id=incident_id, kind=plan.kind, cluster=plan.cluster, target=plan.target,
             plan=plan.model_dump(mode="json"), plan_hash=plan.plan_hash, requester=requester, requested_at=now,
-            expires_at=now + ttl_seconds, state="requested"))
-        conn.execute(insert(audit).values(request_id=request_id, at=now, actor=requester, transition="requested",
+            expires_at=now + ttl_seconds, state=State.REQUESTED))
+        conn.execute(insert(audit).values(request_id=request_id, at=now, actor=requester, transition=State.REQUESTED,
                                           plan_hash=plan.plan_hash, detail=plan.summary))
     found = get(engine, request_id)
     assert found is not None
@@ -101,9 +102,12 @@ def get(engine: Engine, request_id: str) -> Request | None:
     return _request(row) if row else None
 
 
-def move(engine: Engine, request: Request, *, frm: str, to: str, actor: str, now: float, detail: str | None = None,
-         **values: Any) -> bool:
+def move(engine: Engine, request: Request, *, frm: State, to: State, actor: str, now: float,
+         detail: str | None = None, **values: Any) -> bool:
     """The transition, if the request is still in `frm`; False if someone else moved it."""
+    frm, to = State(frm), State(to)  # callers may pass the plain strings
+    if to not in MOVES.get(frm, ()):
+        raise ValueError(f"an approval request cannot go from {frm} to {to}")
     with db.write(engine) as conn:
         changed = conn.execute(update(requests_table).where(
             (requests_table.c.id == request.id) & (requests_table.c.state == frm)
@@ -127,6 +131,6 @@ def trail(engine: Engine, request_id: str) -> list[tuple[float, str, str, str | 
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
-def in_state(engine: Engine, state: str) -> list[Request]:
+def in_state(engine: Engine, state: State) -> list[Request]:
     with engine.connect() as conn:
         return [_request(r) for r in conn.execute(select(requests_table).where(requests_table.c.state == state))]

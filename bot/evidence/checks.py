@@ -45,8 +45,8 @@ def _lag(ctx: BotContext, subject: Subject, membership: bool) -> Report:
             if subject.group not in known:
                 return _unavailable(f"{title}: {subject.group}",
                                     f"Consumer group `{subject.group}` does not exist on `{cluster}`.")
-        report = lag.check(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster,
-                           groups=[subject.group] if subject.group else None, topic=subject.topic)
+        report = lag.record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster,
+                                       groups=[subject.group] if subject.group else None, topic=subject.topic)
     except kafka_lag.KafkaUnavailable as exc:
         return _unavailable(f"{title} ({cluster})", f"Kafka unreachable (tried {bootstrap}): {exc}")
     if subject.group and report.groups:
@@ -70,7 +70,7 @@ def _brokers(ctx: BotContext, subject: Subject) -> Report:
 def _rabbit_nodes(ctx: BotContext, subject: Subject) -> Report:
     cluster, _ = pick_cluster(subject.cluster, ctx.settings.rabbitmq)
     snap = rabbit_nodes_snapshot(ctx.clients, cluster)
-    return render_brokers.rabbit_nodes_report(snap, rabbit_nodes_verdict(snap, ctx.settings.thresholds))
+    return render_brokers.rabbit_nodes_report(snap, rabbit_nodes_verdict(snap))
 
 
 def _kafka_dlq(ctx: BotContext, subject: Subject) -> Report:
@@ -79,11 +79,11 @@ def _kafka_dlq(ctx: BotContext, subject: Subject) -> Report:
     t = ctx.settings.thresholds
     try:
         if subject.topic:
-            found = dlq.kafka(ctx.clients, ctx.engine, t, cluster=cluster, name=subject.topic, sample_size=None)
+            found = dlq.kafka_dlqs(ctx.clients, ctx.engine, t, cluster=cluster, name=subject.topic, sample_size=None)
             out = render_dlq.kafka_dlq_report(found[0], bootstrap) if len(found) == 1 else \
                 render_dlq.overview_report(found, [], [], datetime.now(timezone.utc), bootstrap)
         else:
-            out = render_dlq.overview_report(dlq.kafka(ctx.clients, ctx.engine, t, cluster=cluster), [], [],
+            out = render_dlq.overview_report(dlq.kafka_dlqs(ctx.clients, ctx.engine, t, cluster=cluster), [], [],
                                              datetime.now(timezone.utc), bootstrap)
     except kafka_dlq.DlqNotFound:
         return Report(title=f"DLQ of {subject.topic}", taken_at=datetime.now(timezone.utc),
@@ -101,8 +101,8 @@ def _rabbit_queue(ctx: BotContext, subject: Subject) -> Report:
     t = ctx.settings.thresholds
     try:
         if subject.queue:
-            return render_dlq.rabbit_queue_report(dlq.rabbit(ctx.clients, ctx.engine, t, cluster=cluster,
-                                                             name=subject.queue, sample_size=None))
+            return render_dlq.rabbit_queue_report(dlq.rabbit_queue(ctx.clients, ctx.engine, t, cluster=cluster,
+                                                                   name=subject.queue, sample_size=None))
         return render_dlq.overview_report([], dlq.rabbit_dlqs(ctx.clients, t, cluster=cluster), [],
                                           datetime.now(timezone.utc), None)
     except rabbitmq.QueueNotFound as missing:

@@ -29,9 +29,10 @@ class RabbitQueue:
     verdict: Verdict
 
 
-def kafka(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: str, name: str | None = None,
-          sample_size: int | None = 0) -> list[KafkaDlq]:
-    """Raises kafka_dlq.DlqNotFound and confluent_kafka.KafkaException."""
+def kafka_dlqs(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: str, name: str | None = None,
+               sample_size: int | None = 0) -> list[KafkaDlq]:
+    """Every Kafka DLQ (or the one of `name`), judged; stores each depth as the next baseline.
+    Raises kafka_dlq.DlqNotFound and confluent_kafka.KafkaException."""
     now = datetime.now().timestamp()
     settings = clients.settings
     timeout = settings.kafka[cluster].request_timeout_s
@@ -47,9 +48,11 @@ def kafka(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: 
     return sorted(found, key=lambda d: (d.verdict.level, d.snapshot.depth), reverse=True)
 
 
-def rabbit(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: str, name: str,
-           sample_size: int | None = 0, as_dlq: bool | None = None) -> RabbitQueue:
-    """Raises rabbitmq.QueueNotFound and rabbitmq.RabbitUnavailable."""
+def rabbit_queue(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: str, name: str,
+                 sample_size: int | None = 0, as_dlq: bool | None = None) -> RabbitQueue:
+    """Any queue, dead-letter or not (`as_dlq` None: judged as a DLQ when it is one);
+    stores its depth as the next baseline.
+    Raises rabbitmq.QueueNotFound and rabbitmq.RabbitUnavailable."""
     now = datetime.now().timestamp()
     stored = depth_history.baseline(engine, "rabbit-queue", cluster, [name], now).get(name)
     previous = (stored["depth"], datetime.fromisoformat(stored["taken_at"])) if stored else None

@@ -15,6 +15,7 @@ from bot.health.verdict import Level, Verdict, combine
 from bot.probes import kafka_lag
 from bot.probes.clients import Clients
 from bot.probes.lag_models import LagSnapshot
+from bot.text import plural
 
 WINDOW_SECONDS = 15 * 60
 
@@ -26,9 +27,11 @@ class LagReport:
     verdict: Verdict
 
 
-def check(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: str,
-          groups: list[str] | None = None, topic: str | None = None,
-          window_seconds: float = WINDOW_SECONDS) -> LagReport:
+def record_and_assess(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: str,
+                      groups: list[str] | None = None, topic: str | None = None,
+                      window_seconds: float = WINDOW_SECONDS) -> LagReport:
+    """Probes the groups' lag, stores it as a sample (every call writes lag_history),
+    and assesses each group against the samples of the last `window_seconds`."""
     timeout = clients.settings.kafka[cluster].request_timeout_s
     snap = kafka_lag.snapshot(clients.kafka_admin(cluster), cluster, groups, timeout, topic=topic)
     lag_history.record(engine, snap)
@@ -39,6 +42,6 @@ def check(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: 
     overall = combine(*(a.verdict for a in assessed))
     if overall.level is Level.OK and len(assessed) != 1:
         total = sum(a.total_lag for a in assessed)
-        overall = Verdict(reasons=[f"{len(assessed)} group{'s' if len(assessed) != 1 else ''}, "
-                                   f"{total:,} messages of lag in all; none above the thresholds"])
+        overall = Verdict(reasons=[f"{plural(len(assessed), 'group')}, "
+                                   f"{plural(total, 'message')} of lag in all; none above the thresholds"])
     return LagReport(snapshot=snap, groups=assessed, verdict=overall)

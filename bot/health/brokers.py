@@ -17,6 +17,7 @@ from bot.config import Thresholds
 from bot.health.verdict import Level, Verdict, combine, verdict
 from bot.probes.kafka_cluster import KafkaClusterSnapshot, PartitionInfo
 from bot.probes.rabbitmq_nodes import RabbitNodesSnapshot
+from bot.text import plural
 
 FD_WARNING_PERCENT = 90.0
 EXAMPLES = 5
@@ -30,10 +31,6 @@ def _examples(partitions: Sequence[PartitionInfo], limit: int = EXAMPLES) -> str
 
 def _ids(ids: Iterable[int]) -> str:
     return ", ".join(str(i) for i in sorted(set(ids)))
-
-
-def _plural(n: int, word: str, plural: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
 def _are(n: int) -> str:
@@ -57,7 +54,7 @@ def kafka_cluster_verdict(snapshot: KafkaClusterSnapshot, thresholds: Thresholds
                                         "(kafka-metadata-quorum.sh describe --status) and the controller logs."))
     for missing in s.missing_brokers:
         reasons.append((Level.CRITICAL, f"Broker {missing.id} holds replicas of "
-                                        f"{_plural(missing.partitions, 'partition')} but is not answering; "
+                                        f"{plural(missing.partitions, 'partition')} but is not answering; "
                                         f"answering brokers: {_ids(s.broker_ids) or 'none'}. "
                                         f"Restart it or check its logs, disk and network."))
     for server in s.bootstrap_not_answering:
@@ -68,7 +65,7 @@ def kafka_cluster_verdict(snapshot: KafkaClusterSnapshot, thresholds: Thresholds
     if s.offline:
         replicas = _ids(r for p in s.offline for r in p.replicas)
         n = len(s.offline)
-        reasons.append((Level.CRITICAL, f"{n} of {total} partitions {_are(n)} offline (no leader): "
+        reasons.append((Level.CRITICAL, f"{n} of {plural(total, 'partition')} {_are(n)} offline (no leader): "
                                         f"{_examples(s.offline)}; nobody can produce to or consume from them. "
                                         f"Bring back a broker holding their replicas ({replicas or 'none'})."))
 
@@ -77,7 +74,7 @@ def kafka_cluster_verdict(snapshot: KafkaClusterSnapshot, thresholds: Thresholds
     info: list[str] = []
     if urp:
         behind = _ids(r for p in urp for r in p.out_of_sync)
-        text = (f"{len(urp)} of {total} partitions ({s.under_replicated_percent:.1f}%) {_are(len(urp))} "
+        text = (f"{len(urp)} of {plural(total, 'partition')} ({s.under_replicated_percent:.1f}%) {_are(len(urp))} "
                 f"under-replicated; "
                 f"the threshold is {limit:g}%. Examples: {_examples(urp)}; "
                 f"replicas out of sync are on brokers {behind}")
@@ -88,16 +85,16 @@ def kafka_cluster_verdict(snapshot: KafkaClusterSnapshot, thresholds: Thresholds
             info.append(f"{text}. Below the threshold, so no alert: watch that it clears.")
     if s.leader_not_preferred:
         n = len(s.leader_not_preferred)
-        info.append(f"{_plural(n, 'partition')} {_are(n)} led by a broker other than "
+        info.append(f"{plural(n, 'partition')} {_are(n)} led by a broker other than "
                     f"{'its' if n == 1 else 'their'} preferred replica ({_examples(s.leader_not_preferred)}); "
                     f"a preferred leader election would rebalance leadership.")
     for note in s.notes:
         info.append(f"Note: {note}.")
 
     internal = s.internal_topic_count
-    reasons.append((Level.OK, f"{_plural(len(s.brokers), 'broker')} answering (ids {_ids(s.broker_ids)}), "
-                              f"controller {s.controller_id}, {_plural(s.topic_count, 'topic')} "
-                              f"({internal} internal) with {_plural(total, 'partition')}, "
+    reasons.append((Level.OK, f"{plural(len(s.brokers), 'broker')} answering (ids {_ids(s.broker_ids)}), "
+                              f"controller {s.controller_id}, {plural(s.topic_count, 'topic')} "
+                              f"({internal} internal) with {plural(total, 'partition')}, "
                               f"{'none' if not urp else len(urp)} under-replicated, "
                               f"{'none' if not s.offline else len(s.offline)} offline."))
     return combine(verdict(reasons), Verdict(reasons=info))
@@ -114,10 +111,7 @@ def _size(n: int | None) -> str:
     return f"{n} B"
 
 
-def rabbit_nodes_verdict(snapshot: RabbitNodesSnapshot, thresholds: Thresholds | None = None,
-                         fd_warning_percent: float = FD_WARNING_PERCENT) -> Verdict:
-    """`thresholds` is accepted for symmetry with the Kafka verdict; none of its
-    fields apply to nodes yet."""
+def rabbit_nodes_verdict(snapshot: RabbitNodesSnapshot) -> Verdict:
     s = snapshot
     if not s.management_ok:
         amqp = s.amqp
@@ -142,9 +136,8 @@ def rabbit_nodes_verdict(snapshot: RabbitNodesSnapshot, thresholds: Thresholds |
     version = f" (RabbitMQ {o.rabbitmq_version})" if o and o.rabbitmq_version else ""
     # First, so that it is the headline when nothing is wrong.
     reasons: list[tuple[Level, str]] = [
-        (Level.OK, f"{running} of {_plural(len(s.nodes), 'node')} running{version}, no alarms, "
-                   f"{o.connections if o and o.connections is not None else '?'} connections, "
-                   f"{o.queues if o and o.queues is not None else '?'} queues.")
+        (Level.OK, f"{running} of {plural(len(s.nodes), 'node')} running{version}, no alarms, "
+                   f"{plural(o.connections if o else None, 'connection')}, {plural(o.queues if o else None, 'queue')}.")
     ]
     covered: set[tuple[str, str]] = set()
     for node in s.nodes:
@@ -164,7 +157,7 @@ def rabbit_nodes_verdict(snapshot: RabbitNodesSnapshot, thresholds: Thresholds |
                                             f"limit {_size(node.disk_free_limit)}); publishers are blocked until "
                                             f"it clears. Free disk space or drain queues."))
         fd = node.fd_percent
-        if fd is not None and fd > fd_warning_percent:
+        if fd is not None and fd > FD_WARNING_PERCENT:
             reasons.append((Level.WARNING, f"Node {node.name} uses {fd:.0f}% of its file descriptors "
                                            f"({node.fd_used} of {node.fd_total}); at the limit it refuses new "
                                            f"connections. Look for connection leaks or raise the limit."))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from bot.config import Thresholds
 from bot.health.verdict import Level, Verdict, verdict
 from bot.probes.dlq_models import KafkaDlqSnapshot, QueueSnapshot
+from bot.text import plural
 
 
 def growth_phrase(per_minute: float | None) -> str:
@@ -21,7 +22,7 @@ def growth_phrase(per_minute: float | None) -> str:
 
 
 def depth_reason(name: str, depth: int, thresholds: Thresholds, growth: float | None,
-                 what: str = "messages") -> tuple[Level, str]:
+                 what: str = "message") -> tuple[Level, str]:
     """The depth sentence: "orders.dlq holds 1,234 messages (critical above 1,000), growing 56/min"."""
     if depth > thresholds.dlq_critical:
         level, bound = Level.CRITICAL, f"critical above {thresholds.dlq_critical:,}"
@@ -29,7 +30,7 @@ def depth_reason(name: str, depth: int, thresholds: Thresholds, growth: float | 
         level, bound = Level.WARNING, f"investigate above {thresholds.dlq_warning:,}"
     else:
         level, bound = Level.OK, f"investigate above {thresholds.dlq_warning:,}"
-    return level, f"{name} holds {depth:,} {what} ({bound}){growth_phrase(growth)}"
+    return level, f"{name} holds {plural(depth, what)} ({bound}){growth_phrase(growth)}"
 
 
 def _next_step(level: Level, command: str) -> str:
@@ -44,7 +45,8 @@ def kafka_dlq_verdict(snapshot: KafkaDlqSnapshot, thresholds: Thresholds) -> Ver
     level, text = depth_reason(snapshot.topic, snapshot.depth, thresholds, snapshot.growth_per_minute)
     if level > Level.OK and snapshot.patterns:
         top = snapshot.patterns[0]
-        text += (f"; {top.count} of {len(snapshot.samples)} sampled fail with “{top.pattern}”"
+        text += (f"; {top.count} of {len(snapshot.samples)} sampled {'fails' if top.count == 1 else 'fail'} "
+                 f"with “{top.pattern}”"
                  + (". Fix that, then replay." if level == Level.CRITICAL else ". Check the consumer's logs for it."))
     else:
         text += _next_step(level, f"/dlq {snapshot.topic} --sample 20")
@@ -61,7 +63,7 @@ def error_rate_reason(source: str, dlq_topic: str, rate: float, window_seconds: 
     """The error-rate sentence; a rate over a window shorter than the configured one is
     shown but not alerted on, since the guide asks for a sustained rate."""
     minutes = window_seconds / 60
-    over = f"over the last {minutes:,.0f} min" if minutes >= 1 else f"over the last {window_seconds:.0f} s"
+    over = f"over the last {int(minutes):,} min" if minutes >= 1 else f"over the last {window_seconds:.0f} s"
     limit = f"{thresholds.error_rate_percent:g}%"
     shown = f"{rate:.2f}".rstrip("0").rstrip(".")
     if rate <= thresholds.error_rate_percent:
@@ -80,20 +82,21 @@ def rabbit_queue_verdict(snapshot: QueueSnapshot, thresholds: Thresholds, *, as_
     ``as_dlq`` overrides the snapshot's own guess."""
     is_dlq = snapshot.is_dead_letter_queue if as_dlq is None else as_dlq
     fallback = snapshot.source == "amqp-fallback"
-    what = "ready messages" if fallback else "messages"
+    what = "ready message" if fallback else "message"
     if is_dlq:
         level, text = depth_reason(snapshot.name, snapshot.depth, thresholds, snapshot.growth_per_minute, what)
         if level > Level.OK and snapshot.death_groups:
             top = snapshot.death_groups[0]
             where = f" in {top.queue}" if top.queue else ""
-            text += (f"; {top.count} of {len(snapshot.samples)} sampled were {top.reason}{where}"
+            text += (f"; {top.count} of {len(snapshot.samples)} sampled {'was' if top.count == 1 else 'were'} "
+                     f"{top.reason}{where}"
                      + (". Fix that consumer, then replay." if level == Level.CRITICAL else "."))
         else:
             text += _next_step(level, f"/rabbit {snapshot.name} --sample 20")
         return verdict([(level, text)])
     reasons = [_backlog_reason(snapshot, thresholds, what)]
     if snapshot.messages_ready > 0 and snapshot.consumers == 0:
-        reasons.append((Level.WARNING, f"{snapshot.name} has {snapshot.messages_ready:,} ready messages and no "
+        reasons.append((Level.WARNING, f"{snapshot.name} has {plural(snapshot.messages_ready, 'ready message')} and no "
                                        f"consumers: check that its consumer service is running."))
     growth = snapshot.growth_per_minute
     if growth is not None and growth > thresholds.lag_growth_per_minute:
@@ -113,4 +116,5 @@ def _backlog_reason(snapshot: QueueSnapshot, thresholds: Thresholds, what: str) 
             ": check the consumers' throughput and errors."
     else:
         level, bound, step = Level.OK, f"warning above {thresholds.lag_warning:,}", "."
-    return level, f"{snapshot.name} holds {depth:,} {what} ({bound}){growth_phrase(snapshot.growth_per_minute)}{step}"
+    growth = growth_phrase(snapshot.growth_per_minute)
+    return level, f"{snapshot.name} holds {plural(depth, what)} ({bound}){growth}{step}"

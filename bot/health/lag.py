@@ -10,6 +10,7 @@ from bot.health import lag_trend
 from bot.health.lag_trend import Sample, Status
 from bot.health.verdict import Level, Verdict, verdict
 from bot.probes.lag_models import GroupLag, PartitionLag
+from bot.text import plural
 
 PartitionKey = tuple[str, str, int]
 
@@ -88,9 +89,11 @@ def judge(a: GroupAssessment, t: Thresholds) -> Verdict:
     total = a.total_lag
     reasons: list[tuple[Level, str]] = []
     if total > t.lag_critical:
-        reasons.append((Level.CRITICAL, f"{g.group} lags {_n(total)} messages (critical above {_n(t.lag_critical)})"))
+        reasons.append((Level.CRITICAL, f"{g.group} lags {plural(total, 'message')} "
+                                        f"(critical above {_n(t.lag_critical)})"))
     elif total > t.lag_warning:
-        reasons.append((Level.WARNING, f"{g.group} lags {_n(total)} messages (warning above {_n(t.lag_warning)})"))
+        reasons.append((Level.WARNING, f"{g.group} lags {plural(total, 'message')} "
+                                       f"(warning above {_n(t.lag_warning)})"))
     growth = a.growth_per_minute
     if growth is not None and growth > t.lag_growth_per_minute:
         reasons.append((Level.WARNING, f"{g.group}'s lag grows {_n(growth)} messages/minute "
@@ -98,22 +101,22 @@ def judge(a: GroupAssessment, t: Thresholds) -> Verdict:
     stuck = [p for p in a.partitions if p.status in (Status.STALL, Status.STOP)]
     if stuck:
         kind = "no consumer is committing" if stuck[0].status is Status.STOP else "consumers are not advancing"
-        reasons.append((Level.WARNING, f"{g.group}: committed offsets stand still on {len(stuck)} lagging "
-                                       f"partition(s) — {kind}"))
+        reasons.append((Level.WARNING, f"{g.group}: committed offsets stand still on "
+                                       f"{plural(len(stuck), 'lagging partition')} — {kind}"))
     rewound = [p for p in a.partitions if p.status is Status.REWIND]
     if rewound:
-        reasons.append((Level.WARNING, f"{g.group}: committed offsets went backwards on {len(rewound)} partition(s) "
-                                       "(an offset reset or a replay)"))
+        reasons.append((Level.WARNING, f"{g.group}: committed offsets went backwards on "
+                                       f"{plural(len(rewound), 'partition')} (an offset reset or a replay)"))
     skipped = sum(p.retention_skipped for p in g.partitions)
     if skipped:
-        reasons.append((Level.WARNING, f"{g.group}: retention deleted {_n(skipped)} messages before the group read "
-                                       "them; lag is counted from the log start"))
+        reasons.append((Level.WARNING, f"{g.group}: retention deleted {plural(skipped, 'message')} before the "
+                                       "group read them; lag is counted from the log start"))
     if g.error:
         reasons.append((Level.WARNING, f"{g.group}: {g.error}"))
-    if g.state not in ("Stable", "Empty") and g.state != "Unknown":
+    if g.state not in ("Stable", "Empty", "Dead", "Unknown"):  # Dead is inactive, as reset_offsets.INACTIVE says
         reasons.append((Level.WARNING, f"{g.group} is {g.state}: a rebalance is under way"))
     if not any(level > Level.OK for level, _ in reasons):
-        reasons.insert(0, (Level.OK, f"{g.group} lags {_n(total)} messages"))
+        reasons.insert(0, (Level.OK, f"{g.group} lags {plural(total, 'message')}"))
     found = verdict(reasons)
     uneven = slow_partitions(g)
     if uneven and total > 0:  # a diagnosis hint whatever the level: kept after the problems
@@ -148,7 +151,8 @@ def scaling_advice(g: GroupLag, partitions_per_topic: dict[str, int], *, persist
         if lag_by_topic.get(topic, 0) == 0 and not persistent:
             idle = (len(g.members) if len(topics) == 1 else 0) - total
             if idle > 0:
-                advice.append(f"{topic}: {idle} consumers sit idle; it has only {total} partitions.")
+                advice.append(f"{topic}: {plural(idle, 'consumer')} {'sits' if idle == 1 else 'sit'} idle; "
+                              f"it has only {plural(total, 'partition')}.")
             continue
         # Idle members have no assignment to tell which topic they wait for; when the
         # group reads one topic they are all its members.
@@ -157,12 +161,17 @@ def scaling_advice(g: GroupLag, partitions_per_topic: dict[str, int], *, persist
         if members == 0:
             advice.append(f"{topic}: no active consumer; up to {total} can work in parallel.")
         elif members < total:
-            advice.append(f"{topic}: {members} member{'s' if members != 1 else ''} on {total} partitions: up to "
-                          f"{total - members} more consumers help; beyond {total} they sit idle.")
+            more = total - members
+            advice.append(f"{topic}: {plural(members, 'member')} on {plural(total, 'partition')}: up to "
+                          f"{plural(more, 'more consumer')} {'helps' if more == 1 else 'help'}; beyond {total} "
+                          f"they sit idle.")
         elif members == total:
             if persistent:
-                advice.append(f"{topic}: every one of its {total} partitions already has its own consumer and lag "
+                whose = "its only partition" if total == 1 else f"every one of its {total:,} partitions"
+                advice.append(f"{topic}: {whose} already has its own consumer and lag "
                               "persists: only more partitions (or faster consumers) help.")
         else:
-            advice.append(f"{topic}: {members - total} of {members} consumers sit idle; it has only {total} partitions.")
+            idle = members - total
+            advice.append(f"{topic}: {idle} of {members} consumers {'sits' if idle == 1 else 'sit'} idle; "
+                          f"it has only {plural(total, 'partition')}.")
     return advice

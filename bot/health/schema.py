@@ -26,10 +26,10 @@ from bot.probes.schema_registry import (
     CompatibilityResult,
     ErrorKind,
     RegistrySnapshot,
-    SchemaChange,
     SubjectSnapshot,
     VersionInfo,
 )
+from bot.text import plural
 
 
 class SchemaThresholds(BaseModel):
@@ -74,7 +74,7 @@ def subject_verdict(subject: SubjectSnapshot, thresholds: SchemaThresholds | Non
     name = f"'{subject.subject}'"
     if subject.recent:
         latest = subject.recent[-1]
-        reasons.append((Level.OK, f"Subject {name}: {latest.headline}; {len(subject.versions)} version(s); "
+        reasons.append((Level.OK, f"Subject {name}: {latest.headline}; {plural(len(subject.versions), 'version')}; "
                         f"compatibility {subject.compatibility} ({subject.compatibility_source})."))
     if subject.compatibility == "NONE":
         breaking = [c.describe() for c in subject.latest_changes if c.breaks]
@@ -84,8 +84,8 @@ def subject_verdict(subject: SubjectSnapshot, thresholds: SchemaThresholds | Non
     burst = recent_registrations(subject.recent, thresholds, now)
     if len(burst) >= thresholds.change_rate_versions:
         versions = ", ".join(str(v.version) for v in burst)
-        reasons.append((Level.WARNING, f"High schema change rate: {len(burst)} versions of {name} registered "
-                        f"in the last {thresholds.change_rate_window_minutes} minutes (versions {versions}); "
+        reasons.append((Level.WARNING, f"High schema change rate: {plural(len(burst), 'version')} of {name} registered "
+                        f"in the last {plural(thresholds.change_rate_window_minutes, 'minute')} (versions {versions}); "
                         "review the recent schema changes."))
     return verdict(reasons)
 
@@ -107,12 +107,8 @@ def registry_verdict(snapshot: RegistrySnapshot, thresholds: SchemaThresholds | 
         reasons.append((Level.WARNING, f"Schema Registry '{snapshot.registry}' has global compatibility NONE: "
                         "subjects without their own level accept any change; consumers can break."))
     else:
-        reasons.append((Level.OK, f"Schema Registry '{snapshot.registry}' answers: {len(snapshot.all_subjects)} "
-                        f"subject(s), global compatibility {snapshot.global_compatibility}."))
+        reasons.append((Level.OK, f"Schema Registry '{snapshot.registry}' answers: "
+                        f"{plural(len(snapshot.all_subjects), 'subject')}, "
+                        f"global compatibility {snapshot.global_compatibility}."))
     return combine(verdict(reasons), *(subject_verdict(s, thresholds, now or snapshot.taken_at)
                                        for s in snapshot.subjects))
-
-
-def describe_changes(changes: list[SchemaChange]) -> list[str]:
-    """One line per change, breaking ones first, for the "review recent schema changes" step."""
-    return [c.describe() for c in sorted(changes, key=lambda c: not c.breaks)]

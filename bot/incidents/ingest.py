@@ -23,6 +23,7 @@ from bot.incidents import ladder, store
 from bot.incidents.model import Incident, Severity, Status
 from bot.incidents.tables import alert_dedup, incident_alerts, incidents
 from bot.runbooks import Runbook
+from bot.text import plural
 
 
 @dataclass
@@ -35,10 +36,6 @@ class Outcome:
     severity_raised: bool = False
     all_resolved: bool = False  # every alert of the incident is resolved now
     duplicate: bool = False  # nothing new: a repeated delivery
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.new_alerts or self.refired or self.severity_raised) and not self.created
 
 
 def dedup_key(batch: AlertBatch) -> str:
@@ -246,7 +243,8 @@ def _after_merge(conn: Connection, incident: Incident, batch: AlertBatch, now: f
         store.set_fields(conn, incident_id=incident.id, now=now, **updates)
     parts = []
     if outcome.new_alerts:
-        parts.append(f"{len(outcome.new_alerts)} new alert(s): {', '.join(sorted({a.name for a in outcome.new_alerts}))}")
+        names = ", ".join(sorted({a.name for a in outcome.new_alerts}))
+        parts.append(f"{plural(len(outcome.new_alerts), 'new alert')}: {names}")
     if outcome.refired:
         parts.append(f"{len(outcome.refired)} firing again")
     if outcome.resolved:

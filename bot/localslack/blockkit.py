@@ -51,12 +51,6 @@ def block_errors(blocks: object, surface: Surface = "message",
     return checker.errors
 
 
-def validate_blocks(blocks: object, surface: Surface = "message") -> str | None:
-    """The first problem with ``blocks``, or None when Slack would accept them."""
-    errors = block_errors(blocks, surface)
-    return errors[0] if errors else None
-
-
 def view_errors(view: object) -> list[str]:
     """Problems with a modal or home tab view payload (pointers start at ``/view``)."""
     checker = _Checker()
@@ -79,11 +73,6 @@ def view_errors(view: object) -> list[str]:
     checker.max_len(view.get("private_metadata"), 3000, "/view/private_metadata")
     checker.blocks(view.get("blocks"), kind, "/view/blocks")
     return checker.errors
-
-
-def validate_view(view: object) -> str | None:
-    errors = view_errors(view)
-    return errors[0] if errors else None
 
 
 class _Checker:

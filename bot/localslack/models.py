@@ -6,7 +6,7 @@ so handlers can return them verbatim and the bot sees familiar payloads.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 JsonDict = dict[str, Any]
@@ -26,10 +26,6 @@ class Record:
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and hasattr(self, key)
-
-    def to_dict(self) -> JsonDict:
-        result: JsonDict = asdict(self)  # type: ignore[call-overload]
-        return result
 
     def keys(self) -> list[str]:
         return [f.name for f in fields(self)]  # type: ignore[arg-type]
@@ -150,7 +146,7 @@ class Channel(Record):
         return body
 
 
-MessageSource = Literal["api", "response_url", "user"]
+MessageSource = Literal["api", "response_url", "user", "ack"]
 
 
 @dataclass

@@ -3,13 +3,16 @@
 ``LocalSlack`` runs a Flask app under cheroot on 127.0.0.1 (a free port by
 default).  Point ``slack_sdk.WebClient(base_url=local_slack.url)`` at it.
 Besides ``/api/<method>`` it serves the two other URLs Slack hands out:
-``/response/<id>`` (response_url) and ``/upload/v1/<file id>`` (file uploads).
+``/response/<id>`` (response_url) and ``/upload/v1/<file id>`` (file uploads),
+and beside it Slack's Socket Mode WebSocket (``socketmode.py``), whose URLs
+``apps.connections.open`` hands out for the app-level token.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import secrets
 from types import TracebackType
 
 from flask import Flask, Request, Response, jsonify, request
@@ -19,6 +22,7 @@ from bot.localslack import api_chat, api_conversations, api_files_views, respons
 from bot.localslack.api import ApiContext, Handler, Params
 from bot.localslack.faults import Failure
 from bot.localslack.models import JsonDict, SlackError
+from bot.localslack.socketmode import SocketModeServer
 from bot.localslack.state import WorkspaceState
 
 log = logging.getLogger(__name__)
@@ -61,8 +65,9 @@ def _supplied_token(req: Request, params: JsonDict) -> str | None:
     return str(form_token) if form_token else None
 
 
-def create_app(state: WorkspaceState, token: str) -> Flask:
-    """The WSGI app: Slack's Web API on ``/api/``, response URLs, upload URLs."""
+def create_app(state: WorkspaceState, token: str, socket: SocketModeServer | None = None) -> Flask:
+    """The WSGI app: Slack's Web API on ``/api/``, response URLs, upload URLs;
+    ``apps.connections.open`` needs ``socket``."""
     app = Flask("localslack")
     expected = token.encode()
 
@@ -82,11 +87,19 @@ def create_app(state: WorkspaceState, token: str) -> Flask:
 
     def _dispatch(method: str, params: JsonDict,
                   supplied: str | None) -> tuple[JsonDict, int, dict[str, str]]:
+        if method == "apps.connections.open" and socket is not None:
+            # The one method called with the app-level token instead of the bot's.
+            failure = state.take_failure(method)
+            if failure is not None:
+                return _failure_response(failure)
+            return {"ok": True, **socket.open_connection(supplied)}, 200, {}
         handler = HANDLERS.get(method)
         if handler is None:
             return {"ok": False, "error": "unknown_method", "req_method": method}, 200, {}
         if supplied is None:
             return {"ok": False, "error": "not_authed"}, 200, {}
+        if supplied.startswith("xapp-"):  # an app-level token opens connections and nothing else
+            return {"ok": False, "error": "not_allowed_token_type"}, 200, {}
         if not hmac.compare_digest(supplied.encode(), expected):
             return {"ok": False, "error": "invalid_auth"}, 200, {}
         failure = state.take_failure(method)
@@ -135,14 +148,19 @@ def create_app(state: WorkspaceState, token: str) -> Flask:
 
 
 class LocalSlack:
-    """A running local Slack: ``start()`` it, hand ``url`` to the WebClient, ``stop()`` it."""
+    """A running local Slack: ``start()`` it, hand ``url`` to the WebClient, ``stop()`` it.
 
-    def __init__(self, token: str, state: WorkspaceState | None = None, *,
+    ``app_token`` is the app-level token ``apps.connections.open`` accepts (one is
+    made up when not given); ``socket`` is Slack's side of Socket Mode."""
+
+    def __init__(self, token: str, state: WorkspaceState | None = None, *, app_token: str | None = None,
                  host: str = "127.0.0.1", port: int = 0, threads: int = 8) -> None:
         self.state = state if state is not None else WorkspaceState()
         self._token = token
+        self._app_token = app_token or f"xapp-1-{self.state.bot.app_id}-local-{secrets.token_hex(12)}"
         self._host, self._port, self._threads = host, port, threads
         self._server: HttpServer | None = None
+        self.socket = SocketModeServer(self.state, self._app_token, host=host)
 
     def __repr__(self) -> str:  # no token here: reprs end up in logs
         return f"LocalSlack(base_url={self.base_url if self._server else None!r})"
@@ -151,8 +169,9 @@ class LocalSlack:
         """Bind and serve in a daemon thread; returns the API base URL."""
         if self._server is not None:
             return self.url
+        self.socket.start()
         # Binds now, so a port clash raises here rather than in the thread.
-        self._server = HttpServer(create_app(self.state, self._token), self._host, self._port,
+        self._server = HttpServer(create_app(self.state, self._token, self.socket), self._host, self._port,
                                   threads=self._threads).start()
         log.info("local Slack API listening on %s", self.url)
         return self.url
@@ -161,6 +180,12 @@ class LocalSlack:
         server, self._server = self._server, None
         if server is not None:
             server.stop()
+            self.socket.stop()
+
+    @property
+    def app_token(self) -> str:
+        """The app-level token this stand-in accepts (a made-up test credential)."""
+        return self._app_token
 
     @property
     def port(self) -> int:

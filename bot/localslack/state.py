@@ -107,10 +107,6 @@ class WorkspaceState(StateCore):
         with self._lock:
             return copy.deepcopy(list(self._usergroups.values()))
 
-    def add_usergroup(self, group: UserGroup) -> None:
-        with self.transaction():
-            self._usergroups[group.id] = copy.deepcopy(group)
-
     def channel(self, ref: str) -> Channel | None:
         """A channel by id, ``#name`` or name (copy)."""
         with self._lock:

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from bot.text import plural
+
 # ---------------------------------------------------------------- Kafka models
 
 
@@ -63,7 +65,6 @@ class ErrorPattern(BaseModel):
     pattern: str  # "SimpleClass: message with <n>/<uuid>/'<value>' placeholders"
     error_class: str | None  # fully qualified, as the header had it
     count: int
-    example: str | None  # one real (un-normalised) message of this group
 
 
 class KafkaDlqRef(BaseModel):
@@ -72,7 +73,6 @@ class KafkaDlqRef(BaseModel):
     topic: str
     derived_source: str | None  # what the pattern or mapping says the source is
     source_topic: str | None  # derived_source, but only when that topic exists
-    matched_by: str  # the pattern ("{topic}.dlq") or "mapping"
     partitions: list[int]
 
 
@@ -220,8 +220,7 @@ def group_patterns(samples: list[DlqMessage]) -> list[ErrorPattern]:
         counts[message.pattern] += 1
         first.setdefault(message.pattern, message)
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return [ErrorPattern(pattern=p, error_class=first[p].error_class, count=n,
-                         example=first[p].error_message) for p, n in ordered]
+    return [ErrorPattern(pattern=p, error_class=first[p].error_class, count=n) for p, n in ordered]
 
 
 def growth_per_minute(previous: DepthObservation | tuple[int, datetime],
@@ -283,7 +282,7 @@ def preview(payload: bytes | str | None, limit: int) -> str:
     if text is not None and _printable(text):
         return text if len(text) <= limit else text[:limit] + "…"
     # Confluent Schema Registry wire format: magic byte 0, 4-byte schema id, then the body.
-    label = f"<{len(data)} bytes binary"
+    label = f"<{plural(len(data), 'byte')} binary"
     if len(data) > 5 and data[0] == 0:
         label += f", schema id {int.from_bytes(data[1:5], 'big')}"
     shown = data[: max(0, min(32, limit // 2))]

@@ -74,19 +74,19 @@ def discover(topics: Mapping[str, list[int]], dlq: DlqSettings) -> list[KafkaDlq
             continue
         if name in dlq.kafka_mappings:
             source = dlq.kafka_mappings[name]
-            refs.append(KafkaDlqRef(topic=name, derived_source=source, matched_by="mapping",
+            refs.append(KafkaDlqRef(topic=name, derived_source=source,
                                     source_topic=source if source in topics else None,
                                     partitions=sorted(topics[name])))
             continue
-        candidates: list[tuple[str, str]] = []
+        candidates: list[str] = []
         for pattern in dlq.kafka_patterns:
             prefix, suffix = pattern.split("{topic}")
             if len(name) > len(prefix) + len(suffix) and name.startswith(prefix) and name.endswith(suffix):
-                candidates.append((name[len(prefix):len(name) - len(suffix)], pattern))
+                candidates.append(name[len(prefix):len(name) - len(suffix)])
         if not candidates:
             continue
-        source, pattern = next(((s, p) for s, p in candidates if s in topics), candidates[0])
-        refs.append(KafkaDlqRef(topic=name, derived_source=source, matched_by=pattern,
+        source = next((s for s in candidates if s in topics), candidates[0])
+        refs.append(KafkaDlqRef(topic=name, derived_source=source,
                                 source_topic=source if source in topics else None,
                                 partitions=sorted(topics[name])))
     return refs
@@ -262,7 +262,8 @@ def sample_newest(cluster: KafkaClusterSettings, topic: str, partitions: list[Pa
     finally:
         consumer.close()
     if pending:
-        notes.append(f"Sampling stopped before the end of partition(s) {', '.join(map(str, sorted(pending)))} "
+        ids = ", ".join(map(str, sorted(pending)))
+        notes.append(f"Sampling stopped before the end of partition{'s' if len(pending) > 1 else ''} {ids} "
                      f"of {topic}; the newest messages there may be missing.")
     collected.sort(key=lambda m: (m.timestamp or datetime.min.replace(tzinfo=UTC), m.offset or 0, m.partition or 0),
                    reverse=True)

@@ -20,6 +20,7 @@ from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, Ka
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from bot.probes.lag_models import GroupLag, LagSnapshot, Member, PartitionLag
+from bot.text import plural
 
 # Kafka's own names for group states, as its command-line tool prints them.
 STATE_NAMES = {
@@ -143,7 +144,7 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
                 row.retention_skipped = row.log_start - row.committed
             group.partitions.append(row)
         if missing:
-            note = f"log offsets unavailable for {missing} partition(s): topic deleted or leader offline"
+            note = f"log offsets unavailable for {plural(missing, 'partition')}: topic deleted or leader offline"
             group.error = f"{group.error}; {note}" if group.error else note
     counts = {t: len(m.partitions) for t, m in metadata.topics.items()
               if any(t == p.topic for g in groups_out for p in g.partitions)}
@@ -164,6 +165,6 @@ def _group(cluster: str, group_id: str, description: Any, error: str | None, lis
     return GroupLag(
         cluster=cluster, group=group_id, state=STATE_NAMES.get(description.state, str(description.state)),
         coordinator=description.coordinator.id if description.coordinator else None,
-        assignor=description.partition_assignor or None, simple=description.is_simple_consumer_group,
+        assignor=description.partition_assignor or None,
         members=members, error=error,
     )

@@ -47,7 +47,6 @@ class GroupLag(BaseModel):
     state: str  # Stable, Empty, PreparingRebalance, CompletingRebalance, Dead, Unknown
     coordinator: int | None = None
     assignor: str | None = None
-    simple: bool = False  # commits offsets without group membership (assign() users)
     members: list[Member] = Field(default_factory=list)
     partitions: list[PartitionLag] = Field(default_factory=list)
     error: str | None = None  # the group could not be described; its rows may be missing

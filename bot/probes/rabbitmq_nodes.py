@@ -30,17 +30,10 @@ class RabbitNode(BaseModel):
     disk_free_alarm: bool = False
     fd_used: int | None = None
     fd_total: int | None = None
-    sockets_used: int | None = None
-    sockets_total: int | None = None
-    uptime_ms: int | None = None
 
     @property
     def fd_percent(self) -> float | None:
         return _percent(self.fd_used, self.fd_total)
-
-    @property
-    def mem_percent(self) -> float | None:
-        return _percent(self.mem_used, self.mem_limit)
 
 
 class RabbitAlarm(BaseModel):
@@ -60,21 +53,16 @@ class HealthCheck(BaseModel):
 
 class RabbitOverview(BaseModel):
     rabbitmq_version: str | None = None
-    management_version: str | None = None
-    erlang_version: str | None = None
-    cluster_name: str | None = None
     node: str | None = None  # the node that answered the API
     connections: int | None = None
     channels: int | None = None
     queues: int | None = None
     consumers: int | None = None
-    exchanges: int | None = None
     messages: int | None = None
     messages_ready: int | None = None
     messages_unacknowledged: int | None = None
     publish_rate: float | None = None  # messages per second, as the API averages it
     deliver_rate: float | None = None
-    ack_rate: float | None = None
 
 
 class AmqpReachability(BaseModel):
@@ -107,9 +95,6 @@ class RabbitNodesSnapshot(BaseModel):
                 seen.setdefault((alarm.node, alarm.resource), alarm)
         return list(seen.values())
 
-    def check(self, name: str) -> HealthCheck | None:
-        return next((c for c in self.checks if c.name == name), None)
-
     @property
     def connections(self) -> int | None:
         return self.overview.connections if self.overview else None
@@ -133,21 +118,16 @@ def parse_overview(data: dict[str, Any]) -> RabbitOverview:
     stats = data.get("message_stats") or {}
     return RabbitOverview(
         rabbitmq_version=data.get("rabbitmq_version"),
-        management_version=data.get("management_version"),
-        erlang_version=data.get("erlang_version"),
-        cluster_name=data.get("cluster_name"),
         node=data.get("node"),
         connections=totals.get("connections"),
         channels=totals.get("channels"),
         queues=totals.get("queues"),
         consumers=totals.get("consumers"),
-        exchanges=totals.get("exchanges"),
         messages=queued.get("messages"),
         messages_ready=queued.get("messages_ready"),
         messages_unacknowledged=queued.get("messages_unacknowledged"),
         publish_rate=_rate(stats, "publish"),
         deliver_rate=_rate(stats, "deliver_get"),
-        ack_rate=_rate(stats, "ack"),
     )
 
 
@@ -159,8 +139,6 @@ def parse_nodes(data: list[dict[str, Any]]) -> list[RabbitNode]:
             disk_free=n.get("disk_free"), disk_free_limit=n.get("disk_free_limit"),
             disk_free_alarm=bool(n.get("disk_free_alarm", False)),
             fd_used=n.get("fd_used"), fd_total=n.get("fd_total"),
-            sockets_used=n.get("sockets_used"), sockets_total=n.get("sockets_total"),
-            uptime_ms=n.get("uptime"),
         )
         for n in data
     ]

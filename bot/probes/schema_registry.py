@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.config import SchemaRegistrySettings, Settings
+from bot.config import SchemaRegistrySettings
 from bot.probes.avro_diff import SchemaChange, diff_avro
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,6 @@ class SchemaVersion(BaseModel):
     id: int
     schema_type: str = Field("AVRO", alias="schemaType")  # Confluent omits it for Avro
     schema_text: str = Field(alias="schema")
-    references: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class VersionInfo(BaseModel):
@@ -121,10 +120,6 @@ def subjects_for_topic(topic: str) -> list[str]:
     return [f"{topic}-key", f"{topic}-value"]
 
 
-def registry_probes(settings: Settings) -> dict[str, SchemaRegistryProbe]:
-    return {name: SchemaRegistryProbe(name, reg) for name, reg in settings.schema_registry.items()}
-
-
 class SchemaRegistryProbe:
     """One configured registry; holds one HTTP session (keep-alive) for its lifetime."""
 
@@ -161,11 +156,6 @@ class SchemaRegistryProbe:
 
     def global_compatibility(self) -> str:
         return _level(self._call("GET", "/config", what="read the global compatibility level"))
-
-    def subject_compatibility(self, subject: str) -> str | None:
-        """The subject's own level, or None when it uses the global one."""
-        level, source = self.effective_compatibility(subject)
-        return level if source == "subject" else None
 
     def effective_compatibility(self, subject: str) -> tuple[str, Literal["subject", "global"]]:
         """The level that applies to the subject, and where it is set."""
@@ -216,10 +206,6 @@ class SchemaRegistryProbe:
             registry=self.name, subject=subject, against_version=latest.version, against_id=latest.id,
             level=level, is_compatible=bool(data.get("is_compatible")),
             messages=[str(m) for m in data.get("messages") or []], changes=changes)
-
-    def version_history(self, subject: str, last: int = 5) -> list[VersionInfo]:
-        """The last `last` versions with their schema ids, oldest first."""
-        return [info for info, _ in self._recent(subject, self.versions(subject), last)]
 
     def subject_snapshot(self, subject: str, history: int = 5) -> SubjectSnapshot:
         snap = SubjectSnapshot(subject=subject)

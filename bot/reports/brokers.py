@@ -6,6 +6,7 @@ from bot.health.verdict import Verdict
 from bot.probes.kafka_cluster import KafkaClusterSnapshot
 from bot.probes.rabbitmq_nodes import RabbitNodesSnapshot
 from bot.reports.report import Report, Table
+from bot.text import plural
 
 
 def _ids(ids: list[int]) -> str:
@@ -50,7 +51,8 @@ def kafka_report(snap: KafkaClusterSnapshot, verdict: Verdict) -> Report:
                    "OFFLINE" if p.offline else "under-replicated"] for p in troubled],
         ))
     notes = [
-        f"{snap.topic_count} topics ({snap.internal_topic_count} internal), {snap.partition_count} partitions; "
+        f"{plural(snap.topic_count, 'topic')} ({snap.internal_topic_count} internal), "
+        f"{plural(snap.partition_count, 'partition')}; "
         f"{len(snap.under_replicated)} under-replicated ({snap.under_replicated_percent:.1f}%), "
         f"{len(snap.offline)} offline, {len(snap.leader_not_preferred)} led by a non-preferred replica.",
         *snap.notes,
@@ -74,8 +76,10 @@ def rabbit_nodes_report(snap: RabbitNodesSnapshot, verdict: Verdict) -> Report:
     notes = []
     o = snap.overview
     if o is not None:
-        notes.append(f"RabbitMQ {o.rabbitmq_version or '?'}: {o.connections} connections, {o.channels} channels, "
-                     f"{o.queues} queues, {o.consumers} consumers; {o.messages or 0:,} messages "
+        notes.append(f"RabbitMQ {o.rabbitmq_version or '?'}: {plural(o.connections, 'connection')}, "
+                     f"{plural(o.channels, 'channel')}, {plural(o.queues, 'queue')}, "
+                     f"{plural(o.consumers, 'consumer')}; "
+                     f"{plural(o.messages or 0, 'message')} "
                      f"({o.messages_ready or 0:,} ready, {o.messages_unacknowledged or 0:,} unacked).")
     if snap.amqp is not None:
         notes.append(f"AMQP {snap.amqp.host}:{snap.amqp.port}: "

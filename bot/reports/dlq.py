@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from bot.health.verdict import Verdict, combine
 from bot.reports.markup import clip
 from bot.reports.report import Report, Table
+from bot.text import plural
 
 if TYPE_CHECKING:
     # Types only: the evidence modules build their reports with these builders.
@@ -33,7 +34,7 @@ def _one_line(text: str | None, limit: int = 60) -> str:
 
 def kafka_dlq_report(d: KafkaDlq, bootstrap: str) -> Report:
     s = d.snapshot
-    notes = [f"{s.depth:,} messages in {len(s.partitions)} partitions; source topic "
+    notes = [f"{plural(s.depth, 'message')} in {plural(len(s.partitions), 'partition')}; source topic "
              f"{s.source_topic or (s.derived_source or '?') + ' (not found)'}; growth {_growth(s.growth_per_minute)}"
              + (f"; error rate {s.error_rate_percent:.2f}% of the source's traffic" if s.error_rate_percent is not None
                 else "")
@@ -44,7 +45,7 @@ def kafka_dlq_report(d: KafkaDlq, bootstrap: str) -> Report:
                             rows=[[str(p.count), _one_line(p.pattern, 110)] for p in s.patterns]))
     if s.samples:
         tables.append(Table(
-            title=f"Newest {len(s.samples)} messages",
+            title=f"Newest {plural(len(s.samples), 'message')}",
             headers=["PART", "OFFSET", "TIME (UTC)", "KEY", "BYTES", "ORIGIN", "ERROR"],
             rows=[[str(m.partition), str(m.offset), _time(m.timestamp), _one_line(m.key, 20), str(m.size),
                    f"{m.original_topic}[{m.original_partition}]@{m.original_offset}" if m.original_topic else "-",
@@ -62,9 +63,9 @@ def kafka_dlq_report(d: KafkaDlq, bootstrap: str) -> Report:
 def rabbit_queue_report(q: RabbitQueue) -> Report:
     s = q.snapshot
     kind = "Dead-letter queue" if s.is_dead_letter_queue else "Queue"
-    notes = [f"{s.depth:,} messages ({s.messages_ready:,} ready, "
+    notes = [f"{plural(s.depth, 'message')} ({s.messages_ready:,} ready, "
              f"{s.messages_unacknowledged if s.messages_unacknowledged is not None else '?'} unacked), "
-             f"{s.consumers} consumer(s), publish {_rate(s.publish_rate)}, deliver {_rate(s.deliver_rate)}, "
+             f"{plural(s.consumers, 'consumer')}, publish {_rate(s.publish_rate)}, deliver {_rate(s.deliver_rate)}, "
              f"growth {_growth(s.growth_per_minute)}."]
     if s.dead_letter_sources:
         notes.append(f"Dead letters come from: {', '.join(s.dead_letter_sources)}.")
@@ -79,7 +80,7 @@ def rabbit_queue_report(q: RabbitQueue) -> Report:
                             rows=[[str(g.count), g.reason, g.queue, str(g.deaths)] for g in s.death_groups]))
     if s.samples:
         tables.append(Table(
-            title=f"Oldest {len(s.samples)} messages (head of the queue, put back in order)",
+            title=f"Oldest {plural(len(s.samples), 'message')} (head of the queue, put back in order)",
             headers=["#", "TIME (UTC)", "ROUTING KEY", "BYTES", "DEATH", "PREVIEW"],
             rows=[[str(n), _time(m.timestamp), _one_line(m.routing_key, 30), str(m.size),
                    f"{m.deaths[0].reason}×{m.deaths[0].count}" if m.deaths else "-", _one_line(m.preview, 50)]

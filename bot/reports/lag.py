@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from bot.health.lag import GroupAssessment
 from bot.reports.report import Report, Table
+from bot.text import plural
 
 if TYPE_CHECKING:
     # Types only: the evidence modules build their reports with these builders.
@@ -58,7 +59,7 @@ def group_report(report: LagReport, bootstrap: str) -> Report:
         lag = _num(p.lag) + ("*" if p.retention_skipped else "")
         rows.append([p.topic, str(p.partition), _num(p.committed), _num(p.log_end), lag,
                      t.status.value if t.status else "-", duration(t.seconds_behind), consumer])
-    summary = (f"State {g.state} · {len(g.members)} member{'s' if len(g.members) != 1 else ''} · "
+    summary = (f"State {g.state} · {plural(len(g.members), 'member')} · "
                f"lag {a.total_lag:,} · growth {_growth(a.growth_per_minute)}/min · "
                f"behind {duration(a.seconds_behind)} · {catch_up(a)}")
     notes = [summary]
@@ -88,7 +89,7 @@ def all_groups_report(report: LagReport, bootstrap: str, topic: str | None = Non
         verdict=report.verdict,
         tables=[Table(headers=["GROUP", "STATE", "MEMBERS", "LAG", "GROWTH/MIN", "BEHIND", "TREND", "VERDICT"],
                       rows=rows)],
-        notes=[f"{len(report.groups)} groups read in {report.snapshot.elapsed_ms:.0f} ms."],
+        notes=[f"{plural(len(report.groups), 'group')} read in {report.snapshot.elapsed_ms:.0f} ms."],
         taken_at=report.snapshot.taken_at, cli=[cli(bootstrap, None)],
     )
 
@@ -102,10 +103,11 @@ def membership_report(report: LagReport, bootstrap: str) -> Report:
              ", ".join(f"{t}[{p}]" for t, p in m.partitions[:6]) + (" …" if len(m.partitions) > 6 else "")]
             for m in sorted(g.members, key=lambda m: m.client_id)]
     unassigned = [p for p in g.partitions if p.member_id is None]
-    notes = [f"State {g.state}; {len(g.members)} member(s); assignor {g.assignor or '-'}; "
+    notes = [f"State {g.state}; {plural(len(g.members), 'member')}; assignor {g.assignor or '-'}; "
              f"coordinator broker {g.coordinator if g.coordinator is not None else '-'}."]
     if unassigned and g.members:
-        notes.append(f"{len(unassigned)} partition(s) with committed offsets have no member: "
+        notes.append(f"{plural(len(unassigned), 'partition')} with committed offsets "
+                     f"{'has' if len(unassigned) == 1 else 'have'} no member: "
                      "a member left, or the subscription changed.")
     if g.state in ("PreparingRebalance", "CompletingRebalance"):
         notes.append("A rebalance is under way: members are joining or leaving. Repeated rebalances point at "

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pydantic import BaseModel, Field
 
 from bot.health.verdict import Verdict
-from bot.reports.markup import SECTION_CHARS
+from bot.reports.markup import SECTION_CHARS, escape
 
 # A code block inside one section, less the fences and a margin.
 TABLE_CHARS = SECTION_CHARS - 100
@@ -52,14 +52,16 @@ def format_table(table: Table, max_chars: int = TABLE_CHARS) -> str:
 
     out = [line(table.headers)]
     total = table.total_rows if table.total_rows is not None else len(table.rows)
-    used = len(out[0]) + 1
+    # Counted as the chat will show them, escaped: a `<n>` of an error pattern takes
+    # four characters more, and a table that overflows its section loses its end.
+    used = len(escape(out[0])) + 1
     shown = 0
     for row in table.rows:
         text = line(row)
-        if used + len(text) + 1 > max_chars - 20:
+        if used + len(escape(text)) + 1 > max_chars - 20:
             break
         out.append(text)
-        used += len(text) + 1
+        used += len(escape(text)) + 1
         shown += 1
     if total > shown:
         out.append(f"+{total - shown} more")

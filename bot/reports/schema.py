@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from bot.health.verdict import Verdict
 from bot.probes.schema_registry import CompatibilityResult, RegistrySnapshot, SubjectSnapshot
 from bot.reports.report import Report, Table
+from bot.text import plural
 
 
 def _cli(url: str, subject: str | None) -> list[str]:
@@ -38,7 +39,7 @@ def subject_report(registry: str, url: str, s: SubjectSnapshot, verdict: Verdict
 def registry_report(snap: RegistrySnapshot, verdict: Verdict) -> Report:
     notes = []
     if snap.reachable and not snap.error:
-        notes.append(f"{len(snap.all_subjects)} subjects; global compatibility {snap.global_compatibility}.")
+        notes.append(f"{plural(len(snap.all_subjects), 'subject')}; global compatibility {snap.global_compatibility}.")
         if snap.all_subjects:
             notes.append("Subjects: " + ", ".join(snap.all_subjects[:60]) + (" …" if len(snap.all_subjects) > 60 else ""))
     return Report(title=f"Schema Registry {snap.registry}", verdict=verdict, notes=notes, taken_at=snap.taken_at,

@@ -1,4 +1,6 @@
 """The Bolt app: registers every slash command and answers within Slack's 3 seconds.
+The same app serves both transports: HTTP (bot/app/web.py) and Socket Mode
+(bot/slack/socket_mode.py).
 
 Parsing and pure replies (help, usage errors) are sent in the acknowledgement
 itself; anything that talks to a broker or to Slack is handed to the work pool and
@@ -41,11 +43,13 @@ def _message(reply: Reply) -> dict[str, Any]:
 
 def build(ctx: BotContext, *, verify_token: bool = True) -> App:
     settings = ctx.settings.slack
-    if settings.signing_secret is None:
+    if settings.signing_secret is None and not settings.socket_mode:
         raise ValueError("slack.signing_secret is required to receive Slack requests")
     app = App(
         client=ctx.slack,
-        signing_secret=settings.signing_secret.get_secret_value(),
+        # Socket Mode envelopes are not signed: they arrive on the bot's own WebSocket.
+        signing_secret=settings.signing_secret.get_secret_value() if settings.signing_secret else "",
+        request_verification_enabled=not settings.socket_mode,
         token_verification_enabled=verify_token,
         # The listener only parses and hands slow work to the pool, so answering after
         # it returns costs nothing and means the work is queued before Slack hears back.

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App
 
+from bot.actions import registry
 from bot.approvals import flow, rules, store
 from bot.chat import Form
 from bot.slack import modals
@@ -30,7 +31,7 @@ def register(app: App, ctx: BotContext) -> None:
 
         def work() -> None:
             request = store.get(ctx.engine, request_id)
-            if request is not None and request.plan.kind == "purge_dlq":
+            if request is not None and registry.confirms_by_name(request.plan.kind):
                 refusal = rules.may_approve(request, user, time.time(),
                                             is_approver=flow.is_approver(ctx, user),
                                             approvers=flow.approvers_label(ctx))

@@ -11,7 +11,6 @@ class Action(StrEnum):
     RUN_CHECKS = "incident_run_checks"
     RUN_STEP = "runbook_run_step"
     STEP_DONE = "runbook_step_done"
-    OPEN_INCIDENT = "home_open_incident"
     APPROVE = "approval_approve"
     DENY = "approval_deny"
     ABORT = "approval_abort"

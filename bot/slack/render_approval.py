@@ -19,6 +19,16 @@ FINAL = {"approved": ":hourglass_flowing_sand: Approved, executing", "executing"
          "executed": ":white_check_mark: Executed", "failed": ":x: Failed", "denied": ":no_entry: Denied",
          "expired": ":clock3: Expired"}
 
+# The keys the actions put in Plan.samples, in the order and with the headers a person
+# reads them; a key not listed here still shows, after these, under its own name.
+SAMPLE_COLUMNS = {"position": "POSITION", "partition": "PARTITION", "offset": "OFFSET", "message_id": "MESSAGE ID",
+                  "key": "KEY", "pattern": "ERROR PATTERN", "error_class": "ERROR CLASS", "error_message": "ERROR",
+                  "first_death_reason": "DIED BECAUSE", "first_death_queue": "DIED IN", "to": "GOES TO",
+                  "preview": "PREVIEW"}
+SAMPLES_SHOWN = 5
+SAMPLE_CELL_CHARS = 40
+SAMPLES_TITLE = "*A look at what it touches*\n"
+
 
 def _cell(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
@@ -32,6 +42,30 @@ def plan_table(plan: Plan) -> str:
     rows = [row + [""] * (width - len(row)) for row in rows]
     headers = ["ITEM", *(c.upper() for c in columns)] + (["NOTE"] if width > 1 + len(columns) else [])
     return format_table(Table(headers=headers, rows=rows))
+
+
+def _sample_cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    # One line per message, and no backtick: broker data must not end the code block early.
+    text = " ".join(_cell(value).split()).replace("`", "'")
+    return blocks.clip(text, SAMPLE_CELL_CHARS) or "-"
+
+
+def samples_table(samples: list[dict[str, Any]]) -> Table:
+    """Only the columns some sampled message has a value for: a column of dashes says nothing."""
+    present = {k for s in samples for k, v in s.items() if v not in (None, "")}
+    keys = [k for k in SAMPLE_COLUMNS if k in present] + sorted(present - SAMPLE_COLUMNS.keys())
+    return Table(headers=[SAMPLE_COLUMNS.get(k, k.replace("_", " ").upper()) for k in keys],
+                 rows=[[_sample_cell(s.get(k)) for k in keys] for s in samples[:SAMPLES_SHOWN]],
+                 total_rows=len(samples))
+
+
+def samples_section(samples: list[dict[str, Any]]) -> Block:
+    """The sampled messages as a table; format_table counts rows at their escaped
+    length, so the fences stay inside the section ("+N more" for the rest)."""
+    budget = blocks.SECTION_LIMIT - len(SAMPLES_TITLE) - len("``````")
+    return blocks.section(f"{SAMPLES_TITLE}```{blocks.escape(format_table(samples_table(samples), budget))}```")
 
 
 def card_text(request: Request) -> str:
@@ -66,8 +100,7 @@ def card(request: Request, approvers: str, extra: list[str] | None = None) -> li
         where = f"{refusal.item}: " if refusal.item else ""
         out.append(blocks.section(f":no_entry_sign: {blocks.escape(where + refusal.reason)}"))
     if plan.samples:
-        lines = "\n".join(blocks.escape(str(s))[:200] for s in plan.samples[:5])
-        out.append(blocks.section(f"*A look at what it touches*\n```{lines}```"))
+        out.append(samples_section(plan.samples))
     out.append(blocks.context(f"{request.id} · requested by {user(request.requester)} at {clock(request.requested_at)}"
                               f" · expires {clock(request.expires_at)} · plan {plan.plan_hash}",
                               f"A second person from {approvers} approves."))

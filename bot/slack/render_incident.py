@@ -14,6 +14,7 @@ from bot.runbooks import Check, Runbook
 from bot.slack import blocks
 from bot.slack.blocks import Block
 from bot.slack.ids import Action, step_action, step_value
+from bot.text import plural
 
 
 def _button(text: str, action: Action | str, value: str, style: str | None = None) -> Block:
@@ -39,7 +40,7 @@ def parent(i: Incident, runbook: Runbook, next_step: str | None = None, now: flo
     fields = [
         f"*Status*\n{status}",
         f"*Severity*\n{SEVERITY_MARK[i.severity.value]} {i.severity.value}",
-        f"*Subject*\n{i.subject.describe()}",
+        f"*Subject*\n{blocks.escape(i.subject.describe())}",
         f"*Runbook*\n{blocks.escape(runbook.title)}",
         f"*Commander*\n{user(i.commander) if i.commander else 'nobody yet'}",
         f"*Opened*\n{clock(i.created_at)} ({duration(now - i.created_at)} ago)",
@@ -68,7 +69,7 @@ def parent(i: Incident, runbook: Runbook, next_step: str | None = None, now: flo
 
 
 def checklist_message(view: Checklist) -> tuple[str, list[Block]]:
-    text = f"Runbook: {view.runbook.title} ({len(view.runbook.diagnosis)} diagnosis steps)"
+    text = f"Runbook: {view.runbook.title} ({plural(len(view.runbook.diagnosis), 'diagnosis step')})"
     return text, checklist(view.incident, view.runbook, view.done, view.values)
 
 
@@ -85,8 +86,10 @@ def checklist(i: Incident, runbook: Runbook, done: dict[str, tuple[str, float]],
         text = f"{mark} *{n}. {blocks.escape(step.title)}*"
         if step.detail:
             text += f"\n{blocks.escape(step.detail)}"
-        if step.command:
-            text += f"\n`{blocks.escape(step.command.format_map(_Keep(values or {})))}`"
+        for broker, line in step.commands_for(i.subject.broker):
+            # Named only when the subject does not say which broker it is on.
+            label = f"{broker.label}: " if broker is not None and i.subject.broker is None else ""
+            text += f"\n{label}`{blocks.escape(line.format_map(_Keep(values or {})))}`"
         section = blocks.section(text)
         section["block_id"] = f"step-{step.id}"
         if step.id in done:
@@ -116,5 +119,5 @@ def incident_list(view: IncidentList) -> tuple[str, list[Block]]:
     lines = [incident_line(i, view.now, next_step) for i, next_step in view.incidents]
     if not lines:
         return "No incident is open.", [blocks.section("No incident is open. :sunny:")]
-    return "\n".join(lines), blocks.limit_blocks([blocks.header(f"{len(lines)} open incident(s)"),
+    return "\n".join(lines), blocks.limit_blocks([blocks.header(plural(len(lines), "open incident")),
                                                  *blocks.sections("\n".join(lines))])
