@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
@@ -79,8 +80,11 @@ def test_serve_answers_over_the_socket_without_a_signing_secret(tmp_path: Path, 
         assert "/ops status" in local_slack.state.ephemerals(user="U0ALICE")[-1].text
         base = f"http://127.0.0.1:{port}"
         assert requests.post(base + "/slack/events", data=b"command=/incident", timeout=5).status_code == 404
-        ready = requests.get(base + "/readyz", timeout=15)
-        assert ready.status_code == 200, ready.text
+        # The timers start after the socket link, and /readyz says 503 until their process runs.
+        deadline = time.time() + 30
+        while (ready := requests.get(base + "/readyz", timeout=15)).status_code != 200:
+            assert time.time() < deadline, ready.text
+            time.sleep(0.1)
     finally:
         process.send_signal(signal.SIGTERM)
         code = process.wait(timeout=30)
