@@ -69,6 +69,11 @@ class Step(BaseModel):
                                  f"and its command would look at different brokers")
         return self
 
+    def fits(self, broker: Broker | None) -> bool:
+        """Whether the step belongs on the checklist of a subject on `broker`: a Kafka
+        check has nothing to say about a RabbitMQ queue. `broker` None: every step."""
+        return broker is None or self.check.broker in (None, broker)
+
     def commands_for(self, broker: Broker | None) -> list[tuple[Broker | None, str]]:
         """The lines that fit a subject on `broker` (with the broker each is for);
         `broker` None: the subject names no broker, so every line."""

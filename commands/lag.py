@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from bot.chat import Attachment
+from bot.text import plural
 from bot.evidence import lag, lag_history
 from bot.probes import kafka_lag
 from bot.reports import lag as render_lag
@@ -69,7 +70,7 @@ def _chart(ctx: BotContext, cluster: str, group: str, now: float) -> Attachment:
     history = lag_history.window(ctx.engine, cluster, [group], now - CHART_HOURS * 3600)
     samples = max((len(v) for v in history.values()), default=0)
     return Attachment(filename=f"lag-{group}.png", content=charts.lag_chart(group, history), title=f"Lag of {group}",
-                      comment=f"Lag of `{group}` over the last {CHART_HOURS} h ({samples} stored samples per "
+                      comment=f"Lag of `{group}` over the last {CHART_HOURS} h ({plural(samples, 'stored sample')} per "
                               "partition).")
 
 

@@ -87,6 +87,15 @@ def checklist_commands(bot: LocalBot, ref: str) -> list[str]:
     return re.findall(r"^(?:\w+: )?`[^`\n]+`$", text, flags=re.MULTILINE)
 
 
+def checklist_steps(bot: LocalBot, ref: str) -> list[str]:
+    """The steps' titles on the incident's checklist, in order."""
+    parent = next(m for m in bot.slack.state.messages("C0INCIDENTS") if ref in m.text and m.thread_ts in (None, m.ts))
+    checklist = next(m for m in bot.slack.state.messages("C0INCIDENTS", thread_ts=parent.ts)
+                     if m.text.startswith("Runbook: "))
+    return [re.sub(r"^:\w+: \*\d+\. (.*?)\*.*", r"\1", b["text"]["text"], flags=re.S)
+            for b in checklist.blocks if str(b.get("block_id", "")).startswith("step-")]
+
+
 def open_dlq_incident(bot: LocalBot, unique: str, labels: dict[str, str]) -> str:
     alert = am_alert(f"dlq-{unique}", {"severity": "warning", **labels})
     ref = str(send(bot, alertmanager(f"dlq-{unique}", [alert])).json()["incident"])
@@ -101,6 +110,13 @@ def test_rabbitmq_dlq_checklist_shows_rabbitmq_commands_only(alerting_bot: Local
     assert checklist_commands(alerting_bot, ref) == [
         "`rabbitmqctl list_queues name messages consumers`",
         f"`rabbitmqadmin get queue={queue} ackmode=ack_requeue_true count=10`",
+    ]
+    # A Kafka DLQ's steps have nothing to say about a RabbitMQ queue: they are not on its checklist.
+    assert checklist_steps(alerting_bot, ref) == [
+        "Measure the RabbitMQ dead-letter queue's depth and its consumers",
+        "Sample the RabbitMQ dead letters and read why they died (x-death)",
+        "Match the errors in the consumers' logs to the DLQ's error patterns",
+        "Decide whether the failure is transient or systematic",
     ]
 
 

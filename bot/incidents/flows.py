@@ -147,7 +147,7 @@ def run_step(ctx: BotContext, incident: Incident, step_id: str, actor: str) -> N
 def run_first_checks(ctx: BotContext, incident: Incident, actor: str = "bot") -> None:
     """Evidence first: each distinct automated check of the diagnosis, in order."""
     seen: set[Check] = set()
-    for step in runbook(ctx, incident).diagnosis:
+    for step in (s for s in runbook(ctx, incident).diagnosis if s.fits(incident.subject.broker)):
         if step.check is Check.MANUAL or step.check in seen:
             continue
         if len(seen) >= ctx.settings.incidents.first_checks:

@@ -69,7 +69,8 @@ def parent(i: Incident, runbook: Runbook, next_step: str | None = None, now: flo
 
 
 def checklist_message(view: Checklist) -> tuple[str, list[Block]]:
-    text = f"Runbook: {view.runbook.title} ({plural(len(view.runbook.diagnosis), 'diagnosis step')})"
+    steps = [s for s in view.runbook.diagnosis if s.fits(view.incident.subject.broker)]
+    text = f"Runbook: {view.runbook.title} ({plural(len(steps), 'diagnosis step')})"
     return text, checklist(view.incident, view.runbook, view.done, view.values)
 
 
@@ -81,7 +82,7 @@ class _Keep(dict[str, str]):
 def checklist(i: Incident, runbook: Runbook, done: dict[str, tuple[str, float]],
               values: dict[str, str] | None = None) -> list[Block]:
     out: list[Block] = [blocks.header(f"Runbook: {runbook.title}"), blocks.section(blocks.escape(runbook.summary))]
-    for n, step in enumerate(runbook.diagnosis, start=1):
+    for n, step in enumerate((s for s in runbook.diagnosis if s.fits(i.subject.broker)), start=1):
         mark = ":white_check_mark:" if step.id in done else ":white_large_square:"
         text = f"{mark} *{n}. {blocks.escape(step.title)}*"
         if step.detail:
