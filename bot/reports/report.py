@@ -11,10 +11,14 @@ from datetime import datetime, timezone
 from pydantic import BaseModel, Field
 
 from bot.health.verdict import Verdict
-from bot.reports.markup import SECTION_CHARS, escape
+from bot.reports.markup import SECTION_CHARS, clip, escape
 
 # A code block inside one section, less the fences and a margin.
 TABLE_CHARS = SECTION_CHARS - 100
+# A report's plain text: its reasons and notes, each list cut short, and the whole of it
+# (Slack refuses a message text over 40,000 characters).
+TEXT_ITEMS = 50
+TEXT_CHARS = 39_000
 
 
 class Table(BaseModel):
@@ -80,13 +84,18 @@ def to_text(report: Report) -> str:
     """The plain text of a report: the chat's fallback in notifications and for
     screen readers, the timeline's record, the console's lines."""
     parts = [f"{report.title}: {report.verdict.headline}"]
-    parts += [f"- {r}" for r in report.verdict.reasons[1:]]
+    parts += _at_most([f"- {r}" for r in report.verdict.reasons[1:]], TEXT_ITEMS)
     for table in report.tables:
         parts += ([table.title] if table.title else []) + [format_table(table)]
-    parts += report.notes
+    parts += _at_most([clip(n, SECTION_CHARS) for n in report.notes], TEXT_ITEMS)
     parts.append(f"Snapshot {when(report.taken_at)}")
     parts += [f"By hand: {c}" for c in report.cli]
-    return "\n".join(parts)
+    # A cluster of a thousand topics must not make a message the chat refuses.
+    return clip("\n".join(parts), TEXT_CHARS)
+
+
+def _at_most(lines: list[str], limit: int) -> list[str]:
+    return lines if len(lines) <= limit else lines[:limit] + [f"+{len(lines) - limit} more"]
 
 
 def page_text(page: Page) -> str:

@@ -364,3 +364,15 @@ def test_approval_card_rows_worst_first_with_notes() -> None:
     table = card(request(plan), "@approvers")[2]["text"]["text"]
     assert table == ("```ITEM       CURRENT  TARGET  NOTE\norders[0]    5,000       0  clamped\n"
                      "orders[1]       10       0```")
+
+
+def test_a_report_of_a_thousand_groups_still_fits_one_message() -> None:
+    """A cluster of a thousand lagging groups gives a reason each: the plain text keeps
+    the worst fifty and says how many more, under the 40,000 characters Slack takes."""
+    reasons = [f"group-{n:04d} lags {n:,} messages (warning above 10,000)" for n in range(1000)]
+    text = to_text(report(verdict=Verdict(level=Level.WARNING, reasons=reasons), tables=[], notes=[], cli=[]))
+    lines = text.splitlines()
+    assert lines[1] == "- group-0001 lags 1 messages (warning above 10,000)"
+    assert lines[50] == "- group-0050 lags 50 messages (warning above 10,000)"
+    assert lines[51] == "+949 more"
+    assert len(text) < 40_000
