@@ -92,9 +92,10 @@ def _broker(labels: dict[str, str]) -> dict[str, str] | None:
     own = first(labels, BROKER_ONLY_LABELS)
     if own:
         return dict([own])
+    named = next(((n, labels[n]) for n in HOST_LABELS if _BROKERISH.search(labels.get(n, ""))), None)
+    if named:  # pod=my-cluster-kafka-0, instance=rabbitmq-1:15692
+        return dict([named])
     host = first(labels, HOST_LABELS)
-    if host and _BROKERISH.search(host[1]):  # pod=my-cluster-kafka-0, instance=rabbitmq-1:15692
-        return dict([host])
     said = next(((n, labels[n]) for n in _BROKERISH_LABELS if _BROKERISH.search(labels.get(n, ""))), None)
     if host and said:
         return dict([host, said])
@@ -107,7 +108,8 @@ def decide(labels: dict[str, str], dlq: DlqSettings, known: set[str] | dict[str,
     In this order: a DLQ (by the queue's name, or the topic's DLQ pattern), then a
     consumer group (its state first: rebalancing or idle, else lag), then a queue's
     backlog (RabbitMQ's consumer lag, as the operations guide counts it), then a
-    broker named without a group, topic or queue. A runbook that is not loaded
+    broker named without a group, topic, queue or exchange (an alert about one of
+    those is not about the broker's health). A runbook that is not loaded
     (`known`) is skipped.
     """
     for rule in _rules(labels, dlq):
@@ -135,7 +137,7 @@ def _rules(labels: dict[str, str], dlq: DlqSettings) -> list[LabelRule]:
     if queue and not group:
         rules.append(LabelRule(LAG, _with_vhost(dict([queue]), labels),
                                "a queue's backlog is its consumers' lag"))
-    if not (group or topic or queue) and (broker := _broker(labels)):
+    if not (group or topic or queue or labels.get("exchange")) and (broker := _broker(labels)):
         rules.append(LabelRule(BROKERS, broker, "a broker, with no group, topic or queue named"))
     return rules
 
