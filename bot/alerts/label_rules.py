@@ -11,6 +11,7 @@ labels that decided it, so the timeline can show them.
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 
 from bot.config import DlqSettings
@@ -102,7 +103,7 @@ def _broker(labels: dict[str, str]) -> dict[str, str] | None:
     return None
 
 
-def decide(labels: dict[str, str], dlq: DlqSettings, known: set[str] | dict[str, object]) -> LabelRule | None:
+def decide(labels: dict[str, str], dlq: DlqSettings, known: Container[str]) -> LabelRule | None:
     """The runbook the labels point at, or None when they point nowhere.
 
     In this order: a DLQ (by the queue's name, or the topic's DLQ pattern), then a
@@ -150,6 +151,6 @@ def _with_vhost(found: dict[str, str], labels: dict[str, str]) -> dict[str, str]
 def considered(labels: dict[str, str]) -> dict[str, str]:
     """The labels the rules above look at that this alert carries, for the
     sentence that says why nothing fitted."""
-    names = (*QUEUE_LABELS, *TOPIC_LABELS, *GROUP_LABELS, "state", *BROKER_ONLY_LABELS, *HOST_LABELS,
+    names = (*QUEUE_LABELS, *TOPIC_LABELS, *GROUP_LABELS, "state", "exchange", *BROKER_ONLY_LABELS, *HOST_LABELS,
              *_BROKERISH_LABELS)
     return {n: labels[n] for n in dict.fromkeys(names) if labels.get(n)}

@@ -99,6 +99,17 @@ SUBJECTS = [
     ("consumergroup wins over group", {"group": "g2", "consumergroup": "g1"}, Subject(group="g1")),
     ("an empty label is skipped for the next name", {"consumergroup": "", "group": "g2"}, Subject(group="g2")),
     ("no subject labels", {"alertname": "HighMemoryUsage", "team": "blue"}, Subject()),
+    # The label shapes of the public rule sets (see RULE_SETS below for their sources).
+    ("group from group (Burrow)", {"group": "billing"}, Subject(group="billing")),
+    ("group and topic from group_id and topic_name (kminion)", {"group_id": "sink", "topic_name": "shop"},
+     Subject(group="sink", topic="shop")),
+    ("consumer_group", {"consumer_group": "billing"}, Subject(group="billing")),
+    ("topic wins over topic_name", {"topic": "a", "topic_name": "b"}, Subject(topic="a")),
+    ("cluster from strimzi_io_cluster (Strimzi)", {"strimzi_io_cluster": "my-cluster"}, Subject(cluster="my-cluster")),
+    ("a queue, its vhost and cluster (cluster-operator)", {"queue": "orders.dlq", "vhost": "/",
+                                                           "rabbitmq_cluster": "rmq"},
+     Subject(cluster="rmq", queue="orders.dlq")),
+    ("a Kubernetes namespace is not a cluster", {"namespace": "kafka"}, Subject()),
 ]
 
 
