@@ -300,7 +300,7 @@ LOOKALIKES = [
     ("replica fetcher manager lag", {"alertname": "KafkaReplicaFetcherManagerMaxLag", "instance": "kafka-0:7071"},
      BROKERS),
     ("replication lag", {"alertname": "KafkaReplicationLagHigh", "kafka_cluster": "prod"}, BROKERS),
-    ("replica lag, named by a topic", {"alertname": "ReplicaLag", "topic": "orders", "partition": "0"}, BROKERS),
+    ("replica lag on a Kafka host", {"alertname": "ReplicaLag", "instance": "kafka-0:7071"}, BROKERS),
     ("lag with no consumer word, labelled by a broker", {"alertname": "KafkaMaxLag", "instance": "kafka-0:7071",
                                                          "clientId": "Replica"}, BROKERS),
     ("under-replicated", {"alertname": "UnderReplicated", "instance": "kafka-0:7071"}, BROKERS),
@@ -308,6 +308,10 @@ LOOKALIKES = [
     ("preferred replica imbalance", {"alertname": "KafkaPreferredReplicaImbalance", "kafka_cluster": "prod"},
      BROKERS),
     ("leader imbalance", {"alertname": "LeaderImbalance", "instance": "kafka-0:7071"}, BROKERS),
+    # Other systems' words for their own replicas and leaders stay out of Kafka's runbooks
+    # (both names recur across public rule files: etcd's and PostgreSQL's exporters).
+    ("PostgreSQL replication lag", {"alertname": "PostgreSQLReplicationLag", "instance": "db-1:9187"}, TRIAGE),
+    ("etcd leader changes", {"alertname": "EtcdHighNumberOfLeaderChanges", "instance": "etcd-0:2379"}, TRIAGE),
     ("leader rebalance, no group", {"alertname": "KafkaLeaderImbalancePerBroker"}, BROKERS),
     # A consumer group's rebalance is.
     ("group rebalancing by name", {"alertname": "KafkaConsumerGroupRebalancing", "consumergroup": "billing"}, REBAL),
