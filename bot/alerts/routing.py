@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from bot.alerts import label_rules
 from bot.config import DlqSettings
@@ -33,7 +34,7 @@ class Route:
     `triage`), the labels that decided it, and the words for the timeline."""
 
     runbook_id: str
-    rule: str
+    rule: Literal["asked", "matcher", "labels", "triage"]
     labels: dict[str, str] = field(default_factory=dict)
     why: str = ""
 
@@ -61,7 +62,8 @@ def route(runbooks: dict[str, Runbook], labels: dict[str, str], asked: str | Non
     """The route an alert with these labels takes (see the module's docstring).
     `dlq` is how Kafka DLQ topics are named (the configured `dlq` settings)."""
     if asked and asked in runbooks:
-        return Route(asked, "asked", {"runbook": asked}, f"because the alert asked for it ({_pairs({'runbook': asked})})")
+        named = {"runbook": asked}
+        return Route(asked, "asked", named, f"because the alert asked for it ({_pairs(named)})")
     for book in runbooks.values():
         if book.id == TRIAGE:
             continue

@@ -148,7 +148,8 @@ def test_subject_as_a_person_reads_it(found: Subject, shown: str) -> None:
 #   DRDROID   DrDroidLab/prometheus-alert-templates kafka/kafka-prometheus-alerts-template.yaml
 #   WMF       Wikimedia's puppet check kafka_broker_replica_lag_increasing (kafka_server_ReplicaFetcherManager_MaxLag)
 
-LAGS, DLQS, STUCK, REBAL, BROKERS = "high-consumer-lag", "dlq-filling", "consumer-group-stuck", "rebalancing", "broker-health"
+LAGS, DLQS, STUCK = "high-consumer-lag", "dlq-filling", "consumer-group-stuck"
+REBAL, BROKERS = "rebalancing", "broker-health"
 SHIPPED_BOOKS = load_all()
 POD, RMQ = "my-cluster-kafka-0", "rabbitmq-0.rabbitmq-nodes.apps:15692"
 
