@@ -105,3 +105,27 @@ def test_grafana_hmac_with_timestamp(alerting_bot: LocalBot, unique: str) -> Non
     assert tampered.status_code == 401 and "does not match the body" in tampered.json()["reason"]
     old = {**headers, "X-Grafana-Alerting-Signature-Timestamp": str(int(time.time()) - 600)}
     assert send(alerting_bot, None, source="grafana", token=None, raw=body, headers=old).status_code == 401
+
+
+@pytest.mark.parametrize(("alertname", "why"), [
+    # The name says dead letters: the DLQ runbook's matcher.
+    ("RabbitDLQDepthHigh", "by matcher `alertname=~(?i).*(dlq|dlx|dead.?letter|parking.?lot).*` "
+                           "(`alertname=RabbitDLQDepthHigh`)"),
+    # RabbitMQ's cluster-operator names it for any queue: the queue's name decides.
+    ("QueueIsGrowing", "by labels `queue=orders.dlq`, `vhost=/` (a dead-letter queue by its name)"),
+], ids=["by-name", "by-queue-label"])
+def test_a_dlq_alert_opens_a_dlq_incident_whose_timeline_says_why(alerting_bot: LocalBot, unique: str,
+                                                                   alertname: str, why: str) -> None:
+    labels = {"alertname": alertname, "severity": "warning", "queue": "orders.dlq", "vhost": "/",
+              "rabbitmq_cluster": "rmq"}
+    answer = send(alerting_bot, alertmanager(f"{{}}:{{alertname=\"{alertname}\",u=\"{unique}\"}}",
+                                             [am_alert(f"dlq-{unique}", labels, summary="orders.dlq is filling up")]))
+    assert answer.status_code == 200 and answer.json()["created"] is True
+    ref = answer.json()["incident"]
+    timeline = alerting_bot.slash(f"/incident timeline {ref}").json()["text"]
+    assert f"Routed to dlq-filling {why}." in timeline
+    parent = next(m for m in alerting_bot.slack.state.messages("C0INCIDENTS")
+                  if ref in m.text and m.thread_ts in (None, m.ts))
+    fields = [f["text"] for b in parent.blocks if b["type"] == "section" for f in b.get("fields", [])]
+    assert "*Runbook*\nDead-letter queue filling up" in fields
+    assert "*Subject*\ncluster `rmq`, queue `orders.dlq`" in fields

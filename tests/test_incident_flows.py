@@ -50,8 +50,9 @@ def test_alert_opens_a_thread_with_checklist_and_evidence(alerting_bot: LocalBot
     assert f"lag is uneven: {topic}[0] holds 100% of it" in evidence
     incident = service.get(alerting_bot.ctx.engine, ref)
     assert incident is not None and incident.subject.group == group and incident.runbook_id == "high-consumer-lag"
-    kinds = [e.kind for e in service.timeline(alerting_bot.ctx.engine, incident)]
-    assert kinds == ["opened", "check"]
+    events = service.timeline(alerting_bot.ctx.engine, incident)
+    assert [e.kind for e in events] == ["opened", "routed", "check"]
+    assert events[1].text == "Routed to high-consumer-lag by matcher `alertname=KafkaConsumerLagHigh`."
 
 
 def test_changes_post_one_update_and_resolution_asks_a_person(alerting_bot: LocalBot, unique: str) -> None:
@@ -88,7 +89,10 @@ def test_label_less_alert_follows_triage_and_says_what_it_saw(alerting_bot: Loca
     thread = alerting_bot.slack.state.messages("C0INCIDENTS", thread_ts=parent.ts)
     assert thread[0].text.startswith("Runbook: Triage an unrecognised alert")
     # right after the checklist, before the evidence of the first checks
-    assert thread[1].text == f"No runbook matched this alert, so it follows generic triage. Labels seen: alertname=Odd{unique}, env=prod."
+    assert thread[1].text == (f"No runbook matched this alert, so it follows generic triage. Labels seen: "
+                              f"alertname=Odd{unique}, env=prod. No runbook's matcher fits `alertname=Odd{unique}`, "
+                              f"and no label names a DLQ, consumer group, queue or broker (such as consumergroup, "
+                              f"group_id, topic, queue, instance or pod).")
     assert any(m.text.startswith("Kafka brokers:") for m in thread[2:])
     # one parent, posted once: never a second one posted and deleted again
     assert alerting_bot.slack.state.calls("chat.delete") == []

@@ -202,7 +202,9 @@ def test_grafana_example_becomes_an_incident(alerting_bot: LocalBot) -> None:
     assert "*Runbook*\nTriage an unrecognised alert" in fields_of(parent)
     thread = [m.text for m in alerting_bot.slack.state.messages("C0INCIDENTS", thread_ts=parent.ts)]
     assert ("No runbook matched this alert, so it follows generic triage. Labels seen: "
-            "alertname=High memory usage, team=blue, zone=us-1.") in thread
+            "alertname=High memory usage, team=blue, zone=us-1. No runbook's matcher fits "
+            "`alertname=High memory usage`, and no label names a DLQ, consumer group, queue or broker "
+            "(such as consumergroup, group_id, topic, queue, instance or pod).") in thread
 
 
 MISSING = [

@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from bot import db
+from bot.alerts import routing
 from bot.alerts.models import AlertBatch
 from bot.chat import ChatError, Content, Place, Posted
 from bot.evidence import checks
@@ -221,11 +222,9 @@ def after_alert(ctx: BotContext, outcome: Outcome) -> None:
     if incident is None or outcome.duplicate:
         return
     if outcome.created:
-        labels = ", ".join(f"{k}={v}" for k, v in sorted(incident.labels.items()))
         incident = announce(ctx, incident)  # the stale one has no thread yet
         if incident.runbook_id == "generic-triage":
-            post(ctx, incident, f"No runbook matched this alert, so it follows generic triage. Labels seen: "
-                                f"{escape(labels) or 'none'}.")
+            post(ctx, incident, routing.triage_note(incident.labels))
         # Announcements go out one at a time (an alert storm must not crowd out the
         # webhook, and Slack takes about a message a second per channel anyway); the
         # first checks wait on brokers, not on the interpreter, so they run beside them.

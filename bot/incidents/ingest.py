@@ -181,13 +181,16 @@ def _receive(conn: Connection, settings: Settings, runbooks: dict[str, Runbook],
         labels = {**batch.common_labels}
         for alert in batch.firing:
             labels = {**alert.labels, **labels}
-        book = routing.pick(runbooks, labels, batch.runbook)
+        route = routing.route(runbooks, labels, batch.runbook, settings.dlq)
+        book = runbooks[route.runbook_id]
         severity = max((Severity.parse(a.severity, Severity(book.severity)) for a in batch.firing),
                        key=lambda s: s.rank)
         incident = store.create(conn, title=batch.title, severity=severity, runbook_id=book.id,
                                 subject=routing.subject(labels), labels=labels, source=batch.source,
                                 opened_by=None, now=now)
         conn.execute(_INSERT_DEDUP, {"key": dedup_key(batch), "incident_id": incident.id})
+        store.add_event(conn, incident_id=incident.id, actor=batch.source, kind="routed", text=route.sentence,
+                        now=now, data={"rule": route.rule, "labels": route.labels})
         ladder.plan(conn, incident_id=incident.id, opened_at=now, settings=settings, runbook=book)
         pk, created = incident.id, True
     else:
