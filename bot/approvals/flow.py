@@ -200,8 +200,8 @@ def _progress(ctx: BotContext, request: Request):  # type: ignore[no-untyped-def
                 ctx.chat.update(posted[0], note)
             elif request.channel:
                 posted.append(ctx.chat.post(Place(request.channel, request.thread_ts), note))
-        except ChatError:
-            log.warning("could not post the progress of %s", request.id)  # the work goes on regardless
+        except ChatError as exc:  # the work goes on regardless
+            log.warning("could not post the progress of %s: %s", request.id, exc.code)
 
     return report
 
