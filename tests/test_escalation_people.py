@@ -132,3 +132,22 @@ def test_start_up_warns_about_each_unknown_id(tmp_path: Path, local_slack: Local
     assert [r.getMessage() for r in caplog.records] == [
         "escalation.platform_users: Slack does not know the user U0GHOST (or it is deactivated); the bot cannot "
         "mention or message it"]
+
+
+def test_serve_warns_at_start_up_about_each_unknown_id(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> None:
+    from tests.test_escalation_restart import serve
+
+    process = serve(tmp_path, local_slack, free_port(), extra_env={
+        "INCIDENTBOT_TEAMS__PAYMENTS__LEAD_USERS": '["U0NOBODY"]', "INCIDENTBOT_ESCALATION__PLATFORM_USERS": '["U0DAVE"]'})
+    try:
+        [log_file] = tmp_path.glob("serve-*.log")
+        wanted = "teams.payments.lead_users: Slack does not know the user U0NOBODY"
+        deadline = time.monotonic() + 30
+        while wanted not in log_file.read_text():
+            assert time.monotonic() < deadline, log_file.read_text()[-2000:]
+            time.sleep(0.1)
+        text = log_file.read_text()
+        assert "U0DAVE" not in text and "Traceback" not in text
+    finally:
+        process.terminate()
+        process.wait(20)
