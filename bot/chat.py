@@ -100,3 +100,7 @@ class Chat(Protocol):
 
     def members(self, usergroup: str) -> set[str]:
         """The people in a user group."""
+
+    def unknown_people(self, user_ids: Sequence[str], usergroup_ids: Sequence[str]) -> list[str]:
+        """The given user and user-group ids the workspace does not know (or has
+        deactivated), in the order given; ChatError when it cannot be asked."""

@@ -29,6 +29,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _people_problems(settings: config.Settings) -> list[str]:
+    """The configured user and user-group ids Slack does not know, or why they were
+    not checked: checking the configuration must work without Slack."""
+    from bot.app import people
+    from bot.chat import ChatError
+    from bot.slack.chat import SlackChat
+    from bot.slack.client import make_client
+
+    if not people.configured(settings):
+        return []
+    token = settings.slack.bot_token
+    if token is None:
+        return ["Slack user and user-group ids not checked: slack.bot_token is not set"]
+    chat = SlackChat(make_client(token.get_secret_value(), settings.slack.api_url, timeout=5, retries=False))
+    try:
+        return people.unknown(chat, settings)
+    except ChatError as exc:
+        why = "Slack cannot be reached" if exc.code == "connection_error" else f"Slack answered `{exc.code}`"
+        return [f"Slack user and user-group ids not checked: {why}"]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -44,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         print(json.dumps(config.masked(settings), indent=2))
         print(f"configuration OK; {plural(len(books), 'runbook')} valid ({', '.join(books)})", file=sys.stderr)
+        for line in _people_problems(settings):
+            print(f"incidentbot: warning: {line}", file=sys.stderr)
         return 0
     logs.setup(settings)
     if args.command == "serve":

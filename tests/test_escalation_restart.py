@@ -21,8 +21,10 @@ from tests.conftest import BOT_TOKEN, KAFKA, RABBIT_MGMT, RABBIT_PORT, SIGNING_S
 SCALE = 60  # a minute lasts a second
 
 
-def serve(tmp_path: Path, slack: LocalSlack, port: int, database_url: str | None = None) -> subprocess.Popen[bytes]:
-    """`incidentbot serve` as a separate process, on the ladder's fast clock."""
+def serve(tmp_path: Path, slack: LocalSlack, port: int, database_url: str | None = None,
+          extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`incidentbot serve` as a separate process, on the ladder's fast clock; its
+    log goes to tmp_path/serve-<time>.log."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("INCIDENTBOT_")}
     env.update({
         "INCIDENTBOT_DATABASE_URL": database_url or f"sqlite:///{tmp_path / 'bot.db'}",
@@ -32,7 +34,7 @@ def serve(tmp_path: Path, slack: LocalSlack, port: int, database_url: str | None
         "INCIDENTBOT_RABBITMQ__LOCAL__MANAGEMENT_URL": RABBIT_MGMT,
         "INCIDENTBOT_ALERTS__SOURCES__GENERIC__BEARER_TOKEN": TOKEN,
         "INCIDENTBOT_ESCALATION__TIME_SCALE": str(SCALE), "INCIDENTBOT_INCIDENTS__FIRST_CHECKS": "0",
-        "INCIDENTBOT_ESCALATION__LATE_NOTE_SECONDS": "1",
+        "INCIDENTBOT_ESCALATION__LATE_NOTE_SECONDS": "1", **(extra_env or {}),
     })
     process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], env=env, stdout=subprocess.DEVNULL,
                                stderr=open(tmp_path / f"serve-{time.time():.0f}.log", "wb"))

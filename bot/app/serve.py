@@ -10,7 +10,7 @@ import threading
 
 from slack_sdk.errors import SlackApiError
 
-from bot.app import context, web
+from bot.app import context, people, web
 from bot.config import Settings
 from bot.httpserver import HttpServer
 from bot.incidents import flows
@@ -95,6 +95,8 @@ def serve(settings: Settings) -> None:
         log.info("incidentbot listening on %s (POST /slack/events, POST /alerts/<source>, GET /healthz /readyz /metrics)",
                  server.url)
     ctx.start_timers()
+    # Asked of Slack in the background: a slow Slack must not hold up start-up.
+    ctx.work.submit(lambda: people.warn_unknown(ctx.chat, settings))
     pending = flows.sweep(ctx)  # incidents stored while Slack could not be reached
     if pending:
         log.info("announcing %d incident(s) that were never posted to Slack", pending)

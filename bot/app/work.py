@@ -14,6 +14,8 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from bot.chat import ChatError
+
 log = logging.getLogger(__name__)
 
 
@@ -68,9 +70,14 @@ class WorkPool:
         def run() -> None:
             try:
                 fn()
-            except Exception:
+            except Exception as exc:
                 ref = uuid.uuid4().hex[:8]
-                log.exception("background work failed (ref %s)", ref)
+                if isinstance(exc, ChatError):
+                    # The chat said no, after its own retries: its error code says why,
+                    # and a traceback through the HTTP client would bury it.
+                    log.warning("background work stopped (ref %s): the chat answered %s", ref, exc.code)
+                else:
+                    log.exception("background work failed (ref %s)", ref)
                 if on_error is not None:
                     try:
                         on_error(ref)

@@ -71,7 +71,17 @@ def refresh_card(ctx: BotContext, request_id: str, extra: list[str] | None = Non
     request = store.get(ctx.engine, request_id)
     if request is None or not request.card_ts or not request.channel:
         return
-    ctx.chat.update(Posted(request.channel, request.card_ts), ApprovalCard(request, approvers_label(ctx), extra or []))
+    shown = ApprovalCard(request, approvers_label(ctx), extra or [])
+    try:
+        ctx.chat.update(Posted(request.channel, request.card_ts), shown)
+    except ChatError as exc:
+        if exc.code != "message_not_found":
+            raise
+        # Someone deleted the card (or the chat forgot it): its buttons must stay reachable.
+        log.warning("approval card of %s is gone (%s); posting it again", request.id, exc.code)
+        posted = ctx.chat.post(Place(request.channel, request.thread_ts), shown)
+        store.set_card(ctx.engine, request.id, channel=posted.channel, card_ts=posted.ts, thread_ts=request.thread_ts)
+        _record(ctx, request, "bot", "card_reposted", f"its card was gone ({exc.code}) and was posted again")
 
 
 def request_approval(ctx: BotContext, plan: Plan, *, requester: str, incident: Incident | None,
@@ -190,8 +200,8 @@ def _progress(ctx: BotContext, request: Request):  # type: ignore[no-untyped-def
                 ctx.chat.update(posted[0], note)
             elif request.channel:
                 posted.append(ctx.chat.post(Place(request.channel, request.thread_ts), note))
-        except ChatError:
-            log.warning("could not post the progress of %s", request.id)  # the work goes on regardless
+        except ChatError as exc:  # the work goes on regardless
+            log.warning("could not post the progress of %s: %s", request.id, exc.code)
 
     return report
 

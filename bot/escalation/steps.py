@@ -15,6 +15,7 @@ from bot.health.verdict import Level
 from bot.incidents import flows, ladder, service, store
 from bot.incidents.ladder import Step
 from bot.incidents.model import Incident, Status
+from bot.reports.markup import channel as channel_mention
 from bot.reports.markup import escape, link, user, users
 from bot.reports.report import Report
 from bot.runbooks import Check
@@ -27,13 +28,81 @@ log = logging.getLogger(__name__)
 EVIDENCE_MAX_AGE = 5.0  # seconds a probe's report may be shared between incidents' steps
 
 
-def direct_message(ctx: BotContext, people: list[str], text: str) -> None:
+# Seconds before each further try of a direct message Slack could not take for now
+# (after the client's own retries of 429s, 5xx and dropped connections).
+DM_RETRY_DELAYS: tuple[float, ...] = (1.0, 5.0, 20.0)
+# Why Slack refuses a direct message for good, as the thread says it.
+DM_REFUSALS = {
+    "user_not_found": "this workspace has no such user",
+    "user_disabled": "the account is deactivated",
+    "cannot_dm_bot": "it is a bot, and bots cannot be sent direct messages",
+    "channel_not_found": "Slack found no conversation with them",
+    "not_allowed_token_type": "the bot's token may not send direct messages",
+    "missing_scope": "the Slack app lacks the im:write scope",
+}
+
+
+def direct_message(ctx: BotContext, incident: Incident, people: list[str], text: str, setting: str) -> None:
+    """Each DM on its own, after the thread post: one that fails never undoes the
+    mention already in the thread. A refusal for good is said in the thread, naming
+    `setting` (where the id is configured); a passing failure is tried again on the
+    work pool, without posting anything else a second time."""
     for person in people:
-        ctx.chat.direct(person, text)
+        try:
+            ctx.chat.direct(person, text)
+        except ChatError as exc:
+            if not exc.transient:
+                _dm_refused(ctx, incident, person, setting, exc.code)
+                continue
+            log.warning("direct message to %s for %s failed (%s); trying again", person, incident.ref, exc.code)
+            ctx.work.submit(lambda person=person: _retry_direct(ctx, incident, person, text, setting))
+
+
+def _retry_direct(ctx: BotContext, incident: Incident, person: str, text: str, setting: str) -> None:
+    code = "unknown_error"
+    for delay in DM_RETRY_DELAYS:
+        time.sleep(delay)
+        try:
+            ctx.chat.direct(person, text)
+        except ChatError as exc:
+            if not exc.transient:
+                _dm_refused(ctx, incident, person, setting, exc.code)
+                return
+            code = exc.code
+            log.warning("direct message to %s for %s failed again (%s)", person, incident.ref, code)
+            continue
+        service.record(ctx.engine, incident, actor="bot", kind="escalation.dm_retried", now=time.time(),
+                       text=f"Direct message to {user(person)} sent on a later try")
+        return
+    _say_dm_failed(ctx, incident, person, f"Slack kept answering `{code}` after {len(DM_RETRY_DELAYS) + 1} tries",
+                   code, setting)
+
+
+def _dm_refused(ctx: BotContext, incident: Incident, person: str, setting: str, code: str) -> None:
+    reason = DM_REFUSALS.get(code, "Slack refused it")
+    _say_dm_failed(ctx, incident, person, f"{reason} (`{code}`); check `{setting}`", code, setting)
+
+
+def _say_dm_failed(ctx: BotContext, incident: Incident, person: str, why: str, code: str, setting: str) -> None:
+    line = f":warning: Could not send `{person}` a direct message: {why}."
+    log.warning("direct message to %s for %s not sent: %s (setting %s)", person, incident.ref, code, setting)
+    service.record(ctx.engine, incident, actor="bot", kind="escalation.dm_failed", now=time.time(),
+                   text=line.removeprefix(":warning: "), data={"user": person, "error": code, "setting": setting})
+    try:
+        flows.post(ctx, incident, line)
+    except ChatError as exc:  # the timeline has it; the step itself was posted
+        log.warning("could not say in %s's thread that a DM failed: %s", incident.ref, exc.code)
 
 
 def permalink(ctx: BotContext, incident: Incident) -> str:
-    return ctx.chat.link(flows.parent(flows.ensure_parent(ctx, incident)))
+    """The thread's link for a DM; the channel's name when Slack cannot give one,
+    which must not fail a step whose thread post is already out."""
+    incident = flows.ensure_parent(ctx, incident)
+    try:
+        return ctx.chat.link(flows.parent(incident))
+    except ChatError as exc:
+        log.warning("no link to %s's thread (%s)", incident.ref, exc.code)
+        return f"the {incident.ref} thread in {channel_mention(incident.channel or '')}"
 
 
 def _lag_change(ctx: BotContext, incident: Incident) -> str | None:
@@ -111,8 +180,9 @@ def platform(ctx: BotContext, incident: Incident, header: str, forced: bool = Fa
     flows.post(ctx, incident, f"{header}\n{who}: platform escalation for {incident.ref}. {escape(why)}")
     for report in at_fault:
         flows.post_report(ctx, incident, report, "bot", header)
-    direct_message(ctx, e.platform_users, f"You are paged for {incident.ref} ({incident.severity.value}): "
-                                          f"{incident.title}. Brokers at fault: {why}. Thread: {permalink(ctx, incident)}")
+    direct_message(ctx, incident, e.platform_users,
+                   f"You are paged for {incident.ref} ({incident.severity.value}): {incident.title}. "
+                   f"Brokers at fault: {why}. Thread: {permalink(ctx, incident)}", "escalation.platform_users")
 
 
 def lead(ctx: BotContext, incident: Incident, header: str) -> None:
@@ -132,7 +202,7 @@ def lead(ctx: BotContext, incident: Incident, header: str) -> None:
                f"{incident.title}. Subject: {s.describe()}. Commander: "
                f"{user(incident.commander) if incident.commander else 'nobody yet'}. "
                f"Thread: {permalink(ctx, incident)}")
-    direct_message(ctx, team.lead_users, summary)
+    direct_message(ctx, incident, team.lead_users, summary, f"teams.{team_name}.lead_users")
 
 
 KINDS: dict[str, Callable[["BotContext", Incident, str], None]] = {
@@ -170,8 +240,9 @@ def _post(ctx: BotContext, incident: Incident, step: Step, late: float) -> None:
     header = f":alarm_clock: *{step.minute:g}-minute step*: {step.label}{note}."
     try:
         KINDS[step.kind](ctx, fresh, header)
-    except ChatError as exc:  # after the client's own retries (429, 5xx, network)
+    except ChatError as exc:  # a thread post, after the client's own retries (429, 5xx, network)
         error = exc.code
+        log.warning("%g-minute step of %s not posted: %s; retried at the next start", step.minute, fresh.ref, error)
         ladder.finish(ctx.engine, step, status="failed", now=time.time(), late_by=late, error=error)
         service.record(ctx.engine, fresh, actor="bot", kind="escalation.failed", now=time.time(),
                        text=f"{step.minute:g}-minute step ({step.label}) could not be posted: {error}; "

@@ -80,11 +80,44 @@ def ensure_parent(ctx: BotContext, incident: Incident) -> Incident:
     return reload(ctx, incident)
 
 
+# Errors of an edit that mean the message is gone (deleted by a person, or a chat
+# that forgot it): the bot posts it again rather than failing on every update.
+PARENT_GONE = {"message_not_found", "channel_not_found"}
+CHECKLIST_GONE = {"message_not_found"}
+
+
 def refresh_parent(ctx: BotContext, incident: Incident) -> None:
     incident = reload(ctx, incident)
     if not incident.thread_ts or not incident.channel:
         return
-    ctx.chat.update(parent(incident), card(ctx, incident))
+    try:
+        ctx.chat.update(parent(incident), card(ctx, incident))
+    except ChatError as exc:
+        if exc.code not in PARENT_GONE:
+            raise
+        repost_parent(ctx, incident, exc.code)
+
+
+def repost_parent(ctx: BotContext, incident: Incident, why: str) -> Incident:
+    """Post the card again in the incidents channel. Its ts is the thread's, so the
+    incident moves to a new thread, which says so; the old replies stay where they were."""
+    log.warning("%s: its message is gone (%s); posting it again", incident.ref, why)
+    old = parent(incident)
+    posted = ctx.chat.post(Place(ctx.settings.slack.incidents_channel), card(ctx, incident))
+    now = time.time()
+    with db.write(ctx.engine) as conn:
+        store.set_fields(conn, incident_id=incident.id, now=now, channel=posted.channel, thread_ts=posted.ts,
+                         checklist_ts=None)
+        store.add_event(conn, incident_id=incident.id, actor="bot", kind="parent.reposted", now=now,
+                        text=f"The incident's message was gone ({why}); posted again, with a new thread",
+                        data={"old_channel": old.channel, "old_ts": old.ts, "channel": posted.channel,
+                              "ts": posted.ts})
+    ctx.chat.post(posted.thread(), f"{incident.ref}'s message was gone from the channel (`{why}`), so it was "
+                                   "posted again and this is its thread now; earlier replies stay under the old "
+                                   "message, and `/incident timeline` has the whole story.")
+    fresh = reload(ctx, incident)
+    post_checklist(ctx, fresh)  # its buttons belong with the incident's new thread
+    return fresh
 
 
 def post(ctx: BotContext, incident: Incident, content: Content) -> str:
@@ -129,7 +162,15 @@ def refresh_checklist(ctx: BotContext, incident: Incident) -> None:
     incident = reload(ctx, incident)
     if not incident.checklist_ts or not incident.channel:
         return
-    ctx.chat.update(Posted(incident.channel, incident.checklist_ts), checklist(ctx, incident))
+    try:
+        ctx.chat.update(Posted(incident.channel, incident.checklist_ts), checklist(ctx, incident))
+    except ChatError as exc:
+        if exc.code not in CHECKLIST_GONE:
+            raise
+        log.warning("%s: its checklist is gone (%s); posting it again", incident.ref, exc.code)
+        post_checklist(ctx, incident)
+        service.record(ctx.engine, incident, actor="bot", kind="checklist.reposted", now=time.time(),
+                       text=f"The checklist was gone ({exc.code}); posted again in the thread")
 
 
 def run_step(ctx: BotContext, incident: Incident, step_id: str, actor: str) -> None:

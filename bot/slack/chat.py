@@ -116,3 +116,23 @@ class SlackChat:
         with self._members_lock:
             self._members[usergroup] = (time.monotonic(), found)
         return found
+
+    def unknown_people(self, user_ids: Sequence[str], usergroup_ids: Sequence[str]) -> list[str]:
+        unknown: list[str] = []
+        for user_id in dict.fromkeys(user_ids):
+            try:
+                with _translated():
+                    found = self.client.users_info(user=user_id)["user"]
+            except ChatError as exc:
+                if exc.code != "user_not_found":
+                    raise
+                unknown.append(user_id)
+                continue
+            if found.get("deleted"):
+                unknown.append(user_id)
+        if usergroup_ids:
+            with _translated():
+                groups = self.client.usergroups_list(include_disabled=False)["usergroups"]
+            known = {str(g["id"]) for g in groups}
+            unknown += [g for g in dict.fromkeys(usergroup_ids) if g not in known]
+        return unknown

@@ -69,14 +69,16 @@ class CountingWebClient(WebClient):
             raise
 
 
-def make_client(token: str, api_url: str | None = None) -> WebClient:
+def make_client(token: str, api_url: str | None = None, *, timeout: int = 10, retries: bool = True) -> WebClient:
+    """The bot's client; without `retries` (a one-off check such as check-config)
+    an unreachable Slack is reported at once instead of after the retries' back-off."""
     return CountingWebClient(
         token=token,
         base_url=api_url or SLACK_API_URL,
-        timeout=10,
+        timeout=timeout,
         retry_handlers=[
             RateLimitErrorRetryHandler(max_retry_count=3),
             ServerErrorRetryHandler(max_retry_count=2),
             ConnectionErrorRetryHandler(max_retry_count=2),
-        ],
+        ] if retries else [],
     )
