@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from bot.chat import Attachment
-from bot.text import plural
 from bot.evidence import lag, lag_history
 from bot.probes import kafka_lag
 from bot.reports import lag as render_lag
+from bot.text import plural
 from commands import args, common
 from commands.base import CommandSpec, Deferred, Invocation, Reply, UsageError
 
