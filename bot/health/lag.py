@@ -13,6 +13,8 @@ from bot.probes.lag_models import GroupLag, PartitionLag
 from bot.text import plural
 
 PartitionKey = tuple[str, str, int]
+# Group states in which no member reads (Kafka's tool shows them without consumers).
+INACTIVE = ("Empty", "Dead")
 
 
 @dataclass
@@ -98,7 +100,13 @@ def judge(a: GroupAssessment, t: Thresholds) -> Verdict:
     if growth is not None and growth > t.lag_growth_per_minute:
         reasons.append((Level.WARNING, f"{g.group}'s lag grows {_n(growth)} messages/minute "
                                        f"(warning above {_n(t.lag_growth_per_minute)})"))
-    stuck = [p for p in a.partitions if p.status in (Status.STALL, Status.STOP)]
+    # Burrow's STOP at a glance: an inactive group with messages waiting is stuck
+    # whatever the size of its lag; no trend is needed to see that nobody reads.
+    nobody = g.state in INACTIVE and total > 0
+    if nobody:
+        reasons.append((Level.WARNING, f"{g.group}: nobody is reading: the group is {g.state} with "
+                                       f"{plural(total, 'message')} waiting"))
+    stuck = [p for p in a.partitions if p.status is Status.STALL or (p.status is Status.STOP and not nobody)]
     if stuck:
         kind = "no consumer is committing" if stuck[0].status is Status.STOP else "consumers are not advancing"
         reasons.append((Level.WARNING, f"{g.group}: committed offsets stand still on "
