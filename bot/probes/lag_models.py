@@ -28,6 +28,10 @@ class PartitionLag(BaseModel):
     # Retention deleted messages the group had not read yet: Kafka's tool counts them as
     # lag, but they can never be consumed; `lag` then counts from the log start instead.
     retention_skipped: int = 0
+    # The first unconsumed record (at the committed offset), when it was read: its
+    # timestamp in ms and the timestamp's type. Kafka's own answer to "since when".
+    oldest_unread_ms: int | None = None
+    oldest_unread_type: str | None = None  # "CreateTime" or "LogAppendTime"
 
     @property
     def cli_lag(self) -> int | None:
@@ -71,3 +75,6 @@ class LagSnapshot(BaseModel):
     groups: list[GroupLag]
     partitions_per_topic: dict[str, int] = Field(default_factory=dict)
     elapsed_ms: float = 0.0
+    # Lagging partitions whose oldest unread record was wanted but not read (bounded
+    # count, deadline, or no record there); None when no record was looked for.
+    oldest_unread_missed: int | None = None
