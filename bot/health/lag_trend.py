@@ -71,10 +71,11 @@ def growth_per_minute(first: list[Sample], last: list[Sample]) -> float | None:
 
 def seconds_behind(samples: list[Sample], committed: int | None, now: float) -> float | None:
     """How old the next message the group will read is, estimated from when the log
-    end passed the committed offset. None when the samples cannot tell."""
+    end passed the committed offset (samples oldest first, as stored). None when
+    the samples cannot tell."""
     if committed is None or not samples:
         return None
-    ends = sorted(((s.taken_at, s.log_end) for s in samples), key=lambda p: p[0])
+    ends = [(s.taken_at, s.log_end) for s in samples]
     if committed >= ends[-1][1]:
         return 0.0
     for (t0, e0), (t1, e1) in zip(ends, ends[1:]):

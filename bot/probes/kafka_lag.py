@@ -4,8 +4,8 @@
 - one ListGroups (only when every group is wanted),
 - one DescribeGroups for all groups,
 - one OffsetFetch per group, all in flight at once (the protocol takes one group a call),
-- one Metadata request for partition counts,
-- one ListOffsets for the log ends and one for the log starts of every partition.
+- one ListOffsets for the log ends and one for the log starts of every partition,
+- one Metadata request for the partition counts of the groups' topics (not all topics).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from confluent_kafka import (TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME, Consumer, ConsumerGroupState,
-                             ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition)
+                             ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicCollection,
+                             TopicPartition)
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from bot.probes.lag_models import GroupLag, LagSnapshot, Member, PartitionLag
@@ -101,10 +102,6 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
         g: admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(g)], request_timeout=timeout)[g]
         for g in ids
     }
-    try:  # blocks; the requests above are in flight meanwhile
-        metadata = admin.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise KafkaUnavailable(f"reading cluster metadata failed: {_error_text(exc)}") from None
 
     groups_out: list[GroupLag] = []
     wanted: set[tuple[str, int]] = set()
@@ -117,17 +114,15 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
         committed, offsets_error = _wait(committed_futures[g], timeout + 1)
         group = _group(cluster, g, description, describe_error or offsets_error, listed.get(g))
         by_partition: dict[tuple[str, int], PartitionLag] = {}
-        # model_construct: the values come typed from the client, and validating
-        # every row costs more than the rest of the loop at thousands of groups.
         for tp in committed.topic_partitions if committed else []:
             if tp.error is None and tp.offset >= 0:
-                by_partition[(tp.topic, tp.partition)] = PartitionLag.model_construct(
+                by_partition[(tp.topic, tp.partition)] = PartitionLag(
                     topic=tp.topic, partition=tp.partition, committed=tp.offset, log_start=0, log_end=0)
         for member in group.members:
             for t, p in member.partitions:
                 row = by_partition.get((t, p))
                 if row is None:
-                    row = by_partition[(t, p)] = PartitionLag.model_construct(
+                    row = by_partition[(t, p)] = PartitionLag(
                         topic=t, partition=p, committed=None, log_start=0, log_end=0)
                 row.member_id, row.client_id, row.host = member.member_id, member.client_id, member.host
         if topic is not None:
@@ -136,6 +131,14 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
         wanted.update(by_partition)
         groups_out.append(group)
 
+    failed = [g.error for g in groups_out if g.error]
+    if len(failed) == len(groups_out) and not wanted:
+        raise KafkaUnavailable(f"reading consumer groups failed: {failed[0]}")
+    # Partition counts of the groups' topics only, in flight with the ListOffsets
+    # below: the whole cluster's metadata (thousands of topics on a shared cluster)
+    # costs more than everything else the probe does.
+    topics = sorted({t for t, _ in wanted})
+    described_topics = admin.describe_topics(TopicCollection(topics), request_timeout=timeout) if topics else {}
     ends = _offsets(admin, wanted, OffsetSpec.latest(), timeout)
     starts = _offsets(admin, wanted, OffsetSpec.earliest(), timeout)
     for group in groups_out:
@@ -151,9 +154,11 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
         if missing:
             note = f"log offsets unavailable for {plural(missing, 'partition')}: topic deleted or leader offline"
             group.error = f"{group.error}; {note}" if group.error else note
-    # Only the groups' topics: a shared cluster holds thousands of others.
-    read = {p.topic for g in groups_out for p in g.partitions}
-    counts = {t: len(metadata.topics[t].partitions) for t in sorted(read) if t in metadata.topics}
+    counts: dict[str, int] = {}
+    for name, future in described_topics.items():
+        description, _ = _wait(future, timeout + 1)
+        if description is not None:  # a deleted topic has no count; its rows are gone too
+            counts[name] = len(description.partitions)
     return LagSnapshot(cluster=cluster, taken_at=taken_at, groups=groups_out, partitions_per_topic=counts,
                        elapsed_ms=round((time.perf_counter() - started) * 1000, 1))
 

@@ -3,6 +3,7 @@ record's timestamp when it is usable, else estimated from samples, and marked so
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
@@ -58,7 +59,7 @@ def report_of(*rows: PartitionLag, missed: int = 0) -> LagReport:
 
 def test_the_group_shows_its_worst_partition_with_its_source() -> None:
     exact = row(ts=int((NOW - 42) * 1000))
-    estimated = row(committed=100).model_copy(update={"partition": 1})
+    estimated = replace(row(committed=100), partition=1)
     shown = render.group_report(report_of(exact, estimated), "127.0.0.1:9092")
     # partition 1 (≈ 120 s from samples) is worse than partition 0 (42 s read)
     assert "behind ≈ 2m 00s (from samples)" in shown.notes[0]
