@@ -164,15 +164,17 @@ def judge(a: GroupAssessment, t: Thresholds) -> Verdict:
 
 def slow_partitions(g: GroupLag) -> str | None:
     """The guide's "slow partition" sign: lag far from uniform across partitions."""
-    lags = [p.lag or 0 for p in g.partitions if p.committed is not None]
-    if len(lags) < 2 or sum(lags) == 0:
+    rows = [p for p in g.partitions if p.committed is not None]
+    lags = [p.lag or 0 for p in rows]
+    total = sum(lags)
+    if len(lags) < 2 or total == 0:
         return None
-    mean = sum(lags) / len(lags)
-    worst = max(g.partitions, key=lambda p: p.lag or 0)
-    if (worst.lag or 0) >= 2 * mean and (worst.lag or 0) - mean >= 100:
-        share = 100 * (worst.lag or 0) / sum(lags)
-        return (f"lag is uneven: {worst.topic}[{worst.partition}] holds {share:.0f}% of it "
-                f"({_n(worst.lag or 0)} of {_n(sum(lags))}) — a slow partition")
+    mean = total / len(lags)
+    most = max(lags)
+    if most >= 2 * mean and most - mean >= 100:
+        worst = rows[lags.index(most)]
+        return (f"lag is uneven: {worst.topic}[{worst.partition}] holds {100 * most / total:.0f}% of it "
+                f"({_n(most)} of {_n(total)}) — a slow partition")
     return None
 
 

@@ -4,6 +4,7 @@ does) and when the group will catch up. Pure functions; no clock, no database.""
 
 from __future__ import annotations
 
+import operator
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -43,11 +44,13 @@ def status(samples: list[Sample], has_members: bool, min_span: float = MIN_SPAN_
     if len(points) < 2:
         return None
     committed = [s.committed for s in points]
-    lags = [s.lag or 0 for s in points]
-    if any(b < a for a, b in zip(committed, committed[1:])):  # type: ignore[operator]
+    if any(map(operator.lt, committed[1:], committed)):  # an offset below its predecessor
         return Status.REWIND
-    if lags[-1] == 0 or points[-1].taken_at - points[0].taken_at < min_span:
+    # The usual answers first, before the window's lags are worked out (this runs for
+    # every partition of every group at each look).
+    if (points[-1].lag or 0) == 0 or points[-1].taken_at - points[0].taken_at < min_span:
         return Status.OK
+    lags = [s.lag or 0 for s in points]
     if len(set(committed)) == 1 and all(lag > 0 for lag in lags):
         return Status.STALL if has_members else Status.STOP
     if len(lags) >= 3 and all(b > a for a, b in zip(lags, lags[1:])):
