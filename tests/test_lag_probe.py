@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from bot import db
 from bot.evidence import lag
@@ -126,6 +127,15 @@ def test_unreachable_cluster_answers_within_the_timeout(tmp_path: Path) -> None:
     started = time.monotonic()
     with pytest.raises(kafka_lag.KafkaUnavailable):
         lag.record_and_assess(Clients(settings), engine, settings.thresholds, cluster="local")
+    assert time.monotonic() - started < 4
+
+
+def test_unreachable_cluster_for_a_named_group_answers_within_the_timeout() -> None:
+    # The probe reads no cluster-wide metadata: the groups' own requests tell.
+    admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{free_port()}", "log_level": 0})
+    started = time.monotonic()
+    with pytest.raises(kafka_lag.KafkaUnavailable, match="reading consumer groups failed"):
+        kafka_lag.snapshot(admin, "local", ["billing"], timeout=2)
     assert time.monotonic() - started < 4
 
 

@@ -35,6 +35,10 @@ STATE_NAMES = {
 }
 
 
+# How librdkafka and _wait word "the cluster did not answer".
+UNREACHABLE = ("Timed out", "no answer within", "ransport", "broker connections are down")
+
+
 class KafkaUnavailable(Exception):
     """The cluster did not answer in time; the message names what was tried."""
 
@@ -131,7 +135,10 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
         wanted.update(by_partition)
         groups_out.append(group)
 
-    failed = [g.error for g in groups_out if g.error]
+    # No cluster metadata is read up front any more, so an unreachable cluster shows
+    # here: every group timed out. (A refused group, e.g. not authorised, stays a
+    # group's error, judged with the group.)
+    failed = [g.error for g in groups_out if g.error and any(s in g.error for s in UNREACHABLE)]
     if len(failed) == len(groups_out) and not wanted:
         raise KafkaUnavailable(f"reading consumer groups failed: {failed[0]}")
     # Partition counts of the groups' topics only, in flight with the ListOffsets
