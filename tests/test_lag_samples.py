@@ -3,17 +3,41 @@ insert goes through the driver's own paramstyle, so each needs its proof."""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, text
 
 from bot import db
 from bot.evidence import lag_history
 from bot.health.lag_trend import Sample
 from bot.probes.lag_models import GroupLag, LagSnapshot, PartitionLag
-from tests.test_escalation_replicas import database  # noqa: F401 - the PostgreSQL fixture
+
+POSTGRES = f"postgresql+psycopg://postgres@127.0.0.1:{os.environ.get('POSTGRES_PORT', '5433')}"
+
+
+@pytest.fixture
+def pg_engine() -> Iterator[Engine]:
+    """An engine on a database of its own on the shared PostgreSQL, dropped afterwards."""
+    name = f"lag_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - a missing server is a failure with its reason, not a skip
+        pytest.fail(f"PostgreSQL at {POSTGRES} is not reachable ({type(exc).__name__})", pytrace=False)
+    engine = db.create(f"{POSTGRES}/{name}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def snap(at: float, committed: int | None, log_end: int) -> LagSnapshot:
@@ -42,9 +66,5 @@ def test_samples_round_trip_on_sqlite(tmp_path: Path) -> None:
     round_trip(db.create(f"sqlite:///{tmp_path / 'bot.db'}"))
 
 
-def test_samples_round_trip_on_postgresql(database: str) -> None:  # noqa: F811
-    engine = db.create(database)
-    try:
-        round_trip(engine)
-    finally:
-        engine.dispose()
+def test_samples_round_trip_on_postgresql(pg_engine: Engine) -> None:
+    round_trip(pg_engine)
