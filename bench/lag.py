@@ -11,6 +11,7 @@ Target: bot_ms (median) <= 300, speedup >= 10, mismatches 0.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import statistics
 import sys
@@ -37,6 +38,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=12)
     parser.add_argument("--messages", type=int, default=500, help="per partition")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--profile", metavar="PATH", help="write cProfile stats of the timed runs to PATH")
     args = parser.parse_args()
 
     run = uuid.uuid4().hex[:8]
@@ -66,10 +68,17 @@ def main() -> None:
         # connect, warm up
         lag.record_and_assess(clients, engine, settings.thresholds, cluster="local", groups=groups[:1])
         timings, report = [], None
+        profiler = cProfile.Profile() if args.profile else None
         for _ in range(args.runs):
             started = time.perf_counter()
+            if profiler:
+                profiler.enable()
             report = lag.record_and_assess(clients, engine, settings.thresholds, cluster="local")
+            if profiler:
+                profiler.disable()
             timings.append((time.perf_counter() - started) * 1000)
+        if profiler:
+            profiler.dump_stats(args.profile)
 
     started = time.perf_counter()
     cli_rows, _ = kafka_tool.describe(args.bootstrap)

@@ -43,6 +43,14 @@ def produce(topic: str, counts: dict[int, int], headers: list[tuple[str, bytes]]
     assert producer.flush(30) == 0
 
 
+def produce_at(topic: str, partition: int, timestamps_ms: list[int]) -> None:
+    """One record per timestamp (CreateTime, as a producer sets it) into `partition`."""
+    producer = Producer({"bootstrap.servers": KAFKA, "linger.ms": 5})
+    for i, ts in enumerate(timestamps_ms):
+        producer.produce(topic, value=f"message {i}".encode(), partition=partition, timestamp=ts)
+    assert producer.flush(30) == 0
+
+
 def commit(group: str, offsets: dict[tuple[str, int], int]) -> None:
     """Commit offsets for a group without joining it (as an assign() user would)."""
     consumer = Consumer({"bootstrap.servers": KAFKA, "group.id": group, "enable.auto.commit": False})

@@ -25,14 +25,31 @@ def test_lag_for_one_group_shows_exact_numbers(bot: LocalBot, unique: str) -> No
     post = _posted(bot)
     assert post["response_type"] == "in_channel"
     text = post["text"]
-    assert f"Consumer lag: {group} (local): OK: {group} lags 20 messages" in text
+    # Nobody reads an Empty group: its 20 waiting messages make it stuck, not OK.
+    assert (f"Consumer lag: {group} (local): WARNING: {group}: nobody is reading: "
+            f"the group is Empty with 20 messages waiting") in text
     lines = [line.split() for line in text.splitlines() if line.startswith(topic + " ")]
     assert [row[:5] for row in lines] == [[topic, "0", "10", "30", "20"], [topic, "1", "12", "12", "0"]]
+    assert lines[1][6] == "-"  # caught up: nothing behind
+    assert "(oldest unread record)" in text  # the first look already knows how long partition 0 waits
     assert "kafka-consumer-groups.sh --bootstrap-server" in text and f"--group {group}" in text
     assert f"{topic}: no active consumer; up to 3 can work in parallel." in text
     blocks = post["blocks"]
     assert blocks[0]["type"] == "header"
-    assert ":large_green_circle: *OK*" in blocks[1]["text"]["text"]
+    assert ":large_yellow_circle: *WARNING*" in blocks[1]["text"]["text"]
+
+
+def test_an_empty_group_with_messages_waiting_is_stuck_not_ok(bot: LocalBot, unique: str) -> None:
+    topic, group = f"stuck-{unique}", f"stuck-{unique}"
+    kf.create_topic(topic, 2)
+    kf.produce(topic, {0: 3_000, 1: 405})
+    kf.commit(group, {(topic, 0): 0, (topic, 1): 0})
+    bot.slash(f"/lag {group}")
+    post = _posted(bot)
+    assert post["text"].startswith(f"Consumer lag: {group} (local): WARNING: {group}: nobody is reading: "
+                                   "the group is Empty with 3,405 messages waiting")
+    assert ":large_yellow_circle: *WARNING*" in post["blocks"][1]["text"]["text"]
+    assert "State Empty · 0 members · lag 3,405" in post["text"]
 
 
 def test_lag_through_the_umbrella_and_all_groups(bot: LocalBot, unique: str) -> None:

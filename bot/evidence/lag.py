@@ -13,11 +13,12 @@ from bot.evidence import lag_history
 from bot.health.lag import GroupAssessment, assess
 from bot.health.verdict import Level, Verdict, combine
 from bot.probes import kafka_lag
-from bot.probes.clients import Clients
+from bot.probes.clients import Clients, kafka_config
 from bot.probes.lag_models import LagSnapshot
 from bot.text import plural
 
 WINDOW_SECONDS = 15 * 60
+MAX_REASONS = 25  # in the all-groups headline
 
 
 @dataclass
@@ -29,17 +30,30 @@ class LagReport:
 
 def record_and_assess(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: str,
                       groups: list[str] | None = None, topic: str | None = None,
-                      window_seconds: float = WINDOW_SECONDS) -> LagReport:
+                      window_seconds: float = WINDOW_SECONDS, oldest_unread: bool | None = None) -> LagReport:
     """Probes the groups' lag, stores it as a sample (every call writes lag_history),
-    and assesses each group against the samples of the last `window_seconds`."""
-    timeout = clients.settings.kafka[cluster].request_timeout_s
+    and assesses each group against the samples of the last `window_seconds`.
+
+    `oldest_unread` reads the first unconsumed record of the worst lagging partitions
+    for an exact "behind" on the first look; by default only for named groups (the
+    detail views): the all-groups look stays a few admin round trips."""
+    settings = clients.settings.kafka[cluster]
+    timeout = settings.request_timeout_s
     snap = kafka_lag.snapshot(clients.kafka_admin(cluster), cluster, groups, timeout, topic=topic)
+    if oldest_unread if oldest_unread is not None else groups is not None:
+        kafka_lag.read_oldest_unread(kafka_config(settings), snap, timeout)
     lag_history.record(engine, snap)
     now = snap.taken_at.timestamp()
     history = lag_history.window(engine, cluster, [g.group for g in snap.groups], now - window_seconds)
     assessed = [assess(g, history, snap.partitions_per_topic, thresholds, now) for g in snap.groups]
     assessed.sort(key=lambda a: (a.verdict.level, a.total_lag), reverse=True)
     overall = combine(*(a.verdict for a in assessed))
+    if len(overall.reasons) > MAX_REASONS:
+        # Hundreds of groups give thousands of reasons; the table below lists every
+        # group's verdict, the headline keeps the worst few readable (and under Slack's limits).
+        more = len(overall.reasons) - MAX_REASONS
+        overall.reasons = [*overall.reasons[:MAX_REASONS],
+                           f"… and {plural(more, 'more reason')}: each group's verdict is in the table"]
     if overall.level is Level.OK and len(assessed) != 1:
         total = sum(a.total_lag for a in assessed)
         overall = Verdict(reasons=[f"{plural(len(assessed), 'group')}, "

@@ -4,6 +4,7 @@ samples become, per group, a verdict, the trend and scaling advice."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from bot.config import Thresholds
 from bot.health import lag_trend
@@ -13,6 +14,15 @@ from bot.probes.lag_models import GroupLag, PartitionLag
 from bot.text import plural
 
 PartitionKey = tuple[str, str, int]
+# Group states in which no member reads (Kafka's tool shows them without consumers).
+INACTIVE = ("Empty", "Dead")
+
+
+class BehindSource(StrEnum):
+    """Where a "seconds behind" comes from, as the report names it."""
+
+    RECORD = "oldest unread record"  # now − the timestamp of the record at the committed offset
+    SAMPLES = "from samples"  # interpolated from stored log-end samples: an estimate
 
 
 @dataclass
@@ -20,6 +30,7 @@ class PartitionTrend:
     row: PartitionLag
     status: Status | None
     seconds_behind: float | None
+    behind_source: BehindSource | None = None
 
 
 @dataclass
@@ -32,48 +43,69 @@ class GroupAssessment:
     catch_up_seconds: float | None  # None: not catching up, or no history
     catching_up: bool | None  # None: not enough history to say
     advice: list[str] = field(default_factory=list)
-
-    @property
-    def total_lag(self) -> int:
-        return self.group.total_lag
+    behind_source: BehindSource | None = None  # the worst partition's
+    total_lag: int = 0  # counted once: sorting and judging read it many times
 
 
 def _n(value: float) -> str:
     return f"{value:,.0f}"
 
 
+def partition_behind(row: PartitionLag, lag: int, samples: list[Sample],
+                     now: float) -> tuple[float | None, BehindSource | None]:
+    """Seconds the next unread message has waited: from its own timestamp when it
+    was read and usable (not -1, not in the future), else estimated from samples.
+    A partition with nothing waiting has nothing behind."""
+    if lag <= 0:
+        return None, None
+    ts = row.oldest_unread_ms
+    if ts is not None and 0 <= ts <= now * 1000:
+        return now - ts / 1000, BehindSource.RECORD
+    estimate = lag_trend.seconds_behind(samples, row.committed, now)
+    return (estimate, BehindSource.SAMPLES) if estimate is not None else (None, None)
+
+
 def assess(group: GroupLag, history: dict[PartitionKey, list[Sample]], partitions_per_topic: dict[str, int],
            thresholds: Thresholds, now: float) -> GroupAssessment:
-    """Judge one group; `history` holds its stored samples, the current one included."""
+    """Judge one group; `history` holds its stored samples, the current one included.
+    Runs once per group per look at every group: each row's lag is read once."""
     has_members = bool(group.members)
     trends: list[PartitionTrend] = []
+    lags: list[int] = []
     firsts: list[Sample] = []
     lasts: list[Sample] = []
-    catch_ups: list[float | None] = []
+    catch_ups: list[float | None] = []  # of lagging partitions with history
+    history_seen = False
+    name = group.group
     for row in group.partitions:
-        samples = history.get((group.group, row.topic, row.partition), [])
-        trends.append(PartitionTrend(
-            row=row, status=lag_trend.status(samples, has_members),
-            seconds_behind=lag_trend.seconds_behind(samples, row.committed, now),
-        ))
-        committed = [s for s in samples if s.committed is not None]
-        if len(committed) >= 2:
-            firsts.append(committed[0])
-            lasts.append(committed[-1])
-            catch_ups.append(lag_trend.catch_up_seconds(committed))
+        lag = row.lag or 0
+        samples = history.get((name, row.topic, row.partition), ())
+        behind, source = partition_behind(row, lag, samples, now)  # type: ignore[arg-type]
+        trends.append(PartitionTrend(row=row, status=lag_trend.status(samples, has_members),  # type: ignore[arg-type]
+                                     seconds_behind=behind, behind_source=source))
+        lags.append(lag)
+        if len(samples) >= 2:
+            committed = [s for s in samples if s.committed is not None]
+            if len(committed) >= 2:
+                history_seen = True
+                firsts.append(committed[0])
+                lasts.append(committed[-1])
+                if lag > 0:
+                    catch_ups.append(lag_trend.catch_up_seconds(committed))
     growth = lag_trend.growth_per_minute(firsts, lasts)
-    behind = max((t.seconds_behind for t in trends if t.seconds_behind is not None), default=None)
-    lagging = [c for c, t in zip(catch_ups, trends) if (t.row.lag or 0) > 0]
-    if not catch_ups:
+    worst = max((t for t in trends if t.seconds_behind is not None), key=lambda t: t.seconds_behind or 0.0,
+                default=None)
+    if not history_seen:
         catching_up, eta = None, None
-    elif any(c is None for c in lagging):
+    elif any(c is None for c in catch_ups):
         catching_up, eta = False, None
     else:
-        catching_up, eta = True, max((c for c in lagging if c is not None), default=0.0)
-    trends.sort(key=lambda t: t.row.lag or 0, reverse=True)
+        catching_up, eta = True, max((c for c in catch_ups if c is not None), default=0.0)
+    order = sorted(range(len(trends)), key=lags.__getitem__, reverse=True)
     assessment = GroupAssessment(
-        group=group, verdict=Verdict(), partitions=trends, growth_per_minute=growth,
-        seconds_behind=behind, catch_up_seconds=eta, catching_up=catching_up,
+        group=group, verdict=Verdict(), partitions=[trends[i] for i in order], growth_per_minute=growth,
+        seconds_behind=worst.seconds_behind if worst else None, catch_up_seconds=eta, catching_up=catching_up,
+        behind_source=worst.behind_source if worst else None, total_lag=sum(lags),
     )
     assessment.advice = scaling_advice(group, partitions_per_topic, persistent=_persistent(assessment, thresholds))
     assessment.verdict = judge(assessment, thresholds)
@@ -98,7 +130,13 @@ def judge(a: GroupAssessment, t: Thresholds) -> Verdict:
     if growth is not None and growth > t.lag_growth_per_minute:
         reasons.append((Level.WARNING, f"{g.group}'s lag grows {_n(growth)} messages/minute "
                                        f"(warning above {_n(t.lag_growth_per_minute)})"))
-    stuck = [p for p in a.partitions if p.status in (Status.STALL, Status.STOP)]
+    # Burrow's STOP at a glance: an inactive group with messages waiting is stuck
+    # whatever the size of its lag; no trend is needed to see that nobody reads.
+    nobody = g.state in INACTIVE and total > 0
+    if nobody:
+        reasons.append((Level.WARNING, f"{g.group}: nobody is reading: the group is {g.state} with "
+                                       f"{plural(total, 'message')} waiting"))
+    stuck = [p for p in a.partitions if p.status is Status.STALL or (p.status is Status.STOP and not nobody)]
     if stuck:
         kind = "no consumer is committing" if stuck[0].status is Status.STOP else "consumers are not advancing"
         reasons.append((Level.WARNING, f"{g.group}: committed offsets stand still on "
@@ -118,23 +156,25 @@ def judge(a: GroupAssessment, t: Thresholds) -> Verdict:
     if not any(level > Level.OK for level, _ in reasons):
         reasons.insert(0, (Level.OK, f"{g.group} lags {plural(total, 'message')}"))
     found = verdict(reasons)
-    uneven = slow_partitions(g)
-    if uneven and total > 0:  # a diagnosis hint whatever the level: kept after the problems
+    uneven = slow_partitions(g) if total > 0 else None
+    if uneven:  # a diagnosis hint whatever the level: kept after the problems
         found.reasons.append(uneven)
     return found
 
 
 def slow_partitions(g: GroupLag) -> str | None:
     """The guide's "slow partition" sign: lag far from uniform across partitions."""
-    lags = [p.lag or 0 for p in g.partitions if p.committed is not None]
-    if len(lags) < 2 or sum(lags) == 0:
+    rows = [p for p in g.partitions if p.committed is not None]
+    lags = [p.lag or 0 for p in rows]
+    total = sum(lags)
+    if len(lags) < 2 or total == 0:
         return None
-    mean = sum(lags) / len(lags)
-    worst = max(g.partitions, key=lambda p: p.lag or 0)
-    if (worst.lag or 0) >= 2 * mean and (worst.lag or 0) - mean >= 100:
-        share = 100 * (worst.lag or 0) / sum(lags)
-        return (f"lag is uneven: {worst.topic}[{worst.partition}] holds {share:.0f}% of it "
-                f"({_n(worst.lag or 0)} of {_n(sum(lags))}) — a slow partition")
+    mean = total / len(lags)
+    most = max(lags)
+    if most >= 2 * mean and most - mean >= 100:
+        worst = rows[lags.index(most)]
+        return (f"lag is uneven: {worst.topic}[{worst.partition}] holds {100 * most / total:.0f}% of it "
+                f"({_n(most)} of {_n(total)}) — a slow partition")
     return None
 
 

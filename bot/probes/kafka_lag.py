@@ -4,8 +4,8 @@
 - one ListGroups (only when every group is wanted),
 - one DescribeGroups for all groups,
 - one OffsetFetch per group, all in flight at once (the protocol takes one group a call),
-- one Metadata request for partition counts,
-- one ListOffsets for the log ends and one for the log starts of every partition.
+- one ListOffsets for the log ends and one for the log starts of every partition,
+- one Metadata request for the partition counts of the groups' topics (not all topics).
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from concurrent.futures import Future
 from datetime import datetime, timezone
 from typing import Any
 
-from confluent_kafka import ConsumerGroupState, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import (TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME, Consumer, ConsumerGroupState,
+                             ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicCollection,
+                             TopicPartition)
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from bot.probes.lag_models import GroupLag, LagSnapshot, Member, PartitionLag
@@ -31,6 +33,10 @@ STATE_NAMES = {
     ConsumerGroupState.DEAD: "Dead",
     ConsumerGroupState.UNKNOWN: "Unknown",
 }
+
+
+# How librdkafka and _wait word "the cluster did not answer".
+UNREACHABLE = ("Timed out", "no answer within", "ransport", "broker connections are down")
 
 
 class KafkaUnavailable(Exception):
@@ -100,10 +106,6 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
         g: admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(g)], request_timeout=timeout)[g]
         for g in ids
     }
-    try:  # blocks; the requests above are in flight meanwhile
-        metadata = admin.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise KafkaUnavailable(f"reading cluster metadata failed: {_error_text(exc)}") from None
 
     groups_out: list[GroupLag] = []
     wanted: set[tuple[str, int]] = set()
@@ -122,8 +124,10 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
                     topic=tp.topic, partition=tp.partition, committed=tp.offset, log_start=0, log_end=0)
         for member in group.members:
             for t, p in member.partitions:
-                row = by_partition.setdefault((t, p), PartitionLag(
-                    topic=t, partition=p, committed=None, log_start=0, log_end=0))
+                row = by_partition.get((t, p))
+                if row is None:
+                    row = by_partition[(t, p)] = PartitionLag(
+                        topic=t, partition=p, committed=None, log_start=0, log_end=0)
                 row.member_id, row.client_id, row.host = member.member_id, member.client_id, member.host
         if topic is not None:
             by_partition = {k: v for k, v in by_partition.items() if k[0] == topic}
@@ -131,6 +135,17 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
         wanted.update(by_partition)
         groups_out.append(group)
 
+    # No cluster metadata is read up front any more, so an unreachable cluster shows
+    # here: every group timed out. (A refused group, e.g. not authorised, stays a
+    # group's error, judged with the group.)
+    failed = [g.error for g in groups_out if g.error and any(s in g.error for s in UNREACHABLE)]
+    if len(failed) == len(groups_out) and not wanted:
+        raise KafkaUnavailable(f"reading consumer groups failed: {failed[0]}")
+    # Partition counts of the groups' topics only, in flight with the ListOffsets
+    # below: the whole cluster's metadata (thousands of topics on a shared cluster)
+    # costs more than everything else the probe does.
+    topics = sorted({t for t, _ in wanted})
+    described_topics = admin.describe_topics(TopicCollection(topics), request_timeout=timeout) if topics else {}
     ends = _offsets(admin, wanted, OffsetSpec.latest(), timeout)
     starts = _offsets(admin, wanted, OffsetSpec.earliest(), timeout)
     for group in groups_out:
@@ -146,8 +161,11 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
         if missing:
             note = f"log offsets unavailable for {plural(missing, 'partition')}: topic deleted or leader offline"
             group.error = f"{group.error}; {note}" if group.error else note
-    counts = {t: len(m.partitions) for t, m in metadata.topics.items()
-              if any(t == p.topic for g in groups_out for p in g.partitions)}
+    counts: dict[str, int] = {}
+    for name, future in described_topics.items():
+        description, _ = _wait(future, timeout + 1)
+        if description is not None:  # a deleted topic has no count; its rows are gone too
+            counts[name] = len(description.partitions)
     return LagSnapshot(cluster=cluster, taken_at=taken_at, groups=groups_out, partitions_per_topic=counts,
                        elapsed_ms=round((time.perf_counter() - started) * 1000, 1))
 
@@ -168,3 +186,67 @@ def _group(cluster: str, group_id: str, description: Any, error: str | None, lis
         assignor=description.partition_assignor or None,
         members=members, error=error,
     )
+
+
+# The Python client insists on a group id; this one never joins (assign(), not
+# subscribe()) and never commits, so it never shows up as a consumer group.
+READER_GROUP = "incidentbot-oldest-unread-reader"
+MAX_OLDEST_PARTITIONS = 50  # the worst partitions by lag; a detail view needs no more
+TIMESTAMP_TYPES = {TIMESTAMP_CREATE_TIME: "CreateTime", TIMESTAMP_LOG_APPEND_TIME: "LogAppendTime"}
+
+
+def read_oldest_unread(config: dict[str, object], snap: LagSnapshot, timeout: float,
+                       limit: int = MAX_OLDEST_PARTITIONS) -> None:
+    """Reads the first unconsumed record of the worst `limit` lagging partitions of
+    `snap` (one consumer, every partition assigned at its committed offset, polled
+    until one record each or `timeout`) and sets their `oldest_unread_*` fields;
+    `snap.oldest_unread_missed` counts the lagging partitions left unread."""
+    lagging = [row for g in snap.groups for row in g.partitions if (row.lag or 0) > 0]
+    lagging.sort(key=lambda row: row.lag or 0, reverse=True)
+    # Several groups may wait at the same record: read each position once.
+    wanted: dict[tuple[str, int, int], list[PartitionLag]] = {}
+    for row in lagging[:limit]:
+        start = max(row.committed or 0, row.log_start)  # below the log start retention deleted the rest
+        wanted.setdefault((row.topic, row.partition, start), []).append(row)
+    found = _first_records(config, list(wanted), timeout) if wanted else {}
+    for position, rows in wanted.items():
+        if position in found:
+            kind, ts = found[position]
+            for row in rows:
+                row.oldest_unread_ms, row.oldest_unread_type = ts, TIMESTAMP_TYPES.get(kind)
+    snap.oldest_unread_missed = sum(1 for row in lagging if row.oldest_unread_ms is None)
+
+
+def _first_records(config: dict[str, object], positions: list[tuple[str, int, int]],
+                   timeout: float) -> dict[tuple[str, int, int], tuple[int, int]]:
+    """(timestamp type, timestamp ms) of the first record at or after each position;
+    one position per partition is read (the first asked for)."""
+    by_partition: dict[tuple[str, int], tuple[str, int, int]] = {}
+    for position in positions:
+        by_partition.setdefault(position[:2], position)
+    consumer = Consumer({
+        **config, "group.id": READER_GROUP, "enable.auto.commit": False, "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest", "enable.partition.eof": True,
+        # One record a partition is all we want: small fetches, answered without waiting for more data.
+        "fetch.wait.max.ms": 10, "max.partition.fetch.bytes": 64 * 1024, "queued.max.messages.kbytes": 1024,
+    })
+    found: dict[tuple[str, int, int], tuple[int, int]] = {}
+    try:
+        consumer.assign([TopicPartition(t, p, offset) for t, p, offset in by_partition.values()])
+        pending = set(by_partition)
+        deadline = time.monotonic() + timeout
+        while pending and (left := deadline - time.monotonic()) > 0:
+            for message in consumer.consume(num_messages=max(len(pending), 1), timeout=min(left, 0.5)):
+                key = (message.topic(), message.partition())
+                if key not in pending:
+                    continue  # more of a partition already answered, fetched in the same batch
+                error = message.error()
+                if error is not None and error.code() != KafkaError._PARTITION_EOF:
+                    continue  # a transient fetch error; the deadline bounds the retries
+                pending.discard(key)
+                consumer.pause([TopicPartition(*key)])
+                if error is None:  # EOF: nothing at or after the position (compaction, markers)
+                    found[by_partition[key]] = message.timestamp()
+    finally:
+        consumer.close()
+    return found

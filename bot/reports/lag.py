@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.health.lag import GroupAssessment
+from bot.health.lag import BehindSource, GroupAssessment
 from bot.reports.report import Report, Table
 from bot.text import plural
 
@@ -24,6 +24,38 @@ def duration(seconds: float | None) -> str:
     if s < 86400:
         return f"{s // 3600}h {s % 3600 // 60:02d}m"
     return f"{s // 86400}d {s % 86400 // 3600:02d}h"
+
+
+def behind(seconds: float | None, source: BehindSource | None) -> str:
+    """A table cell: exact when read from the oldest unread record, marked ≈ when
+    estimated from samples."""
+    if seconds is None:
+        return "-"
+    return ("≈" if source is BehindSource.SAMPLES else "") + duration(seconds)
+
+
+def behind_summary(a: GroupAssessment) -> str:
+    """The group's worst "behind" with where it comes from, for the summary line."""
+    if a.seconds_behind is None:
+        return "-" if a.total_lag == 0 else "- (needs a readable record or another sample)"
+    if a.behind_source is BehindSource.SAMPLES:
+        return f"≈ {duration(a.seconds_behind)} ({a.behind_source.value})"
+    return f"{duration(a.seconds_behind)} ({BehindSource.RECORD.value})"
+
+
+def _behind_notes(report: LagReport, a: GroupAssessment) -> list[str]:
+    notes = []
+    kinds = sorted({t.row.oldest_unread_type or "" for t in a.partitions
+                    if t.behind_source is BehindSource.RECORD} - {""})
+    if kinds:
+        notes.append(f"BEHIND: now − the timestamp ({' and '.join(kinds)}) of the first unread record; "
+                     "≈: estimated from stored samples.")
+    missed = report.snapshot.oldest_unread_missed
+    if missed:
+        notes.append(f"The first unread record of {plural(missed, 'lagging partition')} was not read (only the "
+                     "worst by lag are read, within the request timeout): there BEHIND is estimated from "
+                     "samples, or unknown.")
+    return notes
 
 
 def _num(value: int | None) -> str:
@@ -58,11 +90,11 @@ def group_report(report: LagReport, bootstrap: str) -> Report:
         consumer = f"{p.client_id}@{p.host.lstrip('/')}" if p.client_id and p.host else "-"
         lag = _num(p.lag) + ("*" if p.retention_skipped else "")
         rows.append([p.topic, str(p.partition), _num(p.committed), _num(p.log_end), lag,
-                     t.status.value if t.status else "-", duration(t.seconds_behind), consumer])
+                     t.status.value if t.status else "-", behind(t.seconds_behind, t.behind_source), consumer])
     summary = (f"State {g.state} · {plural(len(g.members), 'member')} · "
                f"lag {a.total_lag:,} · growth {_growth(a.growth_per_minute)}/min · "
-               f"behind {duration(a.seconds_behind)} · {catch_up(a)}")
-    notes = [summary]
+               f"behind {behind_summary(a)} · {catch_up(a)}")
+    notes = [summary, *_behind_notes(report, a)]
     if any(t.row.retention_skipped for t in a.partitions):
         notes.append("* retention deleted messages below the committed offset; lag counts from the log start.")
     notes += a.advice
@@ -81,7 +113,7 @@ def all_groups_report(report: LagReport, bootstrap: str, topic: str | None = Non
         statuses = [t.status for t in a.partitions if t.status is not None]
         worst = max(statuses, key=lambda s: ["OK", "WARN", "REWIND", "STALL", "STOP"].index(s.value), default=None)
         rows.append([a.group.group, a.group.state, str(len(a.group.members)), f"{a.total_lag:,}",
-                     _growth(a.growth_per_minute), duration(a.seconds_behind), worst.value if worst else "-",
+                     _growth(a.growth_per_minute), behind(a.seconds_behind, a.behind_source), worst.value if worst else "-",
                      a.verdict.level.name])
     scope = f"topic {topic}" if topic else "all groups"
     return Report(
