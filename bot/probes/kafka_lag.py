@@ -16,9 +16,17 @@ from concurrent.futures import Future
 from datetime import datetime, timezone
 from typing import Any
 
-from confluent_kafka import (TIMESTAMP_CREATE_TIME, TIMESTAMP_LOG_APPEND_TIME, Consumer, ConsumerGroupState,
-                             ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicCollection,
-                             TopicPartition)
+from confluent_kafka import (
+    TIMESTAMP_CREATE_TIME,
+    TIMESTAMP_LOG_APPEND_TIME,
+    Consumer,
+    ConsumerGroupState,
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicCollection,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from bot.probes.lag_models import GroupLag, LagSnapshot, Member, PartitionLag
