@@ -9,16 +9,17 @@ runs after it.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltResponse, Respond
 
 from bot import metrics
 from bot.chat import Place
 from bot.incidents import flows, service
-from bot.slack import approval_actions, incident_actions, modals
+from bot.slack import approval_actions, inbound, incident_actions, modals
 from bot.slack.chat import render
 from bot.slack.ids import Callback
 from commands import router
@@ -99,9 +100,19 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
         ctx.work.submit(work)
 
     @app.error
-    def on_error(error: Exception, body: dict[str, Any]) -> None:
-        # Bolt answers Slack with a 500 here; the person sees Slack's "failed" notice.
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
+        try:
+            inbound.check_parsed(body)
+        except inbound.BadRequest as bad:
+            # The request was not one Slack sends (the entry points refuse those before
+            # Bolt, so this is a path that skipped them): the sender's fault, a 400.
+            log.warning("refused a Slack request Bolt could not read: %s", bad.reason)
+            return BoltResponse(status=400, body=json.dumps({"error": "Bad Request", "reason": bad.reason}),
+                                headers={"content-type": "application/json"})
+        # A request Slack could send, failing in our code: Bolt answers 500 and the
+        # person sees Slack's "failed" notice; the traceback is for us.
         log.error("unhandled error in a Slack handler: %s", type(error).__name__, exc_info=error)
+        return None
 
     return app
 
