@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from bot.config import Thresholds
 from bot.evidence import depth_history
+from bot.health.coverage import partial
 from bot.health.dlq import kafka_dlq_verdict, rabbit_queue_verdict
 from bot.health.verdict import Verdict
 from bot.probes import kafka_dlq, rabbitmq
@@ -50,8 +51,19 @@ def kafka_dlqs(clients: Clients, engine: Engine, thresholds: Thresholds, *, clus
     for s in snaps:
         depth_history.record(engine, "kafka-dlq", cluster, s.topic, s.taken_at.timestamp(),
                              s.observation.model_dump(mode="json"))
-    found = [KafkaDlq(s, kafka_dlq_verdict(s, thresholds)) for s in snaps]
+    found = [KafkaDlq(s, _seen_partly(s, kafka_dlq_verdict(s, thresholds))) for s in snaps]
     return sorted(found, key=lambda d: (d.verdict.level, d.snapshot.depth), reverse=True)
+
+
+def _seen_partly(snapshot: KafkaDlqSnapshot, judged: Verdict) -> Verdict:
+    """A DLQ some of whose partitions gave no offsets: its depth counts only the others,
+    so its verdict says which were not seen and is not OK."""
+    unseen = [note for note in snapshot.notes if note.startswith(f"{snapshot.topic} partition ")
+              and ("offsets unavailable" in note or "no offsets within" in note)]
+    if not unseen:
+        return judged
+    return partial(judged, [f"Depth without partitions whose offsets could not be read: {' '.join(unseen)}"],
+                   saw_anything=bool(snapshot.partitions))
 
 
 def rabbit_queue(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: str, name: str,
