@@ -29,6 +29,11 @@ from bot.slack import inbound
 log = logging.getLogger(__name__)
 
 
+def _kind(envelope_type: object) -> str:
+    # Named in the log only when it is one of Slack's: the rest is the sender's text.
+    return envelope_type if envelope_type in ("slash_commands", "interactive", "events_api") else "unknown type"  # type: ignore[return-value]
+
+
 class SocketLinkDown(Exception):
     """The WebSocket to Slack is not open (or Slack has not said hello on it yet)."""
 
@@ -139,7 +144,7 @@ class SocketTransport:
         if not isinstance(envelope_id, str) or "payload" not in message or isinstance(message["payload"], dict):
             return
         log.warning("dropped a Socket Mode envelope (%s) that Slack would not send: payload: must be a JSON object",
-                    message.get("type") if isinstance(message.get("type"), str) else "?")
+                    _kind(message.get("type")))
         client.send_socket_mode_response(SocketModeResponse(envelope_id=envelope_id))
         # The client reads the same dict next; without a payload it skips the envelope.
         del message["payload"]
@@ -150,7 +155,8 @@ class SocketTransport:
         except inbound.BadRequest as bad:
             # Acknowledged, so that Slack does not send it again, and dropped: one line,
             # no payload (what people typed), no traceback.
-            log.warning("dropped a Socket Mode envelope (%s) that Slack would not send: %s", req.type, bad.reason)
+            log.warning("dropped a Socket Mode envelope (%s) that Slack would not send: %s", _kind(req.type),
+                        bad.reason)
             client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
             return
         started = time.time()
