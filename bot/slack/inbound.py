@@ -236,7 +236,7 @@ def check_body(body: bytes, content_type: str | None) -> dict[str, Any]:
             raise BadRequest("body: not JSON") from None
         return _checked(_EVENT, data, "body")
     if media not in ("application/x-www-form-urlencoded", ""):
-        raise BadRequest(f"Content-Type: {media} is not one Slack sends "
+        raise BadRequest("Content-Type: not one Slack sends "
                          "(application/x-www-form-urlencoded or application/json)")
     try:
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=200)
