@@ -3,15 +3,16 @@ point: slash commands (any text, and forms with fields changed, dropped or added
 interactivity payloads (shaped like Slack's and unlike them) and Events API bodies.
 
 Prints one JSON line: inputs sent, how many answered 500 (the bot's fault: should
-be 0), how many were refused with a 4xx, how many were answered (2xx), and the
-time taken; `by_entry` has the same per entry point. Exits 1 when any input got a
-500 or a 4xx without a reason. Needs the services of scripts/services (the bot
+be 0), how many were refused with a 4xx, how many were answered (2xx), how many
+log lines carried a traceback (should be 0) and the time taken; `by_entry` has
+the same per entry point. Exits 1 on any 500, 4xx without a reason or traceback. Needs the services of scripts/services (the bot
 checks its brokers as usual)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -88,12 +89,26 @@ def run(bot: LocalBot, name: str, count: int, seed: int) -> Counter[str]:
     return seen
 
 
+class _Tracebacks(logging.Handler):
+    """Counts log records that carry a traceback: there should be none."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info:
+            self.count += 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--count", type=int, default=10_000, help="inputs per entry point")
     parser.add_argument("--seed", type=int, default=12)
     a = parser.parse_args()
     totals: Counter[str] = Counter()
+    tracebacks = _Tracebacks()
+    logging.getLogger().addHandler(tracebacks)
     by_entry: dict[str, dict[str, Any]] = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder, _bot(folder) as bot:
@@ -105,10 +120,10 @@ def main() -> None:
             totals.update(seen)
         bot.ctx.work.wait_idle(120)
     line = {k: totals[k] for k in ("inputs", "status_500", "status_4xx", "answered")}
-    line |= {"4xx_without_reason": totals["4xx_without_reason"], "seconds": round(time.perf_counter() - started, 1),
+    line |= {"4xx_without_reason": totals["4xx_without_reason"], "tracebacks": tracebacks.count, "seconds": round(time.perf_counter() - started, 1),
              "by_entry": by_entry}
     print(json.dumps(line))
-    sys.exit(1 if totals["status_500"] or totals["4xx_without_reason"] else 0)
+    sys.exit(1 if totals["status_500"] or totals["4xx_without_reason"] or tracebacks.count else 0)
 
 
 if __name__ == "__main__":

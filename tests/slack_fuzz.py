@@ -19,6 +19,9 @@ from urllib.parse import urlencode
 import requests
 from hypothesis import strategies as st
 
+from bot.slack.ids import (CONFIRM_BLOCK, CONFIRM_INPUT, REASON_BLOCK, REASON_INPUT, SCHEMA_BLOCK, SCHEMA_INPUT,
+                           Action, Callback, step_action)
+
 PAYLOADS = Path(__file__).parent / "payloads"
 # What hypothesis may put where Slack puts ids and text: short, any character.
 TEXT = st.text(max_size=40)
@@ -43,6 +46,29 @@ def _templates() -> list[dict[str, Any]]:
 
 
 TEMPLATES = _templates()
+# This app's own buttons and modals, so that generated payloads reach its handlers too.
+OUR_ACTIONS = [str(a) for a in Action] + [step_action(Action.RUN_STEP, "consumer-logs"),
+                                          step_action(Action.STEP_DONE, "consumer-logs")]
+OUR_CALLBACKS = [str(c) for c in Callback]
+
+
+@st.composite
+def ours(draw: st.DrawFn) -> dict[str, Any]:
+    """A press of one of this app's buttons, or a submission of one of its modals,
+    with any value: what a handler of ours reads, shaped right, holding anything."""
+    if draw(st.booleans()):
+        payload = copy.deepcopy(TEMPLATES[0])
+        payload["actions"][0].update(action_id=draw(st.sampled_from(OUR_ACTIONS)), value=draw(TEXT))
+    else:
+        payload = copy.deepcopy(TEMPLATES[1])
+        payload["view"].update(callback_id=draw(st.sampled_from(OUR_CALLBACKS)),
+                               private_metadata=draw(st.one_of(TEXT, JSON_TREE.map(json.dumps))))
+        payload["view"]["state"]["values"] = draw(st.dictionaries(
+            st.sampled_from([SCHEMA_BLOCK, REASON_BLOCK, CONFIRM_BLOCK]),
+            st.dictionaries(st.sampled_from([SCHEMA_INPUT, REASON_INPUT, CONFIRM_INPUT]),
+                            st.fixed_dictionaries({"type": st.just("plain_text_input"), "value": JSON_TREE}),
+                            max_size=2), max_size=2))
+    return payload
 
 
 def _paths(tree: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -89,6 +115,7 @@ def _payload_field(payload: Any) -> str:
 
 # The `payload` form field: JSON of a payload shaped like Slack's or unlike it, or no JSON at all.
 PAYLOAD_FIELD = st.one_of(
+    ours().map(_payload_field),
     slack_like().map(_payload_field),
     typed_junk().map(_payload_field),
     JSON_TREE.map(_payload_field),

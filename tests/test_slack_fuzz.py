@@ -27,6 +27,7 @@ FUZZ = settings(max_examples=200, deadline=None, derandomize=True, database=None
 def quiet_bot(bot: LocalBot, caplog: pytest.LogCaptureFixture) -> Iterator[LocalBot]:
     caplog.set_level(logging.INFO)
     yield bot
+    bot.ctx.work.wait_idle(60)  # what the handlers do after answering is checked too
     tracebacks = [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
     assert tracebacks == [], f"logged with a traceback: {[r.getMessage() for r in tracebacks][:3]}"
 
