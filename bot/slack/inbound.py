@@ -169,6 +169,10 @@ def _reason(exc: ValidationError, where: str) -> str:
     loc = [str(p) for p in first["loc"]]
     if loc and loc[0] in (*INTERACTION_TYPES, *EVENT_TYPES):
         loc = loc[1:]  # the union's own step: the discriminator's value
+    if "values" in loc:
+        # A view's state is keyed by the sender's block and action ids: not echoed.
+        at = loc.index("values") + 1
+        loc[at:at + 2] = ["*" for _ in loc[at:at + 2]]
     if any(p in _REF_BRANCHES for p in loc):  # one branch of `Ref` failed, so both did
         loc = loc[:min(loc.index(p) for p in _REF_BRANCHES if p in loc)]
         return f"{'.'.join([where, *loc])}: must be a string or an object whose `id` is a string"

@@ -99,3 +99,10 @@ def test_socket_mode_payloads(kind: str, payload: Any, reason: str | None) -> No
     with pytest.raises(BadRequest) as refused:
         check_payload(kind, payload)
     assert refused.value.reason.startswith(reason)
+
+
+def test_a_refusal_never_quotes_the_senders_block_ids() -> None:
+    view = {"type": "modal", "callback_id": "c", "state": {"values": {"what alice typed": {"a": 5}}}}
+    with pytest.raises(BadRequest) as refused:
+        check_body(interaction({"type": "view_submission", "view": view}), FORM)
+    assert refused.value.reason == "payload.view.state.values.*.*: must be a JSON object"
