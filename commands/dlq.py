@@ -43,7 +43,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
         except kafka_dlq.DlqNotFound as missing:
             close.update(missing.suggestions)
         except KafkaException as exc:
-            kafka_problem = f"Kafka `{cluster}` could not be read ({_kafka_error(exc)}). "
+            kafka_problem = f"Kafka `{cluster}` could not be read ({dlq.kafka_error(exc)}). "
         else:
             if len(found) == 1:
                 return common.report_reply(render_dlq.kafka_dlq_report(found[0], bootstrap))
@@ -55,32 +55,22 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
             hint = f" Did you mean {', '.join(f'`{c}`' for c in sorted(close))}?" if close else ""
             return common.problem(f"{kafka_problem}No Kafka DLQ topic or RabbitMQ queue named `{name}`.{hint}")
         except rabbitmq.RabbitUnavailable as exc:
-            return common.problem(f"{kafka_problem}`{name}` is no Kafka DLQ here, and RabbitMQ `{rabbit}` is "
-                                  f"unavailable: {exc}")
-        return common.report_reply(render_dlq.rabbit_queue_report(queue))
+            kafka_side = kafka_problem or f"`{name}` is no Kafka DLQ here, and "
+            return common.problem(f"{kafka_side}RabbitMQ `{rabbit}` is unavailable: {exc}")
+        report = render_dlq.rabbit_queue_report(queue)
+        if kafka_problem:
+            # Found in RabbitMQ; the person should still know Kafka was not looked at.
+            report.notes.insert(0, f"{kafka_problem}A Kafka DLQ named `{name}` was not looked for.")
+        return common.report_reply(report)
 
     def overview() -> Reply:
-        problems: list[str] = []
-        kafka_found: list[dlq.KafkaDlq] = []
-        rabbit_found: list[dlq.RabbitQueue] = []
-        try:
-            kafka_found = dlq.kafka_dlqs(ctx.clients, ctx.engine, t, cluster=cluster)
-        except KafkaException as exc:
-            problems.append(f"Kafka `{cluster}` unreachable: {_kafka_error(exc)}")
-        try:
-            rabbit_found = dlq.rabbit_dlqs(ctx.clients, t, cluster=rabbit)
-        except rabbitmq.RabbitUnavailable as exc:
-            problems.append(f"RabbitMQ `{rabbit}`: {exc}")
-        return common.report_reply(render_dlq.overview_report(kafka_found, rabbit_found, problems,
-                                                              datetime.now(timezone.utc), bootstrap))
+        found = dlq.overview(ctx.clients, ctx.engine, t, kafka_cluster=cluster, rabbit_cluster=rabbit)
+        return common.report_reply(render_dlq.overview_report(found.kafka, found.rabbit, found.unseen,
+                                                              datetime.now(timezone.utc), bootstrap,
+                                                              saw_anything=found.saw_anything))
 
     what = f"`{a.name}`" if a.name else "every dead-letter queue"
     return Deferred(run=(lambda: one(a.name)) if a.name else overview, ack=Reply(text=f"Looking at {what}…"))
-
-
-def _kafka_error(exc: KafkaException) -> str:
-    first = exc.args[0] if exc.args else None
-    return first.str() if hasattr(first, "str") else str(exc)
 
 
 SPEC = CommandSpec(

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from bot.evidence import dlq
 from bot.health.brokers import rabbit_nodes_verdict
+from bot.health.coverage import partial
 from bot.probes import rabbitmq
 from bot.probes.rabbitmq_nodes import rabbit_nodes_snapshot
 from bot.reports import brokers as render_brokers
@@ -51,7 +52,10 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
             try:
                 queues = rabbitmq.list_queues(ctx.clients, cluster)
             except rabbitmq.RabbitUnavailable as exc:
-                report.notes.append(f"Queues could not be listed: {exc}")
+                # The nodes were seen, the queues not: said first, and not OK.
+                report.verdict = partial(report.verdict, [f"RabbitMQ `{cluster}`'s queues could not be listed, so "
+                                                          f"the deepest queues are not shown: {exc}"],
+                                         saw_anything=True)
             else:
                 deepest = sorted(queues, key=lambda q: q.messages or 0, reverse=True)
                 report.tables.append(Table(

@@ -10,13 +10,13 @@ from collections.abc import Callable
 
 from flask import Flask, Response, jsonify, request
 from slack_bolt import App
-from slack_bolt.adapter.flask import SlackRequestHandler
 from werkzeug.exceptions import HTTPException
 
 from bot import metrics
 from bot.alerts import http as web_alerts
 from bot.app.context import BotContext
 from bot.incidents import flows
+from bot.slack.http import SlackHttp
 
 
 def create(ctx: BotContext, bolt: App | None, *, socket_link: Callable[[], str] | None = None) -> Flask:
@@ -26,7 +26,8 @@ def create(ctx: BotContext, bolt: App | None, *, socket_link: Callable[[], str] 
     web = Flask("incidentbot")
     # The larger limit here; each route holds its own (alerts have theirs).
     web.config["MAX_CONTENT_LENGTH"] = max(ctx.settings.http.max_body_bytes, ctx.settings.alerts.max_body_bytes) + 1
-    slack = SlackRequestHandler(bolt) if bolt is not None else None
+    secret = ctx.settings.slack.signing_secret
+    slack = SlackHttp(bolt, secret.get_secret_value()) if bolt is not None and secret is not None else None
     web.register_blueprint(web_alerts.blueprint(ctx.settings.alerts, lambda batch: flows.take_alerts(ctx, batch)))
 
     @web.post("/slack/events")
@@ -39,7 +40,11 @@ def create(ctx: BotContext, bolt: App | None, *, socket_link: Callable[[], str] 
         if (request.content_length or 0) > ctx.settings.http.max_body_bytes:
             return jsonify(error="Request Entity Too Large",
                            reason=f"the limit is {ctx.settings.http.max_body_bytes} bytes"), 413
-        return slack.handle(request)
+        answer = slack.handle(request.get_data(), request.headers, request.query_string.decode("latin-1"))
+        response = Response(answer.body, status=answer.status)
+        for name, values in answer.headers.items():
+            response.headers.setlist(name, list(values))
+        return response
 
     @web.get("/healthz")
     def healthz() -> Response:

@@ -3,13 +3,19 @@ observation. The one entry point for /dlq, /rabbit and the incident checks."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
+from confluent_kafka import KafkaException
 from sqlalchemy import Engine
 
 from bot.config import Thresholds
 from bot.evidence import depth_history
+from bot.health.coverage import partial
 from bot.health.dlq import kafka_dlq_verdict, rabbit_queue_verdict
 from bot.health.verdict import Verdict
 from bot.probes import kafka_dlq, rabbitmq
@@ -44,8 +50,19 @@ def kafka_dlqs(clients: Clients, engine: Engine, thresholds: Thresholds, *, clus
     for s in snaps:
         depth_history.record(engine, "kafka-dlq", cluster, s.topic, s.taken_at.timestamp(),
                              s.observation.model_dump(mode="json"))
-    found = [KafkaDlq(s, kafka_dlq_verdict(s, thresholds)) for s in snaps]
+    found = [KafkaDlq(s, _seen_partly(s, kafka_dlq_verdict(s, thresholds))) for s in snaps]
     return sorted(found, key=lambda d: (d.verdict.level, d.snapshot.depth), reverse=True)
+
+
+def _seen_partly(snapshot: KafkaDlqSnapshot, judged: Verdict) -> Verdict:
+    """A DLQ some of whose partitions gave no offsets: its depth counts only the others,
+    so its verdict says which were not seen and is not OK."""
+    unseen = [note for note in snapshot.notes if note.startswith(f"{snapshot.topic} partition ")
+              and ("offsets unavailable" in note or "no offsets within" in note)]
+    if not unseen:
+        return judged
+    return partial(judged, [f"Depth without partitions whose offsets could not be read: {' '.join(unseen)}"],
+                   saw_anything=bool(snapshot.partitions))
 
 
 def rabbit_queue(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: str, name: str,
@@ -67,3 +84,64 @@ def rabbit_dlqs(clients: Clients, thresholds: Thresholds, *, cluster: str) -> li
     found = [RabbitQueue(s, rabbit_queue_verdict(s, thresholds, as_dlq=True))
              for s in rabbitmq.rabbit_dead_letter_queues(clients, cluster)]
     return sorted(found, key=lambda q: (q.verdict.level, q.snapshot.depth), reverse=True)
+
+
+# Past the configured timeout, how long a probe may take to report its own failure.
+GRACE_S = 1.0
+T = TypeVar("T")
+
+
+@dataclass
+class Overview:
+    """Every DLQ of one Kafka cluster and one RabbitMQ, and what could not be seen."""
+
+    kafka: list[KafkaDlq] = field(default_factory=list)
+    rabbit: list[RabbitQueue] = field(default_factory=list)
+    unseen: list[str] = field(default_factory=list)  # one sentence per broker that could not be read
+
+    @property
+    def saw_anything(self) -> bool:
+        return len(self.unseen) < 2  # two brokers were looked at: one sentence each that could not be
+
+
+def overview(clients: Clients, engine: Engine, thresholds: Thresholds, *, kafka_cluster: str,
+             rabbit_cluster: str) -> Overview:
+    """Both brokers probed at once, so that a dead one costs one timeout, not the sum;
+    a probe still running at its timeout (plus a grace) is reported as unseen and
+    left to finish in the background."""
+    settings = clients.settings
+    kafka_settings, rabbit_settings = settings.kafka[kafka_cluster], settings.rabbitmq[rabbit_cluster]
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="dlq-probe")
+    kafka_future = pool.submit(kafka_dlqs, clients, engine, thresholds, cluster=kafka_cluster)
+    rabbit_future = pool.submit(rabbit_dlqs, clients, thresholds, cluster=rabbit_cluster)
+    pool.shutdown(wait=False)
+    started = time.monotonic()
+    out = Overview()
+    kafka_where = (f"Kafka `{kafka_cluster}` could not be seen (tried {kafka_settings.bootstrap_servers}, "
+                   f"timeout {kafka_settings.request_timeout_s:g} s, kafka.{kafka_cluster}.request_timeout_s)")
+    try:
+        out.kafka = _within(kafka_future, started + kafka_settings.request_timeout_s + GRACE_S)
+    except KafkaException as exc:
+        out.unseen.append(f"{kafka_where}: {kafka_error(exc)}. Its dead-letter topics are not listed.")
+    except FutureTimeout:
+        out.unseen.append(f"{kafka_where}: no answer in time. Its dead-letter topics are not listed.")
+    rabbit_where = (f"RabbitMQ `{rabbit_cluster}` could not be seen (management API {rabbit_settings.management_url}, "
+                    f"timeout {rabbit_settings.request_timeout_s:g} s, "
+                    f"rabbitmq.{rabbit_cluster}.request_timeout_s)")
+    try:
+        out.rabbit = _within(rabbit_future, started + rabbit_settings.request_timeout_s + GRACE_S)
+    except rabbitmq.RabbitUnavailable as exc:
+        out.unseen.append(f"{rabbit_where}: {str(exc).rstrip('.')}. Its dead-letter queues are not listed.")
+    except FutureTimeout:
+        out.unseen.append(f"{rabbit_where}: no answer in time. Its dead-letter queues are not listed.")
+    return out
+
+
+def _within(future: Future[T], deadline: float) -> T:
+    return future.result(timeout=max(0.0, deadline - time.monotonic()))
+
+
+def kafka_error(exc: KafkaException) -> str:
+    """librdkafka's own sentence, without the KafkaError{...} wrapping."""
+    first = exc.args[0] if exc.args else None
+    return str(first.str()) if hasattr(first, "str") else str(exc)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from bot.health.coverage import partial
 from bot.health.verdict import Verdict, combine
 from bot.reports.markup import clip
 from bot.reports.report import Report, Table
@@ -92,8 +93,10 @@ def rabbit_queue_report(q: RabbitQueue) -> Report:
                        f"rabbitmqadmin get queue={s.name} count=10 ackmode=ack_requeue_true"])
 
 
-def overview_report(kafka: list[KafkaDlq], rabbit: list[RabbitQueue], problems: list[str], taken_at: datetime,
-                    bootstrap: str | None) -> Report:
+def overview_report(kafka: list[KafkaDlq], rabbit: list[RabbitQueue], unseen: list[str], taken_at: datetime,
+                    bootstrap: str | None, *, saw_anything: bool = True) -> Report:
+    """``unseen``: a sentence for each broker that could not be read; they head the
+    report and keep its verdict from OK."""
     rows = [[d.snapshot.topic, "kafka", f"{d.snapshot.depth:,}", _growth(d.snapshot.growth_per_minute),
              d.snapshot.source_topic or "-", d.verdict.level.name] for d in kafka]
     rows += [[q.snapshot.name, "rabbitmq", f"{q.snapshot.depth:,}", _growth(q.snapshot.growth_per_minute),
@@ -101,8 +104,7 @@ def overview_report(kafka: list[KafkaDlq], rabbit: list[RabbitQueue], problems: 
     rows.sort(key=lambda r: (["CRITICAL", "WARNING", "OK"].index(r[5]), -int(r[2].replace(",", ""))))
     verdicts = [d.verdict for d in kafka] + [q.verdict for q in rabbit]
     verdict = combine(*verdicts) if verdicts else Verdict(reasons=["no dead-letter queues found"])
-    if problems:
-        verdict = combine(verdict, Verdict(level=verdict.level, reasons=problems))
+    verdict = partial(verdict, unseen, saw_anything=saw_anything)
     return Report(title="Dead-letter queues", verdict=verdict,
                   tables=[Table(headers=["DLQ", "BROKER", "DEPTH", "GROWTH", "SOURCE", "VERDICT"], rows=rows)],
                   notes=["Name one to see its messages and error patterns: `/dlq <name>`."], taken_at=taken_at,

@@ -9,16 +9,18 @@ runs after it.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltResponse, Respond
+from slack_bolt.error import BoltUnhandledRequestError
 
 from bot import metrics
 from bot.chat import Place
 from bot.incidents import flows, service
-from bot.slack import approval_actions, incident_actions, modals
+from bot.slack import approval_actions, inbound, incident_actions, modals
 from bot.slack.chat import render
 from bot.slack.ids import Callback
 from commands import router
@@ -56,6 +58,8 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
         process_before_response=True,
         # Bolt's own per-request logging would include payloads; ours is enough.
         logger=logging.getLogger("bot.slack.bolt"),
+        # Unmatched requests go to on_error, which answers them with a reason.
+        raise_error_for_unhandled_request=True,
     )
 
     def on_command(ack: Ack, command: dict[str, str], respond: Respond) -> None:
@@ -99,11 +103,38 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
         ctx.work.submit(work)
 
     @app.error
-    def on_error(error: Exception, body: dict[str, Any]) -> None:
-        # Bolt answers Slack with a 500 here; the person sees Slack's "failed" notice.
+    def on_error(error: Exception, body: dict[str, Any]) -> BoltResponse | None:
+        if isinstance(error, BoltUnhandledRequestError):
+            # A well-formed request for something this app does not have (an action,
+            # view or command of another app): Bolt's own answer would log the body
+            # and a code suggestion; ours is one line and a reason.
+            kind = _kind(body)
+            log.info("no handler for a Slack %s request", kind)
+            return _refusal(404, "Not Found", f"this app has no handler for this {kind} request")
+        try:
+            inbound.check_parsed(body)
+        except inbound.BadRequest as bad:
+            # The request was not one Slack sends (the entry points refuse those before
+            # Bolt, so this is a path that skipped them): the sender's fault, a 400.
+            log.warning("refused a Slack request Bolt could not read: %s", bad.reason)
+            return _refusal(400, "Bad Request", bad.reason)
+        # A request Slack could send, failing in our code: Bolt answers 500 and the
+        # person sees Slack's "failed" notice; the traceback is for us.
         log.error("unhandled error in a Slack handler: %s", type(error).__name__, exc_info=error)
+        return None
 
     return app
+
+
+def _kind(body: Any) -> str:
+    if isinstance(body, dict) and isinstance(body.get("type"), str):
+        return body["type"] if body["type"] in (*inbound.INTERACTION_TYPES, *inbound.EVENT_TYPES) else "unknown"
+    return "slash command" if isinstance(body, dict) and "command" in body else "unknown"
+
+
+def _refusal(status: int, error: str, reason: str) -> BoltResponse:
+    return BoltResponse(status=status, body=json.dumps({"error": error, "reason": reason}),
+                        headers={"content-type": "application/json"})
 
 
 def _run_later(ctx: BotContext, name: str, outcome: Deferred, respond: Respond, started: float,

@@ -13,7 +13,7 @@ from bot.approvals import flow, rules, store
 from bot.chat import Form
 from bot.slack import modals
 from bot.slack.ids import Action, Callback
-from bot.slack.interaction import Interaction
+from bot.slack.interaction import Interaction, slack_may_refuse
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
@@ -47,22 +47,23 @@ def register(app: App, ctx: BotContext) -> None:
             if refusal:
                 tell(body, refusal)
 
-        ctx.work.submit(work)
+        ctx.work.submit(slack_may_refuse(work))
 
     @app.action(Action.DENY)
     def on_deny(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         request_id = action.get("value", "")
-        ctx.work.submit(lambda: ctx.slack.views_open(trigger_id=Interaction.of(body).trigger_id, view=modals.build(Form(
-            kind="deny_reason", title="Deny the request", submit="Deny", label="Reason", multiline=True,
-            prompt="Say why, for the requester and the timeline.", metadata={"request": request_id}))))
+        ctx.work.submit(slack_may_refuse(lambda: ctx.slack.views_open(
+            trigger_id=Interaction.of(body).trigger_id, view=modals.build(Form(
+                kind="deny_reason", title="Deny the request", submit="Deny", label="Reason", multiline=True,
+                prompt="Say why, for the requester and the timeline.", metadata={"request": request_id})))))
 
     @app.action(Action.ABORT)
     def on_abort(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         stopped = flow.abort(ctx, action.get("value", ""))
-        ctx.work.submit(lambda: tell(body, "Stopping after the current batch." if stopped else
-                                     "Nothing of that is running in this bot process."))
+        ctx.work.submit(slack_may_refuse(lambda: tell(body, "Stopping after the current batch." if stopped else
+                                                      "Nothing of that is running in this bot process.")))
 
     @app.view(Callback.DENY_REASON)
     def on_deny_reason(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -82,7 +83,7 @@ def register(app: App, ctx: BotContext) -> None:
                     ctx.slack.chat_postEphemeral(channel=request.channel, user=user, text=refusal,
                                                  thread_ts=request.thread_ts)
 
-        ctx.work.submit(work)
+        ctx.work.submit(slack_may_refuse(work))
 
     @app.view(Callback.CONFIRM_PURGE)
     def on_confirm_purge(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -100,4 +101,4 @@ def register(app: App, ctx: BotContext) -> None:
                 ctx.slack.chat_postEphemeral(channel=request.channel, user=user, text=refusal,
                                              thread_ts=request.thread_ts)
 
-        ctx.work.submit(work)
+        ctx.work.submit(slack_may_refuse(work))

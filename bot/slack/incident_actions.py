@@ -14,7 +14,7 @@ from bot.incidents.model import Incident
 from bot.incidents.text import clock, incident_line
 from bot.slack import blocks
 from bot.slack.ids import Action, parse_step_value
-from bot.slack.interaction import Interaction
+from bot.slack.interaction import Interaction, slack_may_refuse
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
@@ -41,7 +41,7 @@ def register(app: App, ctx: BotContext) -> None:
         user, channel = _who(body)
         incident = incident_of(action.get("value", ""))
         if incident is None:
-            ctx.work.submit(lambda: _tell(ctx, channel, user, "That incident no longer exists."))
+            ctx.work.submit(slack_may_refuse(lambda: _tell(ctx, channel, user, "That incident no longer exists.")))
             return
         now = time.time()
         if action["action_id"] == Action.ACKNOWLEDGE:
@@ -51,7 +51,7 @@ def register(app: App, ctx: BotContext) -> None:
         if change.changed:
             flows.announce_change(ctx, change.incident, change.message)
         else:
-            ctx.work.submit(lambda: _tell(ctx, channel, user, change.message, incident))
+            ctx.work.submit(slack_may_refuse(lambda: _tell(ctx, channel, user, change.message, incident)))
 
     @app.action(Action.RUN_CHECKS)
     def on_run_checks(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -77,12 +77,12 @@ def register(app: App, ctx: BotContext) -> None:
             if not flows.mark_done(ctx, incident, step, user):
                 _tell(ctx, channel, user, "That step was already marked done.", incident)
 
-        ctx.work.submit(done, key=flows.key(incident))
+        ctx.work.submit(slack_may_refuse(done), key=flows.key(incident))
 
     @app.event("app_home_opened")
     def on_home(event: dict[str, Any]) -> None:
         user = event.get("user", "")
-        ctx.work.submit(lambda: publish_home(ctx, user))
+        ctx.work.submit(slack_may_refuse(lambda: publish_home(ctx, user)))
 
 
 def publish_home(ctx: BotContext, user: str) -> None:

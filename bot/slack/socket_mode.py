@@ -15,11 +15,23 @@ import logging
 import socket
 import threading
 import time
+from typing import Any
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.socket_mode.internals import run_bolt_app, send_response
+from slack_sdk.socket_mode.client import BaseSocketModeClient as SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+
+from bot.slack import inbound
 
 log = logging.getLogger(__name__)
+
+
+def _kind(envelope_type: object) -> str:
+    # Named in the log only when it is one of Slack's: the rest is the sender's text.
+    return envelope_type if envelope_type in ("slash_commands", "interactive", "events_api") else "unknown type"  # type: ignore[return-value]
 
 
 class SocketLinkDown(Exception):
@@ -45,6 +57,11 @@ class SocketTransport:
             ping_interval=ping_interval,
         )
         self._client = self._handler.client
+        # Every envelope's payload is checked before Bolt reads it (as over HTTP): in
+        # place of the handler's own listener, one that checks, then hands it on.
+        self._client.socket_mode_request_listeners.remove(self._handler.handle)
+        self._client.socket_mode_request_listeners.append(self._on_request)
+        self._client.message_listeners.append(self._on_envelope)
         # Raw listeners run as each message arrives, on the connection's own thread:
         # the client acts on `disconnect` itself and shows it to no other listener.
         self._client.on_message_listeners.append(self._on_message)
@@ -119,6 +136,39 @@ class SocketTransport:
         session = self._client.session_id()
         return (not self._closed and session is not None and self._client.is_connected()
                 and self._hello_session == session)
+
+    def _on_envelope(self, client: SocketModeClient, message: dict[str, Any], raw: str | None) -> None:
+        """An envelope whose payload is no object would make the client's own parsing
+        raise (a traceback, and no acknowledgement): acknowledge and drop it here."""
+        envelope_id = message.get("envelope_id")
+        if not isinstance(envelope_id, str) or "payload" not in message or isinstance(message["payload"], dict):
+            return
+        log.warning("dropped a Socket Mode envelope (%s) that Slack would not send: payload: must be a JSON object",
+                    _kind(message.get("type")))
+        client.send_socket_mode_response(SocketModeResponse(envelope_id=envelope_id))
+        # The client reads the same dict next; without a payload it skips the envelope.
+        del message["payload"]
+
+    def _on_request(self, client: SocketModeClient, req: SocketModeRequest) -> None:
+        try:
+            inbound.check_payload(req.type, req.payload)
+        except inbound.BadRequest as bad:
+            # Acknowledged, so that Slack does not send it again, and dropped: one line,
+            # no payload (what people typed), no traceback.
+            log.warning("dropped a Socket Mode envelope (%s) that Slack would not send: %s", _kind(req.type),
+                        bad.reason)
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        started = time.time()
+        answer = run_bolt_app(self._handler.app, req)
+        if 400 <= answer.status < 500 and not (answer.status == 404 and req.type == "slash_commands"):
+            # Refused (bot/slack/app.py's on_error said why in the log): acknowledged all
+            # the same, since sending it again would not change the answer. A command
+            # with no handler stays unanswered, as over HTTP: Slack then tells the person
+            # it failed, rather than showing nothing.
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            return
+        send_response(client, req, answer, started)
 
     def _on_message(self, raw: str) -> None:
         if '"hello"' not in raw and '"disconnect"' not in raw:
