@@ -3,41 +3,29 @@ insert goes through the driver's own paramstyle, so each needs its proof."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from bot import db
 from bot.evidence import lag_history
 from bot.health.lag_trend import Sample
 from bot.probes.lag_models import GroupLag, LagSnapshot, PartitionLag
-
-POSTGRES = f"postgresql+psycopg://postgres@127.0.0.1:{os.environ.get('POSTGRES_PORT', '5433')}"
+from tests.conftest import postgres_database
 
 
 @pytest.fixture
 def pg_engine() -> Iterator[Engine]:
     """An engine on a database of its own on the shared PostgreSQL, dropped afterwards."""
-    name = f"lag_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001 - a missing server is a failure with its reason, not a skip
-        pytest.fail(f"PostgreSQL at {POSTGRES} is not reachable ({type(exc).__name__})", pytrace=False)
-    engine = db.create(f"{POSTGRES}/{name}")
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database() as url:
+        engine = db.create(url)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def snap(at: float, committed: int | None, log_end: int) -> LagSnapshot:
