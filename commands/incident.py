@@ -73,7 +73,9 @@ def _open(inv: Invocation, ctx: BotContext, text: str) -> Outcome:
 
     def announce() -> Reply:
         fresh = flows.announce(ctx, incident)
-        if any((a.group, a.topic, a.queue)):
+        if fresh is None:  # announced by another path meanwhile (its claim ran out)
+            fresh = flows.ensure_parent(ctx, incident)
+        elif any((a.group, a.topic, a.queue)):
             flows.run_first_checks(ctx, fresh)
         url = ctx.chat.link(flows.parent(fresh))
         return Reply(text=f"{fresh.ref} is open: {link(url, 'follow it in its thread')}.")

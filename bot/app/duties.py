@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from bot.approvals import flow
 from bot.escalation.scheduler import Duty
 from bot.evidence import depth_history, lag_history
+from bot.incidents import flows
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
@@ -29,4 +30,7 @@ DUTIES: tuple[Duty, ...] = (
     # Requests nobody decided in time expire, and their cards say so: every tick (a second).
     Duty("expire-approvals", 0.0, flow.expire_due),
     Duty("prune-samples", 3600.0, prune_samples),
+    # Incidents whose announcement nobody holds any more (its replica died, or its post
+    # failed and the claim ran out) are claimed and announced here: every two seconds.
+    Duty("announce-unclaimed", 2.0, flows.sweep),
 )

@@ -262,5 +262,13 @@ def _6_approvals(conn: Connection) -> None:
     _create(conn, m, "approval_requests", "approval_audit")
 
 
+def _7_announce_claims(conn: Connection) -> None:
+    """Who is announcing an incident (a replica and its lease), and when that was done.
+    Incidents that already have their parent message count as announced."""
+    for column in ("announce_owner VARCHAR(64)", "announce_until FLOAT", "announced_at FLOAT"):
+        conn.exec_driver_sql(f"ALTER TABLE incidents ADD COLUMN {column}")  # FLOAT: as step 2's columns
+    conn.exec_driver_sql("UPDATE incidents SET announced_at = created_at WHERE thread_ts IS NOT NULL")
+
+
 STEPS: list[Migration] = [_1_lag_samples, _2_incidents, _3_depth_samples, _4_action_tables, _5_escalation,
-                          _6_approvals]
+                          _6_approvals, _7_announce_claims]

@@ -4,8 +4,6 @@ A plain row rather than PostgreSQL's advisory locks, so SQLite behaves the same.
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 
 from sqlalchemy import Column, Engine, Float, String, Table, insert, select, update
@@ -13,6 +11,9 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import db
 from bot.db import metadata
+from bot.db.owners import dead_here
+
+__all__ = ["dead_here", "hold", "leases", "release"]
 
 leases = Table(
     "leases", metadata,
@@ -20,22 +21,6 @@ leases = Table(
     Column("owner", String(64), nullable=False),
     Column("expires_at", Float, nullable=False),
 )
-
-
-def dead_here(owner: str) -> bool:
-    """True when `owner` ("host:pid:tag") was a process of this host that no longer
-    runs: a restarted bot need not wait for its own old lease to expire."""
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 def hold(engine: Engine, name: str, owner: str, ttl: float, now: float | None = None) -> bool:

@@ -15,7 +15,8 @@ from bot.alerts import routing
 from bot.alerts.models import AlertBatch
 from bot.chat import ChatError, Content, Place, Posted
 from bot.evidence import checks
-from bot.incidents import ingest, ladder, service, store
+from bot.db import owners
+from bot.incidents import claims, ingest, ladder, service, store
 from bot.incidents.ingest import Outcome
 from bot.incidents.model import Incident, Status
 from bot.incidents.text import clock
@@ -70,6 +71,9 @@ def parent(incident: Incident) -> Posted:
 
 def ensure_parent(ctx: BotContext, incident: Incident) -> Incident:
     """Post the parent message once; later calls return the incident as it is."""
+    if incident.thread_ts:
+        return incident
+    incident = reload(ctx, incident)  # the one in hand may be older than the post of another path
     if incident.thread_ts:
         return incident
     posted = ctx.chat.post(Place(ctx.settings.slack.incidents_channel), card(ctx, incident))
@@ -237,13 +241,40 @@ def dedicated_channel(ctx: BotContext, incident: Incident) -> None:
     refresh_parent(ctx, incident)
 
 
-def announce(ctx: BotContext, incident: Incident) -> Incident:
-    """The parent message, the dedicated channel if any and the checklist; returns
-    the incident as stored now (with its thread)."""
-    incident = ensure_parent(ctx, incident)
+def wants_first_checks(incident: Incident) -> bool:
+    """An alert's incident gets its first checks with its announcement; one opened by
+    hand, when it names something to check."""
+    s = incident.subject
+    return incident.source != "slack" or any((s.group, s.topic, s.queue))
+
+
+def announce(ctx: BotContext, incident: Incident, *, checks: bool = False) -> Incident | None:
+    """The parent message, the dedicated channel if any, the checklist (and, for an
+    unrecognised alert, the triage note), then the first checks if `checks`: once,
+    by whichever path and replica wins the claim (bot.incidents.claims). Returns the
+    incident as stored now, or None when another holds the claim or it was done."""
+    me = owners.this_process()
+    with db.write(ctx.engine) as conn:
+        if not claims.claim(conn, incident_id=incident.id, owner=me, now=time.time()):
+            return None
+    incident = ensure_parent(ctx, reload(ctx, incident))
     dedicated_channel(ctx, incident)
-    post_checklist(ctx, incident)
-    return incident
+    incident = reload(ctx, incident)
+    if not incident.checklist_ts:  # a replica that died after the parent left the rest
+        with db.write(ctx.engine) as conn:
+            if not claims.renew(conn, incident_id=incident.id, owner=me, now=time.time()):
+                return None  # taken over meanwhile: the new owner posts it
+        post_checklist(ctx, incident)
+        if incident.runbook_id == "generic-triage":
+            post(ctx, incident, routing.triage_note(incident.labels))
+    with db.write(ctx.engine) as conn:
+        finished = claims.finish(conn, incident_id=incident.id, owner=me, now=time.time())
+    if finished and checks:
+        # Announcements go out one at a time (an alert storm must not crowd out the
+        # webhook, and Slack takes about a message a second per channel anyway); the
+        # first checks wait on brokers, not on the interpreter, so they run beside them.
+        ctx.work.submit(lambda: run_first_checks(ctx, incident), key=f"{key(incident)}:checks")
+    return reload(ctx, incident)
 
 
 def take_alerts(ctx: BotContext, batch: AlertBatch) -> Outcome:
@@ -263,13 +294,7 @@ def after_alert(ctx: BotContext, outcome: Outcome) -> None:
     if incident is None or outcome.duplicate:
         return
     if outcome.created:
-        incident = announce(ctx, incident)  # the stale one has no thread yet
-        if incident.runbook_id == "generic-triage":
-            post(ctx, incident, routing.triage_note(incident.labels))
-        # Announcements go out one at a time (an alert storm must not crowd out the
-        # webhook, and Slack takes about a message a second per channel anyway); the
-        # first checks wait on brokers, not on the interpreter, so they run beside them.
-        ctx.work.submit(lambda: run_first_checks(ctx, incident), key=f"{key(incident)}:checks")
+        announce(ctx, incident, checks=True)  # unless the sweep or another replica got there first
         return
     def names(alerts: list) -> str:  # type: ignore[type-arg]
         return ", ".join(escape(n) for n in sorted({a.name for a in alerts}))
@@ -310,10 +335,20 @@ def announce_change(ctx: BotContext, incident: Incident, message: str) -> None:
 
 
 def sweep(ctx: BotContext) -> int:
-    """Announce incidents whose parent message never made it to the chat (it was
-    down, or the bot stopped right after storing the alert)."""
+    """Claim the incidents nobody is announcing (stored while the chat was down, or
+    by a replica that died or was killed before announcing them) and queue their
+    announcements, in the order they came; at start and then as a duty of the timer
+    owner (bot.app.duties). Returns how many were taken."""
+    me = owners.this_process()
+    now = time.time()
     with ctx.engine.connect() as conn:
-        pending = store.unposted(conn)
-    for incident in pending:
-        ctx.work.submit(lambda i=incident: announce(ctx, i), key=key(incident))
-    return len(pending)
+        waiting = claims.waiting(conn, owner=me, now=now)
+    taken = []
+    for incident in waiting:
+        with db.write(ctx.engine) as conn:
+            if claims.claim(conn, incident_id=incident.id, owner=me, now=now):
+                taken.append(incident)
+    for incident in taken:
+        ctx.work.submit(lambda i=incident: announce(ctx, i, checks=wants_first_checks(i)), key=key(incident),
+                        lane="alerts")
+    return len(taken)

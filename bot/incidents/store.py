@@ -12,6 +12,8 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from bot.db import owners
+from bot.incidents import claims
 from bot.incidents.ladder import escalation_steps
 from bot.incidents.model import Event, Incident, Severity, Status, Subject
 from bot.incidents.tables import alert_dedup, checklist, incident_events, incidents
@@ -34,6 +36,8 @@ def create(conn: Connection, *, title: str, severity: Severity, runbook_id: str,
         title=title[:300], severity=severity.value, status=Status.OPEN.value, alerts_resolved=False,
         runbook_id=runbook_id, cluster=subject.cluster, group_id=subject.group, topic=subject.topic,
         queue=subject.queue, labels=labels, source=source, opened_by=opened_by, created_at=now, updated_at=now,
+        # The process that stores it announces it, unless it dies first (bot.incidents.claims).
+        announce_owner=owners.this_process(), announce_until=now + claims.TTL,
     )
     pk = conn.execute(_INSERT_INCIDENT, values).inserted_primary_key[0]
     ref = format_ref(pk, now)
@@ -129,12 +133,6 @@ def claim_thread(conn: Connection, *, incident_id: int, channel: str, thread_ts:
     return bool(conn.execute(update(incidents).where(
         (incidents.c.id == incident_id) & incidents.c.thread_ts.is_(None)
     ).values(channel=channel, thread_ts=thread_ts)).rowcount)
-
-
-def unposted(conn: Connection) -> list[Incident]:
-    rows = conn.execute(select(incidents).where(incidents.c.thread_ts.is_(None)
-                                                & (incidents.c.status != Status.RESOLVED.value)))
-    return [Incident.from_row(r) for r in rows]
 
 
 def mark_step_done(conn: Connection, *, incident_id: int, step_id: str, actor: str, now: float) -> bool:

@@ -33,6 +33,11 @@ incidents = Table(
     Column("acknowledged_at", Float),
     Column("resolved_at", Float),
     Column("resolved_by", String(64)),
+    # The announcement (parent, checklist, first checks) is claimed like a ladder step:
+    # a replica's name and a lease; announced_at once it is out (bot.incidents.announcing).
+    Column("announce_owner", String(64)),
+    Column("announce_until", Float),
+    Column("announced_at", Float),
     Index("ix_incidents_status", "status"),
     Index("ix_incidents_thread", "channel", "thread_ts"),
 )
