@@ -253,17 +253,18 @@ def announce(ctx: BotContext, incident: Incident, *, checks: bool = False) -> In
     unrecognised alert, the triage note), then the first checks if `checks`: once,
     by whichever path and replica wins the claim (bot.incidents.claims). Returns the
     incident as stored now, or None when another holds the claim or it was done."""
-    me = owners.this_process()
+    me, claimed = owners.this_process(), time.time()
     with db.write(ctx.engine) as conn:
-        if not claims.claim(conn, incident_id=incident.id, owner=me, now=time.time()):
+        if not claims.claim(conn, incident_id=incident.id, owner=me, now=claimed):
             return None
-    incident = ensure_parent(ctx, reload(ctx, incident))
+    incident = ensure_parent(ctx, incident)  # it reads the row first: another may have posted it
     dedicated_channel(ctx, incident)
     incident = reload(ctx, incident)
-    if not incident.checklist_ts:  # a replica that died after the parent left the rest
-        with db.write(ctx.engine) as conn:
-            if not claims.renew(conn, incident_id=incident.id, owner=me, now=time.time()):
-                return None  # taken over meanwhile: the new owner posts it
+    if not incident.checklist_ts:  # else a replica that died after the checklist left the rest
+        if time.time() - claimed > claims.TTL / 2:  # a slow chat: keep the claim, if still ours
+            with db.write(ctx.engine) as conn:
+                if not claims.renew(conn, incident_id=incident.id, owner=me, now=time.time()):
+                    return None  # taken over meanwhile: the new owner posts it
         post_checklist(ctx, incident)
         if incident.runbook_id == "generic-triage":
             post(ctx, incident, routing.triage_note(incident.labels))
