@@ -97,9 +97,9 @@ def serve(settings: Settings) -> None:
     ctx.start_timers()
     # Asked of Slack in the background: a slow Slack must not hold up start-up.
     ctx.work.submit(lambda: people.warn_unknown(ctx.chat, settings))
-    pending = flows.sweep(ctx)  # incidents stored while Slack could not be reached
-    if pending:
-        log.info("announcing %d incident(s) that were never posted to Slack", pending)
+    # Incidents stored while Slack could not be reached, or left by a process that was
+    # killed before announcing them (it logs them); the timer owner keeps doing this.
+    flows.sweep(ctx)
     stop.wait()
     log.info("shutting down: finishing requests and background work")
     if socket is not None:

@@ -349,6 +349,8 @@ def sweep(ctx: BotContext) -> int:
         with db.write(ctx.engine) as conn:
             if claims.claim(conn, incident_id=incident.id, owner=me, now=now):
                 taken.append(incident)
+    if taken:
+        log.info("announcing %d incident(s) nobody was announcing: %s", len(taken), ", ".join(i.ref for i in taken))
     for incident in taken:
         ctx.work.submit(lambda i=incident: announce(ctx, i, checks=wants_first_checks(i)), key=key(incident),
                         lane="alerts")
