@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from bot.config import DlqSettings
 from bot.probes.kafka_dlq import discover
+from bot.probes.rabbitmq import DLQ_NAME
 
 # The names exporters give the same thing, in the order they are preferred when
 # an alert carries several (kafka_exporter: consumergroup; kminion: group_id and
@@ -38,12 +39,6 @@ HOST_LABELS = ("instance", "pod", "kubernetes_pod_name", "node")
 _BROKERISH = re.compile(r"kafka|rabbit|strimzi|zookeeper|broker|erlang", re.I)
 _BROKERISH_LABELS = ("alertname", "job", "container", "service", "app")
 
-# RabbitMQ has no naming rule for dead-letter queues, only habits: orders.dlq,
-# orders-dlq, dlq.orders, orders_dlx, orders.dead, orders.dead-letter, parking-lot.
-# The RabbitMQ probe recognises the same words (besides DLX bindings, which only a
-# broker can tell); `dead` alone is added because `orders.dead` is common too.
-_DLQ_QUEUE = re.compile(
-    r"(^|[._:-])(dlq|dlx|dead|dead[._-]?letters?|deadletters?|parking[._-]?lot)([._:-]|$)", re.I)
 
 # kminion's consumer_group_info carries the group's state (Kafka's own names).
 _REBALANCING_STATES = {"preparingrebalance", "completingrebalance"}
@@ -71,7 +66,7 @@ def first(labels: dict[str, str], names: tuple[str, ...]) -> tuple[str, str] | N
 
 
 def dlq_queue(name: str) -> bool:
-    return bool(_DLQ_QUEUE.search(name))
+    return bool(DLQ_NAME.search(name))  # the probe's rule (besides DLX bindings, which only a broker can tell)
 
 
 def dlq_topic(name: str, dlq: DlqSettings) -> str | None:

@@ -14,8 +14,8 @@ from bot import db
 from bot.alerts import routing
 from bot.alerts.models import AlertBatch
 from bot.chat import ChatError, Content, Place, Posted
-from bot.evidence import checks
 from bot.db import owners
+from bot.evidence import checks
 from bot.incidents import claims, ingest, ladder, service, store
 from bot.incidents.ingest import Outcome
 from bot.incidents.model import Incident, Status

@@ -43,7 +43,11 @@ from bot.probes.dlq_models import (
 )
 
 # Names people give dead-letter queues; used only when no DLX binding says so.
-_DLQ_NAME = re.compile(r"(^|[._:-])(dlq|dlx|dead[._-]?letters?|deadletters?|parking[._-]?lot)([._:-]|$)", re.I)
+# RabbitMQ has no naming rule for dead-letter queues, only habits: orders.dlq, orders-dlq,
+# dlq.orders, orders_dlx, orders.dead, orders.dead-letter, parking-lot. The alert
+# routing reads names with the same rule, so a queue routed to the DLQ runbook is one
+# /dlq lists.
+DLQ_NAME = re.compile(r"(^|[._:-])(dlq|dlx|dead|dead[._-]?letters?|deadletters?|parking[._-]?lot)([._:-]|$)", re.I)
 _DEATH_HEADERS = ("x-death", "x-first-death-reason", "x-first-death-queue", "x-first-death-exchange",
                   "x-last-death-reason", "x-last-death-queue", "x-last-death-exchange")
 
@@ -345,7 +349,7 @@ def rabbit_queue_snapshot(clients: Clients, cluster: str, name: str, *, sample_s
         fields = {"vhost": vhost, "name": name, **_amqp_depth(clients, cluster, name, str(exc))}
     snapshot = QueueSnapshot(cluster=cluster, taken_at=datetime.now(UTC), **fields)
     snapshot.dead_letter_sources = sources
-    snapshot.is_dead_letter_queue = bool(sources) or bool(_DLQ_NAME.search(name))
+    snapshot.is_dead_letter_queue = bool(sources) or bool(DLQ_NAME.search(name))
     if previous is not None:
         snapshot.window_seconds = (snapshot.taken_at - previous[1]).total_seconds()
         snapshot.growth_per_minute = growth_per_minute(previous, (snapshot.depth, snapshot.taken_at))
@@ -368,7 +372,7 @@ def rabbit_dead_letter_queues(clients: Clients, cluster: str) -> list[QueueSnaps
     taken_at = datetime.now(UTC)
     found = []
     for q in raw:
-        if q["name"] in targets or _DLQ_NAME.search(q["name"]):
+        if q["name"] in targets or DLQ_NAME.search(q["name"]):
             snapshot = QueueSnapshot(cluster=cluster, taken_at=taken_at, source="management", **parse_queue(q))
             snapshot.dead_letter_sources = targets.get(q["name"], [])
             snapshot.is_dead_letter_queue = True
