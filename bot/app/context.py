@@ -36,6 +36,9 @@ class Caches:
     the module that fills it, which also makes it safe for the threads sharing it."""
 
     alert_groups: SeenGroups = field(default_factory=SeenGroups)  # bot.incidents.ingest: repeated deliveries
+    # bot.evidence.checks: reports by (check, subject), so that incidents reaching a
+    # ladder step together share one probe.
+    reports: Recent[Any, Report] = field(default_factory=Recent)
 
 
 @dataclass
@@ -49,9 +52,6 @@ class BotContext:
     runbooks: dict[str, Runbook]
     escalator: Escalator | None = None
     caches: Caches = field(default_factory=Caches)
-    # Check reports by (check, subject), so that incidents reaching a ladder step
-    # together share one probe.
-    recent_reports: Recent[Any, Report] = field(default_factory=Recent)
     running: Running = field(default_factory=Running)  # destructive actions executing in this process
     socket_link: Callable[[], str] | None = None  # Slack's Socket Mode link, when Slack comes that way
 

@@ -154,9 +154,9 @@ def run(ctx: BotContext, check: Check, subject: Subject, max_age: float = 0.0) -
         return None
     key = (check, subject)
     if max_age > 0:
-        cached = ctx.recent_reports.get(key, max_age)
+        cached = ctx.caches.reports.get(key, max_age)
         if cached is not None:
             return cached.model_copy(deep=True)
     report = runner(ctx, subject)
-    ctx.recent_reports.put(key, report)
+    ctx.caches.reports.put(key, report)
     return report.model_copy(deep=True)  # callers add notes; the cached one stays as probed
