@@ -1,0 +1,139 @@
+"""One round's looking: every watched cluster probed at once (bounded), each probe's
+failure kept as an observation of its own instead of an exception."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from confluent_kafka import KafkaException
+
+from bot.config.watch import KafkaWatch, RabbitWatch
+from bot.evidence import dlq
+from bot.evidence.lag import record_and_assess
+from bot.probes import kafka_cluster, rabbitmq, rabbitmq_nodes
+from bot.probes.kafka_cluster import KafkaClusterSnapshot
+from bot.probes.kafka_lag import KafkaUnavailable
+from bot.probes.lag_models import LagSnapshot
+from bot.probes.schema_registry import SchemaRegistryError
+from bot.watch import observe
+from bot.watch.judge import Observation
+from bot.watch.store import Round
+
+log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from bot.app.context import BotContext
+
+
+@dataclass
+class Looked:
+    observations: list[Observation] = field(default_factory=list)
+    # Key prefixes whose probe answered: a stored key under one of them that was not
+    # observed is gone (a deleted group or DLQ), which counts as OK.
+    answered: set[str] = field(default_factory=set)
+    rounds: list[Round] = field(default_factory=list)
+    lag: dict[str, LagSnapshot] = field(default_factory=dict)
+    clusters: dict[str, KafkaClusterSnapshot] = field(default_factory=dict)
+    schema_versions: dict[str, dict[str, int]] = field(default_factory=dict)  # registry -> subject -> latest
+
+
+def kafka_targets(ctx: BotContext) -> dict[str, KafkaWatch]:
+    configured = ctx.settings.watch.kafka
+    return {name: (configured or {}).get(name, KafkaWatch()) for name in ctx.settings.kafka
+            if configured is None or name in configured}
+
+
+def rabbit_targets(ctx: BotContext) -> dict[str, RabbitWatch]:
+    configured = ctx.settings.watch.rabbitmq
+    return {name: (configured or {}).get(name, RabbitWatch()) for name in ctx.settings.rabbitmq
+            if configured is None or name in configured}
+
+
+def _kafka(ctx: BotContext, cluster: str, watch: KafkaWatch, memory: observe.Membership, out: Looked) -> None:
+    started, now = time.monotonic(), time.time()
+    found: list[Observation] = []
+    error = None
+    if watch.brokers:
+        snap = kafka_cluster.kafka_cluster_snapshot(ctx.clients, cluster)
+        out.clusters[cluster] = snap
+        found.append(observe.kafka_cluster(ctx.settings, snap))
+        if not snap.reachable:
+            error = snap.error or "unreachable"
+    if error is None:
+        try:
+            report = record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster,
+                                       oldest_unread=False)
+            out.lag[cluster] = report.snapshot
+            found += observe.groups(ctx.settings, cluster, watch, report, memory, now)
+            out.answered.add(f"group:{cluster}:")
+            if watch.dlqs:
+                found += [observe.kafka_dlq(ctx.settings, cluster, d)
+                          for d in dlq.kafka_dlqs(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster)]
+                out.answered.add(f"dlq:{cluster}:")
+        except (KafkaException, KafkaUnavailable) as exc:
+            error = dlq.kafka_error(exc) if isinstance(exc, KafkaException) else str(exc)
+    if error is not None and not any(o.key == f"kafka:{cluster}" for o in found):
+        found.append(observe.unreachable(cluster, "Kafka", error))
+    elif error is not None:
+        found = [o if o.key != f"kafka:{cluster}" else observe.unreachable(cluster, "Kafka", error) for o in found]
+    else:
+        out.answered.add(f"kafka:{cluster}")
+    out.observations += found
+    out.rounds.append(Round(f"kafka:{cluster}", now, (time.monotonic() - started) * 1000, len(found), error))
+
+
+def _rabbit(ctx: BotContext, cluster: str, watch: RabbitWatch, out: Looked) -> None:
+    started, now = time.monotonic(), time.time()
+    found: list[Observation] = []
+    error = None
+    if watch.nodes:
+        snap = rabbitmq_nodes.rabbit_nodes_snapshot(ctx.clients, cluster)
+        found.append(observe.rabbit_nodes(snap))
+        if not snap.management_ok:
+            error = snap.management_error or "management API unavailable"
+    if watch.dlqs and error is None:
+        try:
+            found += [observe.rabbit_dlq(ctx.settings, cluster, q)
+                      for q in dlq.rabbit_dlqs(ctx.clients, ctx.settings.thresholds, cluster=cluster)]
+            out.answered.add(f"dlq:{cluster}:")
+        except rabbitmq.RabbitUnavailable as exc:
+            error = str(exc)
+            found.append(observe.unreachable(cluster, "RabbitMQ", error))
+    out.observations += found
+    out.rounds.append(Round(f"rabbit:{cluster}", now, (time.monotonic() - started) * 1000, len(found), error))
+
+
+def _schema(ctx: BotContext, registry: str, patterns: list[str], out: Looked) -> None:
+    started, now = time.monotonic(), time.time()
+    probe = ctx.clients.schema_registry(registry)
+    found: list[Observation] = []
+    error = None
+    try:
+        subjects = [s for s in probe.subjects() if observe.watched(s, patterns)]
+        snaps = [probe.subject_snapshot(s, history=2) for s in subjects]
+        found = [observe.schema(registry, s) for s in snaps]
+        out.schema_versions[registry] = {s.subject: s.versions[-1] for s in snaps if s.versions}
+        out.answered.add(f"schema:{registry}:")
+    except SchemaRegistryError as exc:
+        error = exc.message
+    out.observations += found
+    out.rounds.append(Round(f"schema:{registry}", now, (time.monotonic() - started) * 1000, len(found), error))
+
+
+def look(ctx: BotContext, memory: observe.Membership) -> Looked:
+    out = Looked()
+    jobs = [lambda c=c, w=w: _kafka(ctx, c, w, memory, out) for c, w in kafka_targets(ctx).items()]
+    jobs += [lambda c=c, w=w: _rabbit(ctx, c, w, out) for c, w in rabbit_targets(ctx).items()]
+    jobs += [lambda r=r, p=p: _schema(ctx, r, p, out) for r, p in ctx.settings.watch.schema_subjects.items()
+             if r in ctx.settings.schema_registry]
+    with ThreadPoolExecutor(max_workers=ctx.settings.watch.concurrency, thread_name_prefix="watch") as pool:
+        for future in [pool.submit(job) for job in jobs]:
+            try:
+                future.result()
+            except Exception:  # a probe's own bug must not end the round, nor the others' looks
+                log.exception("watch: a probe failed")
+    return out
