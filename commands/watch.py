@@ -33,9 +33,10 @@ def status(ctx: BotContext) -> Reply:
     now = time.time()
     watched = [f"Kafka `{c}`: groups {', '.join(t.groups)}"
                + (f" (not {', '.join(t.exclude_groups)})" if t.exclude_groups else "")
-               + (", DLQ topics" if t.dlqs else "") + (", brokers" if t.brokers else "")
+               + (f", DLQ topics {', '.join(t.dlqs)}" if t.dlqs else "") + (", brokers" if t.brokers else "")
                for c, t in look.kafka_targets(ctx).items()]
-    watched += [f"RabbitMQ `{c}`:" + (" dead-letter queues" if t.dlqs else "") + (", nodes" if t.nodes else "")
+    watched += [f"RabbitMQ `{c}`:" + (f" dead-letter queues {', '.join(t.dlqs)}" if t.dlqs else "")
+                + (", nodes" if t.nodes else "")
                 for c, t in look.rabbit_targets(ctx).items()]
     watched += [f"Schema Registry `{r}`: subjects {', '.join(p)}" for r, p in w.schema_subjects.items()]
     rounds = watch_store.last_rounds(ctx.engine)

@@ -10,14 +10,14 @@ class KafkaWatch(BaseModel):
 
     groups: list[str] = Field(default_factory=lambda: ["*"])  # fnmatch patterns of consumer group names
     exclude_groups: list[str] = Field(default_factory=list)
-    dlqs: bool = True  # the DLQ topics the DLQ discovery finds
+    dlqs: list[str] = Field(default_factory=lambda: ["*"])  # patterns over the DLQ topics the discovery finds
     brokers: bool = True  # brokers, controller, offline and under-replicated partitions
 
 
 class RabbitWatch(BaseModel):
     """One RabbitMQ's watch list."""
 
-    dlqs: bool = True  # the dead-letter queues the DLQ discovery finds
+    dlqs: list[str] = Field(default_factory=lambda: ["*"])  # patterns over the dead-letter queues found
     nodes: bool = True  # nodes down, memory and disk alarms
 
 

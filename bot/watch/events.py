@@ -44,14 +44,15 @@ def changes(seen: Seen, looked: Looked) -> list[str]:
             lines += [f"Topic `{escape(t)}` on `{cluster}`: partitions {before[t]} → {n}"
                       for t, n in sorted(now.items()) if t in before and before[t] != n]
         seen.partitions[cluster] = now
-    for cluster, lag in looked.lag.items():
-        now_groups = {g.group: frozenset(m.client_id for m in g.members) for g in lag.groups if not g.error}
+    for cluster, found in looked.members.items():
+        now_groups = {g: m for g, m in found.items() if m is not None}
         before_groups = seen.members.get(cluster)
         if before_groups is not None:
             for g in sorted(now_groups.keys() - before_groups.keys()):
-                lines.append(f"Consumer group `{escape(g)}` appeared on `{cluster}` "
-                             f"({plural(len(now_groups[g]), 'member')})")
-            for g in sorted(before_groups.keys() - now_groups.keys()):
+                if g in found:  # undescribable this round is not "appeared"
+                    lines.append(f"Consumer group `{escape(g)}` appeared on `{cluster}` "
+                                 f"({plural(len(now_groups[g]), 'member')})")
+            for g in sorted(before_groups.keys() - found.keys()):
                 lines.append(f"Consumer group `{escape(g)}` disappeared from `{cluster}`")
             for g in sorted(now_groups.keys() & before_groups.keys()):
                 old, new = before_groups[g], now_groups[g]
@@ -62,6 +63,8 @@ def changes(seen: Seen, looked: Looked) -> list[str]:
                     if old - new:
                         parts.append(f"left {_clients(old - new)}")
                     lines.append(f"Consumer group `{escape(g)}` on `{cluster}` changed members: {'; '.join(parts)}")
+        # A group not described this round keeps what was known of it.
+        now_groups |= {g: before_groups[g] for g, m in found.items() if m is None and before_groups and g in before_groups}
         seen.members[cluster] = now_groups
     for registry, latest in looked.schema_versions.items():
         before_versions = seen.versions.get(registry)

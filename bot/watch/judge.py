@@ -64,7 +64,8 @@ def step(previous: State | None, seen: Observation | None, *, now: float, sustai
     if seen is None:
         return previous, None
     opened = previous is not None and previous.incident_id is not None
-    breaching = seen.level > Level.OK and not (opened and seen.recovered)
+    # An open breach lasts until it reaches its recovery mark, below the opening threshold.
+    breaching = not seen.recovered if opened else seen.level > Level.OK
     if not breaching:
         if not opened:
             return None, None  # a breach that never opened is forgotten at its first OK round
@@ -76,8 +77,9 @@ def step(previous: State | None, seen: Observation | None, *, now: float, sustai
         return state, None
     base = previous or State(key=seen.key, kind=seen.kind, runbook=seen.runbook, labels=seen.labels, first_at=now)
     level = max(seen.level, base.level) if base.streak else seen.level
-    state = replace(base, streak=base.streak + 1, level=level, last_text=seen.text, ok_since=None,
-                    labels=seen.labels if base.incident_id is None else base.labels)
+    state = replace(base, streak=base.streak + 1, level=level, last_text=seen.text, ok_since=None)
+    if state.incident_id is None:  # until it opens, the latest diagnosis names the problem and its runbook
+        state = replace(state, kind=seen.kind, runbook=seen.runbook, labels=seen.labels)
     if paused:
         return state, None
     if state.incident_id is None:

@@ -17,7 +17,6 @@ from bot.evidence.lag import record_and_assess
 from bot.probes import kafka_cluster, rabbitmq, rabbitmq_nodes
 from bot.probes.kafka_cluster import KafkaClusterSnapshot
 from bot.probes.kafka_lag import KafkaUnavailable
-from bot.probes.lag_models import LagSnapshot
 from bot.probes.schema_registry import SchemaRegistryError
 from bot.watch import observe
 from bot.watch.judge import Observation
@@ -36,7 +35,8 @@ class Looked:
     # observed is gone (a deleted group or DLQ), which counts as OK.
     answered: set[str] = field(default_factory=set)
     rounds: list[Round] = field(default_factory=list)
-    lag: dict[str, LagSnapshot] = field(default_factory=dict)
+    # cluster -> watched group -> its members' client ids (None: the group could not be described)
+    members: dict[str, dict[str, frozenset[str] | None]] = field(default_factory=dict)
     clusters: dict[str, KafkaClusterSnapshot] = field(default_factory=dict)
     schema_versions: dict[str, dict[str, int]] = field(default_factory=dict)  # registry -> subject -> latest
 
@@ -67,12 +67,15 @@ def _kafka(ctx: BotContext, cluster: str, watch: KafkaWatch, memory: observe.Mem
         try:
             report = record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster,
                                        oldest_unread=False)
-            out.lag[cluster] = report.snapshot
+            out.members[cluster] = {g.group: None if g.error else frozenset(m.client_id for m in g.members)
+                                    for g in report.snapshot.groups
+                                    if observe.watched(g.group, watch.groups, watch.exclude_groups)}
             found += observe.groups(ctx.settings, cluster, watch, report, memory, now)
             out.answered.add(f"group:{cluster}:")
             if watch.dlqs:
                 found += [observe.kafka_dlq(ctx.settings, cluster, d)
-                          for d in dlq.kafka_dlqs(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster)]
+                          for d in dlq.kafka_dlqs(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster)
+                          if observe.watched(d.snapshot.topic, watch.dlqs)]
                 out.answered.add(f"dlq:{cluster}:")
         except (KafkaException, KafkaUnavailable) as exc:
             error = dlq.kafka_error(exc) if isinstance(exc, KafkaException) else str(exc)
@@ -98,7 +101,8 @@ def _rabbit(ctx: BotContext, cluster: str, watch: RabbitWatch, out: Looked) -> N
     if watch.dlqs and error is None:
         try:
             found += [observe.rabbit_dlq(ctx.settings, cluster, q)
-                      for q in dlq.rabbit_dlqs(ctx.clients, ctx.settings.thresholds, cluster=cluster)]
+                      for q in dlq.rabbit_dlqs(ctx.clients, ctx.settings.thresholds, cluster=cluster)
+                      if observe.watched(q.snapshot.name, watch.dlqs)]
             out.answered.add(f"dlq:{cluster}:")
         except rabbitmq.RabbitUnavailable as exc:
             error = str(exc)
