@@ -4,21 +4,24 @@ survive a new watcher on the same database; /watch pauses and reports them."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from confluent_kafka import TopicPartition
 
 from bot.app.localbot import LocalBot
 from bot.incidents import service
 from bot.incidents.model import Incident
 from bot.localslack.server import LocalSlack
+from bot.watch import store as watch_store
 from bot.watch.round import Watcher
 from tests import kafka_fixtures as kf
-from tests.conftest import make_settings, start_bot
+from tests.conftest import KAFKA, SCHEMA_REGISTRY, make_settings, start_bot
 
 OPS = "C0OPS"
 
@@ -26,7 +29,8 @@ OPS = "C0OPS"
 def watch_settings(tmp_path: Path, unique: str, **watch: Any) -> Any:
     w = {"enabled": False, "sustain_rounds": 2, "recover_minutes": 0, "ops_channel": OPS,
          "kafka": {"local": {"groups": [f"*-{unique}"], "dlqs": [f"*-{unique}*"]}}, "rabbitmq": {}, **watch}
-    return make_settings(tmp_path, watch=w)
+    # A patient timeout: the shared test cluster holds every other test's groups too.
+    return make_settings(tmp_path, watch=w, kafka={"local": {"bootstrap_servers": KAFKA, "request_timeout_s": 15}})
 
 
 @pytest.fixture
@@ -36,9 +40,11 @@ def watching(tmp_path: Path, local_slack: LocalSlack, brokers: None, unique: str
     running.close()
 
 
-def round_(bot: LocalBot) -> None:
+def round_(bot: LocalBot, *, may_fail: bool = False) -> None:
     bot.ctx.watcher.run(bot.ctx)
     bot.ctx.work.wait_idle(60)
+    errors = [f"{r.cluster}: {r.error}" for r in watch_store.last_rounds(bot.ctx.engine) if r.error]
+    assert may_fail or not errors, errors  # a round that could not look proves nothing
 
 
 def incidents_of(bot: LocalBot, group: str) -> list[Incident]:
@@ -143,7 +149,7 @@ def test_unreachable_cluster_is_one_incident(tmp_path: Path, local_slack: LocalS
                              watch={"sustain_rounds": 2, "kafka": {"down": {}}, "rabbitmq": {}})
     with start_bot(settings, local_slack) as bot:
         for _ in range(3):
-            round_(bot)
+            round_(bot, may_fail=True)
         found = [i for i in service.list_open(bot.ctx.engine) if i.subject.cluster == "down"]
         assert len(found) == 1
         assert found[0].runbook_id == "broker-health" and found[0].severity.value == "critical"
@@ -188,3 +194,74 @@ def test_rounds_never_overlap(watching: LocalBot) -> None:
         assert time.time() < deadline
         time.sleep(0.05)
     assert watcher.skipped >= 1
+
+
+def test_dlq_depth_opens_the_dlq_runbook(watching: LocalBot, unique: str) -> None:
+    dlq = f"payments-{unique}.dlq"
+    kf.create_topic(dlq, 1)
+    kf.produce(dlq, {0: 150})
+    round_(watching)
+    round_(watching)
+    [incident] = [i for i in service.list_open(watching.ctx.engine) if i.subject.topic == dlq]
+    assert incident.runbook_id == "dlq-filling" and incident.severity.value == "warning"
+    assert f"Dead-letter topic `{dlq}` holds 150 messages (warning above 100)" in incident.title
+    kf.produce(dlq, {0: 1_000})
+    round_(watching)
+    assert service.get(watching.ctx.engine, incident.ref).severity.value == "critical"  # type: ignore[union-attr]
+
+
+def register(subject: str, schema: dict[str, Any]) -> None:
+    r = requests.post(f"{SCHEMA_REGISTRY}/subjects/{subject}/versions", json={"schema": json.dumps(schema)},
+                      headers={"Content-Type": "application/vnd.schemaregistry.v1+json"}, timeout=10)
+    assert r.status_code == 200, r.text
+
+
+def compatibility(subject: str, level: str) -> None:
+    r = requests.put(f"{SCHEMA_REGISTRY}/config/{subject}", json={"compatibility": level}, timeout=10)
+    assert r.status_code == 200, r.text
+
+
+V1 = {"type": "record", "name": "Order", "fields": [{"name": "id", "type": "string"}]}
+V2 = {"type": "record", "name": "Order", "fields": [{"name": "id", "type": "string"},
+                                                     {"name": "note", "type": "string", "default": ""}]}
+BREAKING = {"type": "record", "name": "Order", "fields": [{"name": "id", "type": "string"},
+                                                           {"name": "amount", "type": "long"}]}
+
+
+def test_schema_versions_are_info_events_and_a_breaking_latest_is_an_incident(
+        tmp_path: Path, local_slack: LocalSlack, brokers: None, unique: str) -> None:
+    subject, broken = f"orders-{unique}-value", f"refunds-{unique}-value"
+    register(subject, V1)
+    settings = watch_settings(tmp_path, unique, schema_subjects={"local": [f"*-{unique}-value"]})
+    with start_bot(settings, local_slack) as bot:
+        round_(bot)  # learns what is there
+        register(subject, V2)
+        round_(bot)
+        round_(bot)
+        events = [m.text for m in bot.slack.state.messages(OPS) if subject in m.text]
+        assert len(events) == 1 and f"Schema subject `{subject}` (local) has a new version: 1 → 2" in events[0]
+        assert [i for i in service.list_open(bot.ctx.engine) if i.subject.topic == f"orders-{unique}"] == []
+        # A version that breaks BACKWARD let through under FORWARD, then the subject set to BACKWARD.
+        register(broken, V1)
+        compatibility(broken, "FORWARD")
+        register(broken, BREAKING)
+        compatibility(broken, "BACKWARD")
+        round_(bot)
+        round_(bot)
+        [incident] = [i for i in service.list_open(bot.ctx.engine) if i.subject.topic == f"refunds-{unique}"]
+        assert incident.runbook_id == "schema-incompatibility" and incident.severity.value == "critical"
+        assert f"Subject `{broken}` version 2 breaks its BACKWARD compatibility" in incident.title
+
+
+def test_the_timer_owner_runs_rounds_by_itself(tmp_path: Path, local_slack: LocalSlack, brokers: None,
+                                               unique: str) -> None:
+    settings = watch_settings(tmp_path, unique, enabled=True, interval_s=1)
+    _, group = lagging(unique, 3_405)
+    with start_bot(settings, local_slack) as bot:
+        bot.ctx.start_timers()
+        deadline = time.time() + 60
+        while not incidents_of(bot, group):
+            assert time.time() < deadline, "the watch did not open the incident by itself"
+            time.sleep(0.2)
+        status = bot.slash("/watch status").text
+        assert "Watching every 1 s" in status

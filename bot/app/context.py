@@ -74,6 +74,7 @@ class BotContext:
     def close(self) -> None:
         if self.escalator is not None:
             self.escalator.stop()
+        self.watcher.stop()
         self.work.shutdown(wait=True)
         db.dispose(self.engine)
 

@@ -64,7 +64,8 @@ def changes(seen: Seen, looked: Looked) -> list[str]:
                         parts.append(f"left {_clients(old - new)}")
                     lines.append(f"Consumer group `{escape(g)}` on `{cluster}` changed members: {'; '.join(parts)}")
         # A group not described this round keeps what was known of it.
-        now_groups |= {g: before_groups[g] for g, m in found.items() if m is None and before_groups and g in before_groups}
+        known = before_groups or {}
+        now_groups |= {g: known[g] for g, m in found.items() if m is None and g in known}
         seen.members[cluster] = now_groups
     for registry, latest in looked.schema_versions.items():
         before_versions = seen.versions.get(registry)

@@ -69,6 +69,7 @@ class Watcher:
         self.skipped = 0  # rounds not started because the previous one was still running
         self.last = Figures()
         self._last_start = -float("inf")
+        self._thread: threading.Thread | None = None
 
     def tick(self, ctx: BotContext) -> bool:
         """The timer owner's duty, every tick: a round when one is due and none runs."""
@@ -91,8 +92,16 @@ class Watcher:
                 self._busy.release()
 
         self._last_start = time.monotonic()
-        threading.Thread(target=run, name="watch-round", daemon=True).start()
+        self._thread = threading.Thread(target=run, name="watch-round", daemon=True)
+        self._thread.start()
         return True
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Lets a running round finish (its probes are bounded by their timeouts)
+        before the database and the work pool it uses go away."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
 
     def run(self, ctx: BotContext) -> Figures:
         started, t0 = time.time(), time.monotonic()

@@ -70,6 +70,8 @@ class Round:
 
 
 def record_rounds(engine: Engine, rounds: list[Round]) -> None:
+    if not rounds:
+        return
     with db.write(engine) as conn:
         conn.execute(delete(watch_rounds).where(watch_rounds.c.cluster.in_([r.cluster for r in rounds])))
         conn.execute(insert(watch_rounds), [vars(r) for r in rounds])
