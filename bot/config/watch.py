@@ -42,6 +42,9 @@ class WatchSettings(BaseModel):
     # Where informational events go (new schema versions, partition counts, groups coming and going).
     ops_channel: str | None = None
     concurrency: int = Field(4, ge=1, le=64)  # clusters probed at once
+    # How often a round's lag samples are stored (for /lag's trends, the digests and a watcher
+    # taking over); between those the watch keeps its samples in memory.
+    store_samples_every_s: float = Field(300.0, ge=0, le=24 * 3600)
 
     @model_validator(mode="after")
     def _patterns(self) -> "WatchSettings":

@@ -12,14 +12,17 @@ from typing import TYPE_CHECKING
 from confluent_kafka import KafkaException
 
 from bot.config.watch import KafkaWatch, RabbitWatch
-from bot.evidence import dlq
-from bot.evidence.lag import record_and_assess
-from bot.probes import kafka_cluster, rabbitmq, rabbitmq_nodes
+from bot.evidence import dlq, lag_history
+from bot.evidence.lag_history import PartitionKey
+from bot.health.lag_trend import Sample
+from bot.probes import kafka_cluster, kafka_lag, rabbitmq, rabbitmq_nodes
 from bot.probes.kafka_cluster import KafkaClusterSnapshot
 from bot.probes.kafka_lag import KafkaUnavailable
+from bot.probes.lag_models import GroupLag
 from bot.probes.schema_registry import SchemaRegistryError
 from bot.watch import observe
 from bot.watch.judge import Observation
+from bot.watch.samples import LagMemory
 from bot.watch.store import Round
 
 log = logging.getLogger(__name__)
@@ -53,7 +56,34 @@ def rabbit_targets(ctx: BotContext) -> dict[str, RabbitWatch]:
             if configured is None or name in configured}
 
 
-def _kafka(ctx: BotContext, cluster: str, watch: KafkaWatch, memory: observe.Membership, out: Looked) -> None:
+@dataclass
+class Memory:
+    """What the watching process keeps between rounds (lost when another takes over)."""
+
+    membership: observe.Membership = field(default_factory=observe.Membership)
+    samples: LagMemory = field(default_factory=LagMemory)
+    stored_at: dict[str, float] = field(default_factory=dict)  # cluster -> when its samples were last stored
+
+
+def _lag(ctx: BotContext, cluster: str, watch: KafkaWatch, memory: Memory,
+         now: float) -> tuple[list[GroupLag], dict[PartitionKey, list[Sample]]]:
+    """The watched groups' lag, judged against the samples in memory (seeded from the
+    stored ones at the first round); stored every watch.store_samples_every_s."""
+    timeout = ctx.settings.kafka[cluster].request_timeout_s
+    snap = kafka_lag.snapshot(ctx.clients.kafka_admin(cluster), cluster, None, timeout,
+                              keep=lambda g: observe.watched(g, watch.groups, watch.exclude_groups))
+    taken = snap.taken_at.timestamp()
+    if not memory.samples.seeded(cluster):
+        memory.samples.seed(cluster, lag_history.window(ctx.engine, cluster, [g.group for g in snap.groups],
+                                                        taken - memory.samples.window_s))
+    history = memory.samples.add(snap)
+    if taken - memory.stored_at.get(cluster, -float("inf")) >= ctx.settings.watch.store_samples_every_s:
+        lag_history.record(ctx.engine, snap)
+        memory.stored_at[cluster] = taken
+    return snap.groups, history
+
+
+def _kafka(ctx: BotContext, cluster: str, watch: KafkaWatch, memory: Memory, out: Looked) -> None:
     started, now = time.monotonic(), time.time()
     found: list[Observation] = []
     error = None
@@ -65,17 +95,15 @@ def _kafka(ctx: BotContext, cluster: str, watch: KafkaWatch, memory: observe.Mem
             error = snap.error or "unreachable"
     if error is None:
         try:
-            report = record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster,
-                                       oldest_unread=False)
+            groups, history = _lag(ctx, cluster, watch, memory, now)
             out.members[cluster] = {g.group: None if g.error else frozenset(m.client_id for m in g.members)
-                                    for g in report.snapshot.groups
-                                    if observe.watched(g.group, watch.groups, watch.exclude_groups)}
-            found += observe.groups(ctx.settings, cluster, watch, report, memory, now)
+                                    for g in groups}
+            found += [observe.group(ctx.settings, cluster, g, history, memory.membership, now) for g in groups]
             out.answered.add(f"group:{cluster}:")
             if watch.dlqs:
                 found += [observe.kafka_dlq(ctx.settings, cluster, d)
-                          for d in dlq.kafka_dlqs(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster)
-                          if observe.watched(d.snapshot.topic, watch.dlqs)]
+                          for d in dlq.kafka_dlqs(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster,
+                                                  keep=lambda t: observe.watched(t, watch.dlqs))]
                 out.answered.add(f"dlq:{cluster}:")
         except (KafkaException, KafkaUnavailable) as exc:
             error = dlq.kafka_error(exc) if isinstance(exc, KafkaException) else str(exc)
@@ -128,7 +156,7 @@ def _schema(ctx: BotContext, registry: str, patterns: list[str], out: Looked) ->
     out.rounds.append(Round(f"schema:{registry}", now, (time.monotonic() - started) * 1000, len(found), error))
 
 
-def look(ctx: BotContext, memory: observe.Membership) -> Looked:
+def look(ctx: BotContext, memory: Memory) -> Looked:
     out = Looked()
     jobs = [lambda c=c, w=w: _kafka(ctx, c, w, memory, out) for c, w in kafka_targets(ctx).items()]
     jobs += [lambda c=c, w=w: _rabbit(ctx, c, w, out) for c, w in rabbit_targets(ctx).items()]

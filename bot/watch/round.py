@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from bot.incidents import flows, service
 from bot.incidents import store as incident_store
 from bot.incidents.model import Incident, Status
 from bot.reports.markup import escape
-from bot.watch import events, look, observe, store
+from bot.watch import events, look, store
 from bot.watch.judge import Act, Decision, Observation, State, step
 
 if TYPE_CHECKING:
@@ -63,13 +64,14 @@ class Watcher:
     overlapped) and the escalation tick is never held up by a probe."""
 
     def __init__(self) -> None:
-        self.memory = observe.Membership()
+        self.memory = look.Memory()
         self.events = events.Seen()
         self._busy = threading.Lock()
         self.skipped = 0  # rounds not started because the previous one was still running
         self.last = Figures()
         self._last_start = -float("inf")
         self._thread: threading.Thread | None = None
+        self.durations: deque[tuple[float, float]] = deque(maxlen=1000)  # (monotonic start, ms) per round
 
     def tick(self, ctx: BotContext) -> bool:
         """The timer owner's duty, every tick: a round when one is due and none runs."""
@@ -110,6 +112,7 @@ class Watcher:
         store.record_rounds(ctx.engine, looked.rounds)
         events.announce(ctx, self.events, looked)
         figures.started_at, figures.duration_ms = started, (time.monotonic() - t0) * 1000
+        self.durations.append((t0, figures.duration_ms))
         self.last = figures
         return figures
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import Settings
-from bot.health.lag import assess
+from bot.health.lag_trend import Sample
 from bot.health.verdict import Level
 from bot.probes.avro_diff import SchemaChange
 from bot.probes.lag_models import GroupLag, Member, PartitionLag
@@ -26,8 +26,7 @@ def group(name: str, lag: int, state: str = "Stable", members: int = 1, topic: s
 def observe_group(g: GroupLag, settings: Settings | None = None,
                   memory: observe.Membership | None = None) -> observe.Observation:
     s = settings or Settings()
-    a = assess(g, {}, {g.partitions[0].topic: 1}, s.thresholds, NOW)
-    return observe.group(s, "local", a, memory or observe.Membership(), NOW)
+    return observe.group(s, "local", g, {}, memory or observe.Membership(), NOW)
 
 
 @pytest.mark.parametrize("lag,state,members,kind,level,recovered", [
@@ -70,14 +69,12 @@ def test_rebalancing_counts_membership_changes_within_ten_minutes() -> None:
     found = []
     for i in range(6):
         g = group("flappy", 10, members=1 + i % 2)  # a member leaves and rejoins every round
-        a = assess(g, {}, {"orders": 1}, settings.thresholds, NOW)
-        found.append(observe.group(settings, "local", a, memory, NOW + i * 30))
+        found.append(observe.group(settings, "local", g, {}, memory, NOW + i * 30))
     assert [o.kind for o in found] == ["lag", "lag", "lag", "lag", "rebalancing", "rebalancing"]
     assert found[-1].level is Level.WARNING and found[-1].runbook == "rebalancing"
     assert "5 times in 10 minutes" in found[-1].text
     # Ten quiet minutes later the count has aged out.
-    a = assess(group("flappy", 10, members=2), {}, {"orders": 1}, settings.thresholds, NOW)
-    assert observe.group(settings, "local", a, memory, NOW + 1200).kind == "lag"
+    assert observe.group(settings, "local", group("flappy", 10, members=2), {}, memory, NOW + 1200).kind == "lag"
 
 
 def test_watched_patterns() -> None:
@@ -101,3 +98,20 @@ def test_schema_latest_version_against_its_compatibility(compat: str, breaks: li
     assert o.level is level and o.labels["topic"] == "orders" and o.runbook == "schema-incompatibility"
     if level:
         assert "version 2 breaks its" in o.text
+
+
+def test_committed_offsets_standing_still_with_members_is_stuck() -> None:
+    g = group("slow", 500)  # committed 100, log end 600, one member
+    history = {("slow", "orders", 0): [Sample(NOW - 120, 100, 400), Sample(NOW - 60, 100, 500),
+                                       Sample(NOW, 100, 600)]}
+    o = observe.group(Settings(), "local", g, history, observe.Membership(), NOW)
+    assert (o.kind, o.level, o.runbook) == ("stuck", Level.WARNING, "consumer-group-stuck")
+    assert "committed offsets stand still on 1 lagging partition" in o.text
+
+
+def test_lag_growing_fast_is_a_warning_below_the_lag_threshold() -> None:
+    g = group("growing", 5_000)
+    history = {("growing", "orders", 0): [Sample(NOW - 120, 0, 1_000), Sample(NOW, 90, 5_100)]}
+    o = observe.group(Settings(), "local", g, history, observe.Membership(), NOW)
+    assert (o.kind, o.level) == ("lag", Level.WARNING)
+    assert "growing's lag grows 2,005 messages/minute (warning above 1,000)" in o.text
