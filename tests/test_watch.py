@@ -265,3 +265,22 @@ def test_the_timer_owner_runs_rounds_by_itself(tmp_path: Path, local_slack: Loca
             time.sleep(0.2)
         status = bot.slash("/watch status").text
         assert "Watching every 1 s" in status
+
+
+def test_partition_count_change_and_groups_coming_and_going_are_info_events(watching: LocalBot,
+                                                                            unique: str) -> None:
+    from confluent_kafka.admin import NewPartitions
+
+    topic, group = f"orders-{unique}", f"billing-{unique}"
+    kf.create_topic(topic, 1)
+    round_(watching)  # learns what is there
+    kf.admin().create_partitions([NewPartitions(topic, 3)])[topic].result(timeout=30)
+    kf.commit(group, {(topic, 0): 0})
+    round_(watching)
+    kf.admin().delete_consumer_groups([group])[group].result(timeout=30)
+    round_(watching)
+    texts = [m.text for m in watching.slack.state.messages(OPS)]
+    assert any(f"Topic `{topic}` on `local`: partitions 1 → 3" in t for t in texts)
+    assert any(f"Consumer group `{group}` appeared on `local` (0 members)" in t for t in texts)
+    assert any(f"Consumer group `{group}` disappeared from `local`" in t for t in texts)
+    assert incidents_of(watching, group) == []  # information, never an incident
