@@ -50,9 +50,8 @@ def kafka_dlqs(clients: Clients, engine: Engine, thresholds: Thresholds, *, clus
     previous = {n: DepthObservation.model_validate(d) for n, d in stored.items()}
     snaps = kafka_dlq.kafka_dlq_snapshots(clients, cluster, name, sample_size=sample_size, previous=previous,
                                           keep=keep)
-    for s in snaps:
-        depth_history.record(engine, "kafka-dlq", cluster, s.topic, s.taken_at.timestamp(),
-                             s.observation.model_dump(mode="json"))
+    depth_history.record_many(engine, "kafka-dlq", cluster, [
+        (s.topic, s.taken_at.timestamp(), s.observation.model_dump(mode="json")) for s in snaps])
     found = [KafkaDlq(s, _seen_partly(s, kafka_dlq_verdict(s, thresholds))) for s in snaps]
     return sorted(found, key=lambda d: (d.verdict.level, d.snapshot.depth), reverse=True)
 
