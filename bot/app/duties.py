@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from bot.approvals import flow
+from bot.escalation import reminders
 from bot.escalation.scheduler import Duty
 from bot.evidence import depth_history, lag_history
 from bot.incidents import flows
@@ -33,4 +34,6 @@ DUTIES: tuple[Duty, ...] = (
     # Incidents whose announcement nobody holds any more (its replica died, or its post
     # failed and the claim ran out) are claimed and announced here: every two seconds.
     Duty("announce-unclaimed", 2.0, flows.sweep),
+    # Status reminders and stale-update DMs to incident commanders, each claimed once: every second.
+    Duty("incident-reminders", 1.0, reminders.run),
 )
