@@ -199,3 +199,10 @@ def test_reminders_fire_at_time_scale_and_stop_on_resolve(tmp_path: Path, local_
         assert reminders.claim(bot.ctx, incident.id, "status", 123.0) is False
     finally:
         bot.close()
+
+
+def test_oncall_without_a_team_lists_every_schedule(oncall_bot: LocalBot) -> None:
+    oncall_bot.slash("/oncall")
+    shown = [e.text for e in oncall_bot.slack.state.ephemerals(user="U0ALICE")]
+    listing = next(t for t in shown if t.startswith("*payments*"))
+    assert "\n*vendor* (PagerDuty): on call now nobody (fallback)." in listing

@@ -10,6 +10,8 @@ import pytest
 
 from bot.config import ConfigError, load
 from bot.config.oncall import LocalRotation
+from bot.escalation.reminders import due_at
+from bot.incidents.roles import parse_update
 from bot.oncall.rotation import Override, local_time, next_change, on_call
 
 
@@ -148,3 +150,24 @@ def test_bad_schedules_are_refused_with_a_clear_line(schedules: dict, extra: dic
     with pytest.raises(ConfigError) as err:
         load(oncall={"schedules": schedules}, **extra)
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("base, interval, now, due", [
+    (100.0, 60.0, 159.0, None),  # not yet
+    (100.0, 60.0, 160.0, 160.0),  # the first
+    (100.0, 60.0, 250.0, 220.0),  # the latest passed, never one per missed interval
+    (100.0, 0.0, 500.0, None),
+])
+def test_reminder_due_times(base: float, interval: float, now: float, due: float | None) -> None:
+    assert due_at(base, interval, now) == due
+
+
+@pytest.mark.parametrize("text, parts", [
+    ("lag 40k and falling", {"conditions": "lag 40k and falling"}),
+    ("conditions: lag 40k actions: scaled to 6 needs: a DBA",
+     {"conditions": "lag 40k", "actions": "scaled to 6", "needs": "a DBA"}),
+    ("Actions: restarted consumers; Needs: nothing", {"actions": "restarted consumers", "needs": "nothing"}),
+    ("broker 2 down. needs: platform", {"conditions": "broker 2 down.", "needs": "platform"}),
+])
+def test_status_update_sections(text: str, parts: dict[str, str]) -> None:
+    assert parse_update(text) == parts
