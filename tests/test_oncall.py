@@ -5,15 +5,18 @@ time scale that stop on resolve."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.app.localbot import LocalBot
 from bot.escalation import reminders
 from bot.incidents import service
+from bot.incidents.tables import reminders as reminder_rows
 from bot.localslack.server import LocalSlack
 from bot.oncall import rotation, store
 from tests.conftest import make_settings, start_bot
@@ -68,7 +71,8 @@ def test_cover_adds_an_override_recorded_in_the_audit_trail(oncall_bot: LocalBot
     assert shown.startswith("*payments* (schedule `payments-primary`, local rotation): on call now <@U0CAROL> until ")
     trail = store.audit_trail(oncall_bot.ctx.engine, "payments-primary")
     assert [(actor, action) for _, actor, action, _ in trail] == [("U0DAVE", "override.added")]
-    assert trail[0][3].startswith("U0CAROL covers payments-primary (team payments) from ")
+    assert trail[0][3].startswith("U0CAROL covers payments-primary (team payments) from 20")
+    assert trail[0][3].endswith(" UTC")
     overrides = store.overrides_for(oncall_bot.ctx.engine, "payments-primary", time.time())
     assert len(overrides) == 1 and 7190 < overrides[0].end - overrides[0].start <= 7200
 
@@ -184,6 +188,17 @@ def test_reminders_fire_at_time_scale_and_stop_on_resolve(tmp_path: Path, local_
         assert reminded()[0] == (f":hourglass: <@U0BOB>, time for a status update on {ref} (every 15 min for "
                                  "critical incidents): `/incident update conditions: … actions: … needs: …`")
         assert dms_to(local_slack, "U0BOB")[0].startswith(f"{ref} (critical) has had no status update for 25 min")
+        # Two replicas' duties at once: every reminder row is one post, never two.
+        racers = [threading.Thread(target=reminders.run, args=(bot.ctx,)) for _ in range(4)]
+        for _ in range(3):
+            [t.start() for t in racers]
+            [t.join() for t in racers]
+            racers = [threading.Thread(target=reminders.run, args=(bot.ctx,)) for _ in range(4)]
+            time.sleep(0.4)
+        bot.ctx.work.wait_idle(10)
+        with bot.ctx.engine.connect() as conn:
+            rows = conn.execute(select(reminder_rows.c.kind)).scalars().all()
+        assert rows.count("status") == len(reminded()) and rows.count("stale") == len(dms_to(local_slack, "U0BOB"))
         bot.slash(f"/incident resolve {ref}")
         bot.ctx.work.wait_idle(10)
         count, dms = len(reminded()), len(dms_to(local_slack, "U0BOB"))

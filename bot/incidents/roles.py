@@ -51,6 +51,9 @@ def assign(engine: Engine, incident: Incident, *, role: str, person: str, actor:
         where = (incidents.c.id == fresh.id) & (column.is_(None) if before is None else column == before)
         if not conn.execute(update(incidents).where(where).values(**values)).rowcount:
             return RoleChange(fresh, False, f"Someone changed the {role} of {fresh.ref} meanwhile; try again.")
+        if values.get("status"):
+            store.add_event(conn, incident_id=fresh.id, actor=actor, kind=Status.ACKNOWLEDGED.value, now=now,
+                            text=f"Acknowledged: {user(person)} named commander")
         if before:
             text = f"{role.capitalize()} role handed over from {user(before)} to {user(person)} by {user(actor)}"
         else:

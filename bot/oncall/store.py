@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from sqlalchemy import Engine, insert, select
 
 from bot import db
@@ -17,7 +19,7 @@ def add_override(engine: Engine, *, schedule: str, team: str | None, user: str, 
             added_at=now)).inserted_primary_key[0]
         conn.execute(insert(audit).values(
             at=now, actor=actor, action="override.added", schedule=schedule,
-            detail=f"{user} covers {schedule}{f' (team {team})' if team else ''} from {start:.0f} until {end:.0f}"))
+            detail=f"{user} covers {schedule}{f' (team {team})' if team else ''} from {_utc(start)} until {_utc(end)}"))
     return Override(user=user, start=start, end=end, added_by=actor, added_at=now, id=pk)
 
 
@@ -37,3 +39,7 @@ def audit_trail(engine: Engine, schedule: str | None = None) -> list[tuple[float
         query = query.where(audit.c.schedule == schedule)
     with engine.connect() as conn:
         return [(r.at, r.actor, r.action, r.detail) for r in conn.execute(query)]
+
+
+def _utc(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
