@@ -221,3 +221,23 @@ def test_oncall_without_a_team_lists_every_schedule(oncall_bot: LocalBot) -> Non
     shown = [e.text for e in oncall_bot.slack.state.ephemerals(user="U0ALICE")]
     listing = next(t for t in shown if t.startswith("*payments*"))
     assert "\n*vendor* (PagerDuty): on call now nobody (fallback)." in listing
+
+
+def test_platform_escalation_pages_the_local_rotation_with_its_override(tmp_path: Path, local_slack: LocalSlack,
+                                                                         brokers: None, unique: str) -> None:
+    bot = start_bot(make_settings(tmp_path, incidents={"first_checks": 0},
+                                  escalation={"platform_oncall": "platform-rota", "steps": [{"minute": 600,
+                                                                                             "kind": "lead"}]},
+                                  oncall={"schedules": {"platform-rota": {"layers": [{"members": ["U0BOB"]}]}}}),
+                    local_slack)
+    try:
+        bot.slash("/oncall cover <@U0DAVE> 1h platform")
+        ref = bot.slash(f"/incident open Platform {unique}").json()["text"].split()[1]
+        parent = parent_of(bot, ref)
+        bot.slash("/incident escalate platform", thread=parent.ts)
+        bot.ctx.work.wait_idle(30)
+        paged = [t for t in thread_texts(bot, ref) if "platform escalation" in t]
+        assert len(paged) == 1 and "<@U0DAVE>: platform escalation" in paged[0] and "<@U0BOB>" not in paged[0]
+        assert len(dms_to(local_slack, "U0DAVE")) == 1 and not dms_to(local_slack, "U0BOB")
+    finally:
+        bot.close()
