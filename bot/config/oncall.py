@@ -28,7 +28,7 @@ def _users(v: list[str]) -> list[str]:
 
 def _weekday(v: str) -> int:
     day = v.strip().lower()
-    found = [i for i, name in enumerate(WEEKDAYS) if name.startswith(day[:3])] if len(day) >= 3 else []
+    found = [i for i, name in enumerate(WEEKDAYS) if name.startswith(day)] if len(day) >= 3 else []
     if not found:
         raise ValueError(f"'{v}' is not a weekday (monday … sunday)")
     return found[0]

@@ -139,6 +139,7 @@ def test_handoff_shown_in_the_zone() -> None:
     ({"a": {"kind": "local", "timezone": "Mars/Olympus", "layers": [{"members": ["U0A"]}]}}, {},
      "'Mars/Olympus' is not an IANA time zone"),
     ({"a": {"layers": [{"members": ["U0A"], "handoff_day": "funday"}]}}, {}, "'funday' is not a weekday"),
+    ({"a": {"layers": [{"members": ["U0A"], "handoff_day": "mondays"}]}}, {}, "'mondays' is not a weekday"),
     ({"a": {"layers": [{"members": ["U0A"], "handoff_time": "25:00"}]}}, {}, "'25:00' is not a time of day"),
     ({"a": {"layers": [{"members": ["U0A"], "shift": "fortnightly"}]}}, {}, "is not a shift length"),
     ({"a": {"layers": [{"members": ["bob"]}]}}, {}, "'bob' is not a Slack user id"),
