@@ -20,6 +20,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from bot.config.oncall import OncallSettings
 from bot.config.sections import (
     AlertSettings,
     AlertSourceSettings,
@@ -43,9 +44,9 @@ from bot.config.watch import WatchSettings
 
 __all__ = [
     "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "ConfigError", "DlqSettings", "EscalationSettings",
-    "HttpSettings", "IncidentSettings", "KafkaClusterSettings", "LadderStep", "RabbitMQSettings",
-    "SchemaRegistrySettings", "Settings", "SlackSettings", "StepKind", "TeamSettings", "ThresholdOverrides", "Thresholds", "default_ladder",
-    "WatchSettings", "load", "masked",
+    "HttpSettings", "IncidentSettings", "OncallSettings", "KafkaClusterSettings", "LadderStep", "RabbitMQSettings",
+    "SchemaRegistrySettings", "Settings", "SlackSettings", "StepKind", "TeamSettings", "ThresholdOverrides",
+    "Thresholds", "WatchSettings", "default_ladder", "load", "masked",
 ]
 
 ENV_PREFIX = "INCIDENTBOT_"
@@ -91,6 +92,7 @@ class Settings(BaseSettings):
     ownership: dict[str, str] = Field(default_factory=dict)
     default_team: str | None = None
     watch: WatchSettings = Field(default_factory=WatchSettings)
+    oncall: OncallSettings = Field(default_factory=OncallSettings)
 
     @model_validator(mode="after")
     def _teams_exist(self) -> "Settings":
@@ -99,6 +101,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"ownership: '{prefix}' names team '{team}', which is not under teams")
         if self.default_team is not None and self.default_team not in self.teams:
             raise ValueError(f"default_team: '{self.default_team}' is not under teams")
+        named = [(f"teams.{t}.lead_oncall", team.lead_oncall) for t, team in self.teams.items()]
+        named.append(("escalation.platform_oncall", self.escalation.platform_oncall))
+        for where, schedule in named:
+            if schedule is not None and schedule not in self.oncall.schedules:
+                raise ValueError(f"{where}: '{schedule}' is not under oncall.schedules")
         return self
 
     @field_validator("database_url")

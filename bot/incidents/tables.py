@@ -38,6 +38,9 @@ incidents = Table(
     Column("announce_owner", String(64)),
     Column("announce_until", Float),
     Column("announced_at", Float),
+    # Roles besides the commander (`/incident role comms|scribe`).
+    Column("comms", String(64)),
+    Column("scribe", String(64)),
     Index("ix_incidents_status", "status"),
     Index("ix_incidents_thread", "channel", "thread_ts"),
 )
@@ -89,4 +92,15 @@ checklist = Table(
     Column("step_id", String(100), primary_key=True),
     Column("done_by", String(64), nullable=False),
     Column("done_at", Float, nullable=False),
+)
+
+# One row per reminder sent (status reminder, stale re-notification) and due time: the
+# primary key makes two replicas (or a restarted timer owner) send each one once.
+reminders = Table(
+    "incident_reminders", metadata,
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # status, stale
+    Column("due_at", Float, primary_key=True),
+    Column("sent_by", String(64), nullable=False),
+    Column("sent_at", Float, nullable=False),
 )
