@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from bot.approvals import flow
+from bot.backups import run as backups
 from bot.escalation.scheduler import Duty
 from bot.evidence import depth_history, lag_history
 from bot.incidents import flows
@@ -33,4 +34,6 @@ DUTIES: tuple[Duty, ...] = (
     # Incidents whose announcement nobody holds any more (its replica died, or its post
     # failed and the claim ran out) are claimed and announced here: every two seconds.
     Duty("announce-unclaimed", 2.0, flows.sweep),
+    # A backup when the newest is older than backups.every_hours (taken in a thread of its own).
+    Duty("backup", 300.0, backups.scheduled),
 )
