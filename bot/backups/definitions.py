@@ -64,6 +64,9 @@ def collect(clients: Clients, cluster: str, *, keep_hashes: bool = False) -> dic
 
 
 def vhost_definitions(clients: Clients, cluster: str, vhost: str) -> dict[str, Any] | None:
+    """One vhost's definitions; None when there is no such vhost (the API answers 400 then)."""
+    if api(clients, cluster, "GET", f"vhosts/{_v(vhost)}", missing_ok=True) is None:
+        return None
     found = api(clients, cluster, "GET", f"definitions/{_v(vhost)}", missing_ok=True)
     return sanitise(found) if found is not None else None
 
@@ -78,7 +81,7 @@ def keyed(defs: dict[str, Any], vhost: str | None = None) -> dict[str, dict[str,
     """Queues, exchanges, bindings and policies by a readable key (vhost/name), with
     the fields a restore must give back. `vhost` names them when the export is one vhost's."""
     def where(item: dict[str, Any]) -> str:
-        return item.get("vhost", vhost or "")
+        return vhost if vhost is not None else item.get("vhost", "")
 
     def args(item: dict[str, Any]) -> str:
         return json.dumps(item.get("arguments") or {}, sort_keys=True)
