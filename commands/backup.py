@@ -12,6 +12,7 @@ from bot.backups.model import BackupError
 from bot.config.backups import ALL_KINDS
 from bot.reports.markup import escape
 from bot.reports.report import Page
+from bot.text import plural
 from commands import args
 from commands.base import CommandSpec, Deferred, Invocation, Reply, UsageError
 from commands.common import problem
@@ -45,8 +46,8 @@ def listing(ctx: BotContext) -> Reply:
     keep = ctx.settings.backups
     footer = f"Kept: the newest {keep.keep}" + (f", none older than {keep.max_age_days:g} days" if keep.max_age_days
                                                 else "") + f", in {escape(str(keep.directory))}."
-    page = Page(title=f"{len(found)} backups", body="\n".join(lines), footer=footer)
-    return Reply(text=f"{len(found)} backups, the newest {found[0].id}.", content=page)
+    page = Page(title=plural(len(found), "backup"), body="\n".join(lines), footer=footer)
+    return Reply(text=f"{plural(len(found), 'backup')}, the newest {found[0].id}.", content=page)
 
 
 def handle(inv: Invocation, ctx: BotContext) -> Reply | Deferred:

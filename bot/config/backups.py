@@ -16,8 +16,9 @@ class BackupSettings(BaseModel):
     topic configurations (bot.backups)."""
 
     directory: Path = Path("backups")  # one sub-directory per backup, each with its manifest.json
-    # Hours between scheduled backups (the newest archive's age decides); 0 switches the schedule off.
-    every_hours: float = Field(24.0, ge=0, le=24 * 366)
+    # Hours between scheduled backups (the newest archive's age decides). Off (0) until set:
+    # a full backup reads every subject, group and topic, which no one should get by surprise.
+    every_hours: float = Field(0.0, ge=0, le=24 * 366)
     kinds: list[BackupKind] = Field(default_factory=lambda: list(ALL_KINDS))  # what a scheduled backup holds
     keep: int = Field(14, ge=1)  # the newest N backups are kept ...
     max_age_days: float | None = Field(90.0, gt=0)  # ... and none older than this (None: no age limit)
