@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import requests
 
-from bot.backups.model import BackupError, Difference, compare_keyed
+from bot.backups.model import BackupError, Difference, compare_keyed, ordered
 from bot.probes.clients import Clients
 
 _URI_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", re.IGNORECASE)
@@ -111,9 +111,9 @@ def diff_keyed(backup: dict[str, dict[str, dict[str, Any]]], live: dict[str, dic
                extras: bool = True) -> list[Difference]:
     diffs: list[Difference] = []
     for kind in KINDS:
-        diffs += compare_keyed(kind.rstrip("s").replace("policie", "policy"), backup[kind], live[kind], FIELDS[kind],
-                               extras=extras)
-    return diffs
+        diffs += compare_keyed(kind[:-1] if kind != "policies" else "policy", backup[kind], live[kind],
+                               FIELDS[kind], extras=extras)
+    return ordered(diffs)
 
 
 def diff_vhost(backup: dict[str, Any], live: dict[str, Any] | None, vhost: str, *,
