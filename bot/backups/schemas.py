@@ -5,9 +5,11 @@ subject-level compatibility, and the global one, over the Confluent-compatible A
 Restoring registers the versions again in order, under an optional subject prefix
 (references to subjects in the same restore follow them). Registries give new global
 ids; what is compared is each subject's versions (number, type, schema, references)
-and its compatibility. A subject's history was accepted under its own rules, so the
-restore sets the subject to NONE after its first version and to the backed-up level
-after its last."""
+and its compatibility. A subject's history was accepted under its own rules: when the
+registry refuses a version as incompatible, the restore sets the subject to NONE and
+tries again, and sets the backed-up level after the last version. (Apicurio's ccompat
+API treats a subject's NONE as "no rule of its own", so there the global rule still
+applies, and a history the global rule refuses cannot be restored through it.)"""
 
 from __future__ import annotations
 
@@ -23,6 +25,10 @@ from bot.backups.model import BackupError, Difference, compare_fields
 from bot.config import SchemaRegistrySettings
 
 _JSON = "application/vnd.schemaregistry.v1+json"
+
+
+class Incompatible(BackupError):
+    """The registry refused a schema as incompatible with the subject's versions (HTTP 409)."""
 
 
 class Registry:
@@ -46,6 +52,9 @@ class Registry:
                               f"({type(exc).__name__}).") from None
         if response.status_code == 404 and missing_ok:
             return None
+        if response.status_code == 409:
+            raise Incompatible(f"Schema Registry {self.name} refused {method} /{path} as incompatible: "
+                               f"{response.text[:200]}")
         if response.status_code >= 400:
             raise BackupError(f"Schema Registry {self.name} refused {method} /{path}: HTTP {response.status_code} "
                               f"{response.text[:200]}")
@@ -131,26 +140,36 @@ def restore(reg: Registry, data: dict[str, Any], *, prefix: str = "", workers: i
     subjects = data["subjects"]
     numbers: dict[str, dict[int, int]] = {}
     skip = skip or {}
+    referenced = {r["subject"] for v in subjects.values() for ver in v["versions"] for r in ver["references"]}
 
     def one(subject: str) -> None:
         target = prefix + subject
-        mapping: dict[int, int] = {}
         versions = subjects[subject]["versions"]
-        for i, ver in enumerate(versions):
+        relaxed = False
+        for ver in versions:
+            if ver["schema"] in skip.get(subject, set()):
+                continue
             refs = [{**r, "subject": prefix + r["subject"],
                      "version": numbers.get(r["subject"], {}).get(r["version"], r["version"])}
                     if r["subject"] in subjects else r for r in ver["references"]]
-            if ver["schema"] not in skip.get(subject, set()):
-                body: dict[str, Any] = {"schema": ver["schema"], "schemaType": ver["schemaType"]}
-                if refs:
-                    body["references"] = refs
+            body: dict[str, Any] = {"schema": ver["schema"], "schemaType": ver["schemaType"]}
+            if refs:
+                body["references"] = refs
+            try:
                 reg.call("POST", f"subjects/{_s(target)}/versions", body)
-            if i == 0 and len(versions) > 1:
+            except Incompatible:
+                if relaxed:
+                    raise
+                # The history was accepted under the subject's own rules, not today's: relax it
+                # for the restore (the backed-up level is set at the end).
                 reg.call("PUT", f"config/{_s(target)}", {"compatibility": "NONE"})
-        listed = sorted(reg.call("GET", f"subjects/{_s(target)}/versions") or [])
-        for ver, number in zip(versions, listed[-len(versions):]):
-            mapping[ver["version"]] = number
-        numbers[subject] = mapping
+                relaxed = True
+                reg.call("POST", f"subjects/{_s(target)}/versions", body)
+        if skip.get(subject) or subject in referenced:
+            listed = sorted(reg.call("GET", f"subjects/{_s(target)}/versions") or [])
+            numbers[subject] = {ver["version"]: n for ver, n in zip(versions, listed[-len(versions):])}
+        else:  # a new subject numbers its versions 1..n, and nobody here needs them anyway
+            numbers[subject] = {ver["version"]: i for i, ver in enumerate(versions, start=1)}
         level = subjects[subject]["compatibility"]
         if level:
             reg.call("PUT", f"config/{_s(target)}", {"compatibility": level})
