@@ -92,6 +92,10 @@ def report(backup: Backup, diffs: list[Difference], notes: list[str]) -> Report:
     if extra:
         reasons.append(f"{len(extra)} are new since the backup (first: {extra[0].area} {extra[0].item}).")
     level = Level.CRITICAL if missing else Level.WARNING if changed else Level.OK
+    if not reasons and not notes:
+        level = Level.WARNING
+        reasons.append(f"Backup {backup.id} holds nothing this check compares ({', '.join(backup.manifest.kinds)}): "
+                       f"take one with topics, definitions or schemas.")
     if not reasons:
         reasons.append(f"The clusters match backup {backup.id}.")
     rows = [[d.change, d.area, d.item, d.field, d.backup[:60], d.live[:60]] for d in diffs]
