@@ -101,22 +101,28 @@ def diff(backup: Offsets, live: Offsets, *, extras: bool = False) -> list[Differ
     return diffs
 
 
-def restore(admin: AdminClient, timeout: float, wanted: Offsets) -> list[str]:
-    """Commit every group's offsets at once (groups that must have no members: Kafka
-    refuses commits from outside an active group). A sentence per failure. The
-    approved, per-group path is /restore-offsets; this is for filling empty groups."""
-    failures: list[str] = []
-    names = sorted(wanted)
-    for start in range(0, len(names), _BATCH):
-        futures = {}
-        for g in names[start:start + _BATCH]:
-            request = [ConsumerGroupTopicPartitions(g, [TopicPartition(t, p, o) for (t, p), o in
-                                                        sorted(wanted[g].items())])]
-            futures[g] = admin.alter_consumer_group_offsets(request, request_timeout=timeout)[g]
-        deadline = time.monotonic() + timeout * 2 + 1
-        for g, future in futures.items():
-            try:
-                future.result(timeout=max(0.1, deadline - time.monotonic()))
-            except (KafkaException, FutureTimeout) as exc:
-                failures.append(str(_fail(f"Committing the offsets of group {g}", exc)))
-    return failures
+def restore(admin: AdminClient, timeout: float, wanted: Offsets, *, rounds: int = 3) -> list[str]:
+    """Commit every group's offsets, many requests in flight (groups must have no
+    members: Kafka refuses commits from outside an active group). A group that timed
+    out (a busy coordinator) is tried again, up to `rounds` times in all. A sentence
+    per failure. The approved, per-group path is /restore-offsets; this fills empty groups."""
+    pending = sorted(wanted)
+    failures: dict[str, str] = {}
+    for _ in range(rounds):
+        failures = {}
+        for start in range(0, len(pending), _BATCH):
+            futures = {}
+            for g in pending[start:start + _BATCH]:
+                request = [ConsumerGroupTopicPartitions(g, [TopicPartition(t, p, o) for (t, p), o in
+                                                            sorted(wanted[g].items())])]
+                futures[g] = admin.alter_consumer_group_offsets(request, request_timeout=timeout)[g]
+            deadline = time.monotonic() + timeout * 2 + 1
+            for g, future in futures.items():
+                try:
+                    future.result(timeout=max(0.1, deadline - time.monotonic()))
+                except (KafkaException, FutureTimeout) as exc:
+                    failures[g] = str(_fail(f"Committing the offsets of group {g}", exc))
+        pending = sorted(failures)
+        if not pending:
+            break
+    return list(failures.values())
