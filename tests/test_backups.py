@@ -189,3 +189,27 @@ def test_restore_refuses_what_it_cannot_change(ctx: ActionContext, world: World)
     assert "RabbitMQ cannot change that in place" in plan.refusals[0].reason
     with pytest.raises(Exception, match="no backup nope"):
         restore_backup.plan_words(ctx, "local", "topics nope")
+
+
+def test_retention_and_no_secrets_in_backups(tmp_path: Path, brokers: None, unique: str) -> None:
+    settings = make_settings(tmp_path, backups={"directory": str(tmp_path / "kept"), "keep": 2})
+    clients = Clients(settings)
+    secret = settings.slack.signing_secret.get_secret_value()  # type: ignore[union-attr]
+    vhost = f"bksec{unique}"
+    v = quote(vhost, safe="")
+    try:
+        assert rabbit("PUT", f"vhosts/{v}").ok
+        assert rabbit("PUT", f"permissions/{v}/guest", {"configure": ".*", "write": ".*", "read": ".*"}).ok
+        # Someone pasted the bot's signing secret into a queue argument, and a shovel-like URI with a password.
+        assert rabbit("PUT", f"queues/{v}/leaky", {"durable": True, "arguments": {
+            "x-note": f"secret {secret}", "x-uri": "amqp://ops:hunter2@broker/vh"}}).ok
+        ids = [run.take(clients, ["definitions"], created_by="U0TEST").id for _ in range(3)]
+        kept = [m.id for m in archive.listing(settings.backups.directory)]
+        assert kept == ids[:0:-1]  # the newest two; the first was deleted by retention
+        backup = archive.open_backup(settings.backups.directory)
+        texts = [backup.text(f) for f in backup.manifest.files]
+        assert not any(secret in t or "hunter2" in t or '"password_hash"' in t for t in texts)
+        mine = backup.json("definitions")["vhosts"][vhost]["queues"][0]["arguments"]
+        assert mine == {"x-note": "secret ********", "x-uri": "amqp://ops:********@broker/vh"}
+    finally:
+        rabbit("DELETE", f"vhosts/{v}")
