@@ -5,13 +5,14 @@ field by field with the source; the offsets CSV fed back through /restore-offset
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-from confluent_kafka import ConsumerGroupTopicPartitions
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException
 from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
 from bot import db
@@ -180,6 +181,28 @@ def test_restore_refuses_what_it_cannot_change(ctx: ActionContext, world: World)
     # Into the originals: nothing to do, and the vhost's own definitions already match.
     assert restore_backup.plan_words(ctx, "local", f"topics {manifest.id} --only {p}").nothing_to_do
     assert restore_backup.plan_words(ctx, "local", f"definitions {manifest.id} --vhost {p}-vh").nothing_to_do
+    # Topics changed since: a config put back, a partition added back; more partitions than the backup: refused.
+    admin = kf.admin()
+    resource = ConfigResource(ResourceType.TOPIC, f"{p}-orders", incremental_configs=[
+        ConfigEntry("retention.ms", "7200000", incremental_operation=AlterConfigOpType.SET)])
+    admin.incremental_alter_configs([resource])[resource].result(timeout=30)
+    admin.delete_topics([f"{p}-audit"], operation_timeout=30)[f"{p}-audit"].result(timeout=30)
+    recreated = False
+    for _ in range(50):  # a deleted topic's name is free again once the controller has finished with it
+        try:
+            kf.create_topic(f"{p}-audit", 1)
+            recreated = True
+            break
+        except KafkaException:
+            time.sleep(0.2)
+    assert recreated
+    plan = restore_backup.plan_words(ctx, "local", f"topics {manifest.id} --only {p}")
+    assert {r.key: r.values["detail"] for r in plan.rows} == {
+        f"{p}-orders": "retention.ms: 7200000 -> 3600000", f"{p}-audit": "partitions 1 -> 2"}
+    res = execute(ctx, plan)
+    assert res.status == "executed", res.message
+    assert verify(ctx, plan, res).ok
+    assert len(admin.list_topics(timeout=10).topics[f"{p}-audit"].partitions) == 2
     # A queue with other arguments cannot be changed in place: refused, named, the rest still restored.
     v = quote(world.vhost, safe="")
     rabbit("DELETE", f"queues/{v}/orders")

@@ -161,7 +161,7 @@ def execute(clients: Clients, t: Target, backup_id: str, items: list[Item]) -> l
         admin = clients.kafka_admin(t.cluster)
         create = [k for (a, k), i in todo.items() if i.action == "create"]
         change = [k for (a, k), i in todo.items() if i.action == "change"]
-        grow = [k for k in change if "partitions" in todo[("topic", k)].detail]
+        grow = [k for k in change if todo[("topic", k)].detail.startswith("partitions ")]
         failures = topics.restore(admin, kafka.request_timeout_s, want, create=create, grow=grow,
                                   reconfigure=[k for k in change if want["topics"][k]["configs"]])
         topics.wait_visible(admin, kafka.request_timeout_s, create + grow)
