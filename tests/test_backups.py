@@ -196,6 +196,7 @@ def test_restore_refuses_what_it_cannot_change(ctx: ActionContext, world: World)
         except KafkaException:
             time.sleep(0.2)
     assert recreated
+    topics.wait_visible(admin, 5.0, [f"{p}-audit"])
     plan = restore_backup.plan_words(ctx, "local", f"topics {manifest.id} --only {p}")
     assert {r.key: r.values["detail"] for r in plan.rows} == {
         f"{p}-orders": "retention.ms: 7200000 -> 3600000", f"{p}-audit": "partitions 1 -> 2"}

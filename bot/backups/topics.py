@@ -10,7 +10,7 @@ import time
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (
     AdminClient,
     AlterConfigOpType,
@@ -53,9 +53,12 @@ def collect(admin: AdminClient, timeout: float, *, only: str | None = None) -> d
         for resource, future in futures.items():
             try:
                 entries = future.result(timeout=max(0.1, deadline - time.monotonic()))
-            except KafkaException:
-                topics.pop(resource.name, None)  # deleted since the metadata was read
-                continue
+            except KafkaException as exc:
+                code = exc.args[0].code() if exc.args and hasattr(exc.args[0], "code") else None
+                if code == KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    topics.pop(resource.name, None)  # deleted since the metadata was read
+                    continue
+                raise BackupError(f"Describing the configuration of {resource.name} failed: {_err(exc)}.") from None
             except FutureTimeout:
                 raise BackupError(f"Describing the configuration of {resource.name} got no answer.") from None
             topics[resource.name]["configs"] = {
