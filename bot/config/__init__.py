@@ -20,6 +20,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from bot.config.backups import BackupSettings
 from bot.config.oncall import OncallSettings
 from bot.config.sections import (
     AlertSettings,
@@ -43,10 +44,10 @@ from bot.config.sections import (
 from bot.config.watch import WatchSettings
 
 __all__ = [
-    "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "ConfigError", "DlqSettings", "EscalationSettings",
-    "HttpSettings", "IncidentSettings", "OncallSettings", "KafkaClusterSettings", "LadderStep", "RabbitMQSettings",
-    "SchemaRegistrySettings", "Settings", "SlackSettings", "StepKind", "TeamSettings", "ThresholdOverrides",
-    "Thresholds", "WatchSettings", "default_ladder", "load", "masked",
+    "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "BackupSettings", "ConfigError", "DlqSettings",
+    "EscalationSettings", "HttpSettings", "IncidentSettings", "KafkaClusterSettings", "LadderStep", "OncallSettings",
+    "RabbitMQSettings", "SchemaRegistrySettings", "Settings", "SlackSettings", "StepKind", "TeamSettings",
+    "ThresholdOverrides", "Thresholds", "WatchSettings", "default_ladder", "load", "masked",
 ]
 
 ENV_PREFIX = "INCIDENTBOT_"
@@ -87,6 +88,7 @@ class Settings(BaseSettings):
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    backups: BackupSettings = Field(default_factory=BackupSettings)
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     # Name prefix (of a consumer group, topic or queue) -> team; the longest prefix wins.
     ownership: dict[str, str] = Field(default_factory=dict)
