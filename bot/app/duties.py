@@ -12,6 +12,7 @@ from bot.approvals import flow
 from bot.escalation.scheduler import Duty
 from bot.evidence import depth_history, lag_history
 from bot.incidents import flows
+from bot.paging import pager
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
@@ -33,4 +34,7 @@ DUTIES: tuple[Duty, ...] = (
     # Incidents whose announcement nobody holds any more (its replica died, or its post
     # failed and the claim ran out) are claimed and announced here: every two seconds.
     Duty("announce-unclaimed", 2.0, flows.sweep),
+    # Pages whose sender died are sent, and acknowledging or resolving an incident is
+    # passed on to the pagers that paged for it: every tick.
+    Duty("paging", 0.0, pager.duty),
 )

@@ -15,6 +15,7 @@ from bot.health.verdict import Level
 from bot.incidents import flows, ladder, service, store
 from bot.incidents.ladder import Step
 from bot.incidents.model import Incident, Status
+from bot.paging import pager
 from bot.reports.markup import channel as channel_mention
 from bot.reports.markup import escape, link, user, users
 from bot.reports.report import Report
@@ -163,7 +164,17 @@ def brokers(ctx: BotContext, incident: Incident, header: str) -> None:
         flows.post_report(ctx, incident, report, "bot", header)
 
 
-def platform(ctx: BotContext, incident: Incident, header: str, forced: bool = False) -> None:
+def _pages(ctx: BotContext, incident: Incident, step: str, reason: str, team: str | None = None) -> str:
+    """Page through the configured pagers (bot.paging: written once, sent after this
+    step's claim); the line the thread gets about it."""
+    names = pager.page(ctx, incident, step, reason, team)
+    if not names:
+        return ""
+    return "\nPaging " + ", ".join(f"{escape(pager.vendor(ctx, name))} ({escape(name)})" for name in names) + "."
+
+
+def platform(ctx: BotContext, incident: Incident, header: str, forced: bool = False,
+             page_step: str = "platform") -> None:
     reports = _broker_reports(ctx, incident)
     at_fault = [r for r in reports if r.verdict.level > Level.OK]
     e = ctx.settings.escalation
@@ -173,11 +184,15 @@ def platform(ctx: BotContext, incident: Incident, header: str, forced: bool = Fa
         return
     who = users(e.platform_users, e.platform_usergroup)
     why = "; ".join(f"{r.title}: {r.verdict.headline}" for r in at_fault) or "escalated by hand"
-    if not who:
+    # Paged first: when Slack is what fails, the pager is how anyone hears of it.
+    paged = _pages(ctx, incident, page_step, f"Platform escalation: {why}")
+    if not who and not paged:
         flows.post(ctx, incident, f"{header}\nThe brokers are at fault ({escape(why)}), but no platform on-call "
-                                  "is configured (escalation.platform_users / platform_usergroup).")
+                                  "is configured (escalation.platform_users / platform_usergroup, "
+                                  "paging.steps.platform).")
         return
-    flows.post(ctx, incident, f"{header}\n{who}: platform escalation for {incident.ref}. {escape(why)}")
+    lead_in = f"{who}: platform" if who else "Platform"
+    flows.post(ctx, incident, f"{header}\n{lead_in} escalation for {incident.ref}. {escape(why)}{paged}")
     for report in at_fault:
         flows.post_report(ctx, incident, report, "bot", header)
     direct_message(ctx, incident, e.platform_users,
@@ -185,19 +200,22 @@ def platform(ctx: BotContext, incident: Incident, header: str, forced: bool = Fa
                    f"Brokers at fault: {why}. Thread: {permalink(ctx, incident)}", "escalation.platform_users")
 
 
-def lead(ctx: BotContext, incident: Incident, header: str) -> None:
+def lead(ctx: BotContext, incident: Incident, header: str, page_step: str = "lead") -> None:
     s = incident.subject
     team_name = ownership.owner(ctx.settings, s.group, s.topic, s.queue)
     team = ctx.settings.teams.get(team_name) if team_name else None
-    if team is None or not (team.lead_users or team.lead_usergroup):
-        flows.post(ctx, incident, f"{header}\nNo team lead to page: {s.describe()} matches no team with a lead "
-                                  "(configure teams, ownership and default_team).")
-        return
-    who = users(team.lead_users, team.lead_usergroup)
     # In the ladder's minutes, which a time scale shortens.
     age = int((time.time() - incident.created_at) * ctx.settings.escalation.time_scale // 60)
+    owns = f"team {team_name} owns {s.describe()}" if team_name else f"no team owns {s.describe()}"
+    paged = _pages(ctx, incident, page_step, f"{incident.ref} is still unresolved after {age} min; {owns}.",
+                   team_name)
+    if team is None or not (team.lead_users or team.lead_usergroup):
+        flows.post(ctx, incident, f"{header}\nNo team lead to page: {s.describe()} matches no team with a lead "
+                                  f"(configure teams, ownership and default_team).{paged}")
+        return
+    who = users(team.lead_users, team.lead_usergroup)
     flows.post(ctx, incident, f"{header}\n{who}: {incident.ref} is still unresolved after {age} min; "
-                              f"team *{team_name}* owns {s.describe()}.")
+                              f"team *{team_name}* owns {s.describe()}.{paged}")
     summary = (f"{incident.ref} ({incident.severity.value}, {incident.status.value}) is unresolved after {age} min: "
                f"{incident.title}. Subject: {s.describe()}. Commander: "
                f"{user(incident.commander) if incident.commander else 'nobody yet'}. "
@@ -257,7 +275,9 @@ def _post(ctx: BotContext, incident: Incident, step: Step, late: float) -> None:
 def escalate_now(ctx: BotContext, incident: Incident, kind: str, actor: str) -> None:
     header = f":rotating_light: Escalated by {user(actor)}: {ladder.LABELS[kind]}."
     if kind == "platform":
-        platform(ctx, incident, header, forced=True)
+        platform(ctx, incident, header, forced=True, page_step="manual:platform")
+    elif kind == "lead":
+        lead(ctx, incident, header, page_step="manual:lead")
     else:
         KINDS[kind](ctx, incident, header)
     service.record(ctx.engine, incident, actor=actor, kind=f"escalation.manual.{kind}", now=time.time(),
