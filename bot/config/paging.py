@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
+from urllib.parse import urlparse
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
@@ -135,4 +136,11 @@ class PagingSettings(BaseModel):
         """Every secret of this section, for the log filter."""
         found: list[Any] = [s for p in self.pagers.values() for s in (p.routing_key, p.api_key, p.secret)]
         found += self.inbound.pagerduty_secrets + [self.inbound.opsgenie_token]
-        return [s.get_secret_value() for s in found if s is not None]
+        values = [s.get_secret_value() for s in found if s is not None]
+        # A Grafana OnCall integration's URL is its credential (a token in the path),
+        # and an HTTP library logging at DEBUG names the path it posts to.
+        for pager in self.pagers.values():
+            path = urlparse(pager.endpoint).path
+            if pager.kind in ("grafana_oncall", "webhook") and len(path.strip("/")) >= 8:
+                values.append(path)
+        return values
