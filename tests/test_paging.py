@@ -157,6 +157,7 @@ def test_throttled_page_is_tried_again_and_sent_once(tmp_path: Path, local_slack
         assert [(r.step, r.action, r.status) for r in rows] == [("manual:platform", "trigger", "sent")]
         # Escalating again by hand pages nothing twice.
         bot.slash(f"/incident escalate {ref} platform", user="U0ALICE")
+        assert any("Already paged for this step: PagerDuty (platform-pd)." in t for t in thread_texts(bot, ref))
         time.sleep(0.5)
         assert len(pagers.accepted("pagerduty")) == 1
     finally:

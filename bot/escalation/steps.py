@@ -167,10 +167,11 @@ def brokers(ctx: BotContext, incident: Incident, header: str) -> None:
 def _pages(ctx: BotContext, incident: Incident, step: str, reason: str, team: str | None = None) -> str:
     """Page through the configured pagers (bot.paging: written once, sent after this
     step's claim); the line the thread gets about it."""
-    names = pager.page(ctx, incident, step, reason, team)
-    if not names:
-        return ""
-    return "\nPaging " + ", ".join(f"{escape(pager.vendor(ctx, name))} ({escape(name)})" for name in names) + "."
+    paged = pager.page(ctx, incident, step, reason, team)
+    now = [f"{escape(pager.vendor(ctx, name))} ({escape(name)})" for name, new in paged if new]
+    before = [f"{escape(pager.vendor(ctx, name))} ({escape(name)})" for name, new in paged if not new]
+    return (f"\nPaging {', '.join(now)}." if now else "") + \
+        (f"\nAlready paged for this step: {', '.join(before)}." if before else "")
 
 
 def platform(ctx: BotContext, incident: Incident, header: str, forced: bool = False,

@@ -42,26 +42,28 @@ def vendor(ctx: BotContext, pager: str) -> str:
     return VENDOR_NAMES.get(found.kind, found.kind) if found else "unknown"
 
 
-def page(ctx: BotContext, incident: Incident, step: str, reason: str, team: str | None = None) -> list[str]:
+def page(ctx: BotContext, incident: Incident, step: str, reason: str,
+         team: str | None = None) -> list[tuple[str, bool]]:
     """Write a trigger for every pager the step pages, then send them (each on its
     own, off the step's queue, since a vendor's retries may take minutes). Called
     only by a step its claim gave to this process; a step run again after a crash
-    finds its rows written and writes none. Returns the pagers' names."""
+    finds its rows written and writes none. Returns each pager's name, and
+    whether it is paged now (False: this step paged it already)."""
     paging = ctx.settings.paging
     names = paging.for_step(step.removeprefix("manual:"), team)
     if not names:
         return []
     me, now = owners.this_process(), time.time()
-    written = []
+    written: dict[str, int | None] = {}
     with db.write(ctx.engine) as conn:
         for name in names:
-            page_id = outbox.enqueue(conn, incident_id=incident.id, step=step, pager=name, action="trigger",
-                                     owner=me, now=now, ttl=paging.lease_s, detail={"reason": reason, "team": team})
-            if page_id is not None:
-                written.append(page_id)
-    for page_id in written:
-        submit(ctx, page_id)
-    return names
+            written[name] = outbox.enqueue(conn, incident_id=incident.id, step=step, pager=name, action="trigger",
+                                           owner=me, now=now, ttl=paging.lease_s,
+                                           detail={"reason": reason, "team": team})
+    for page_id in written.values():
+        if page_id is not None:
+            submit(ctx, page_id)
+    return [(name, page_id is not None) for name, page_id in written.items()]
 
 
 def submit(ctx: BotContext, page_id: int) -> None:

@@ -147,3 +147,20 @@ def test_pagers_for_a_step_and_secrets() -> None:
     assert s.for_step("lead", "payments") == ["pd", "og"] and s.for_step("platform") == []
     assert s.pagers["pd"].endpoint == "https://events.pagerduty.com/v2/enqueue"
     assert sorted(s.secret_values()) == ["ak", "ot", "rk", "ws"]
+
+
+def test_paging_secrets_are_masked_and_scrubbed_from_logs() -> None:
+    from bot.app.logs import Redact, secrets_of
+    from bot.config import Settings, masked
+
+    settings = Settings(paging={
+        "pagers": {"pd": {"kind": "pagerduty", "routing_key": "rk-0123456789"},
+                   "g": {"kind": "grafana_oncall", "url": "https://oncall.example/integrations/v1/formatted_webhook/T0K3N/"}},
+        "inbound": {"pagerduty_secrets": ["ws-0123456789"], "opsgenie_token": "ot-0123456789"}})
+    shown = json.dumps(masked(settings))
+    assert "rk-0123456789" not in shown and "ws-0123456789" not in shown and "ot-0123456789" not in shown
+    import logging
+    record = logging.LogRecord("x", logging.INFO, "", 0, "POST %s key=%s", (
+        "/integrations/v1/formatted_webhook/T0K3N/", "rk-0123456789"), None)
+    Redact(secrets_of(settings)).filter(record)
+    assert "T0K3N" not in record.getMessage() and "rk-0123456789" not in record.getMessage()
