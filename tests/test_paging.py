@@ -122,9 +122,12 @@ def test_ladder_pages_at_20_and_30_once_each_then_ack_and_resolve_follow(
         card = parent_text(bot, ref)
         assert "PagerDuty *platform-pd*: :pager: paged, not acknowledged" in card
 
-        bot.slash(f"/incident ack {ref}", user="U0ALICE")
+        parent = next(m for m in bot.slack.state.messages("C0INCIDENTS") if ref in m.text and m.thread_ts in (None, m.ts))
+        bot.click(parent, "incident_acknowledge", user="U0ALICE")  # the card's Acknowledge button
         wait_until(lambda: pd_events(pagers, "acknowledge") and og_actions(pagers, "acknowledge"))
-        wait_until(lambda: ":white_check_mark: acknowledged" in parent_text(bot, ref))
+        wait_until(lambda: "PagerDuty *platform-pd*: :white_check_mark: acknowledged by <@U0ALICE>"
+                   in parent_text(bot, ref))
+        assert pagers.accepted("opsgenie-action")[0].body["user"] == "U0ALICE"  # who acknowledged
         bot.slash(f"/incident resolve {ref} fixed", user="U0ALICE")
         wait_until(lambda: pd_events(pagers, "resolve") and og_actions(pagers, "close"))
         time.sleep(1.5)  # a few more ticks of the paging duty: nothing is sent twice

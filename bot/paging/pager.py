@@ -143,7 +143,8 @@ def _finish(ctx: BotContext, incident: Incident, row: outbox.Page, status: str, 
                              error=result.error or None, detail=detail):
             return  # taken over meanwhile: the other process records it
     name, kind = row.pager, vendor(ctx, row.pager)
-    data = {"pager": name, "vendor": kind, "step": row.step, "action": row.action, "tries": result.tries}
+    data = {"pager": name, "vendor": kind, "step": row.step, "action": row.action, "tries": result.tries,
+            "by": incident.commander if row.action == "acknowledge" else incident.resolved_by}
     if status == "sent":
         text = {"trigger": f"Paged through {kind} ({name}) for the {_step_name(row.step)}",
                 "acknowledge": f"Acknowledged the page in {kind} ({name})",

@@ -3,6 +3,7 @@ runbook checklist and the list of open incidents."""
 
 from __future__ import annotations
 
+import re
 import time
 
 from bot.incidents.model import Incident, Status
@@ -79,7 +80,8 @@ def paged_line(paged: tuple[Paged, ...]) -> str:
     """Who was paged through which tool, and whether they acknowledged."""
     parts = []
     for p in paged:
-        by = f" by {blocks.escape(p.by)}" if p.by and p.state in ("acknowledged", "resolved") else ""
+        who = user(p.by) if p.by and re.fullmatch(r"[UW][A-Z0-9]+", p.by) else blocks.escape(p.by or "")
+        by = f" by {who}" if p.by and p.state in ("acknowledged", "resolved") else ""
         parts.append(f"{blocks.escape(p.vendor)} *{blocks.escape(p.pager)}*: {PAGED_MARK.get(p.state, p.state)}{by}")
     return "Paged: " + "; ".join(parts)
 
