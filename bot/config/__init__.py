@@ -99,6 +99,9 @@ class Settings(BaseSettings):
                 raise ValueError(f"ownership: '{prefix}' names team '{team}', which is not under teams")
         if self.default_team is not None and self.default_team not in self.teams:
             raise ValueError(f"default_team: '{self.default_team}' is not under teams")
+        for team in self.paging.teams:
+            if team not in self.teams:
+                raise ValueError(f"paging.teams: '{team}' is not under teams")
         return self
 
     @field_validator("database_url")

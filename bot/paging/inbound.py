@@ -74,7 +74,7 @@ class PdEvent(_Open):
     event_type: str
     resource_type: str
     agent: PdReference | None = None
-    data: dict[str, Any]
+    data: dict[str, Any] | None = None  # null in pings (pagey.ping), which are answered "ignored"
 
 
 class PdWebhook(_Open):
@@ -126,7 +126,7 @@ def pagerduty(body: bytes) -> Callback:
         raise _invalid(exc) from None
     event = hook.event
     action = PAGERDUTY_ACTIONS.get(event.event_type)
-    data = event.data
+    data = event.data or {}
     ref = _ref(str(data.get("incident_key") or ""), str(data.get("title") or ""))
     by = event.agent.summary if event.agent else None
     return Callback(action, ref, by, event.event_type)  # type: ignore[arg-type]

@@ -71,12 +71,19 @@ def test_pagerduty_payloads(body: bytes, action: str | None, ref: str | None) ->
     assert (hook.action, hook.ref, hook.by) == (action, ref, "Tenex Engineer")
 
 
+def test_a_pagerduty_ping_is_read_and_needs_nothing() -> None:
+    hook = inbound.pagerduty(b'{"event": {"id": "01", "event_type": "pagey.ping", "resource_type": "pagey", '
+                             b'"occurred_at": "2021-12-08T22:41:50.042Z", "agent": null, "client": null, "data": null}}')
+    assert (hook.action, hook.ref, hook.what) == (None, None, "pagey.ping")
+
+
 @pytest.mark.parametrize("body, reason", [
     (b"not json", "malformed JSON"),
     (b"[]", "body: Input should be a valid dictionary"),
     (b"{}", "event: Field required"),
     (b'{"event": {"id": "1", "resource_type": "incident", "data": {}}}', "event.event_type: Field required"),
     (b'{"event": {"id": "1", "event_type": "x", "resource_type": "incident", "data": []}}', "event.data"),
+    (b'{"event": {"id": "1", "event_type": "x", "resource_type": "incident", "agent": "me"}}', "event.agent"),
 ])
 def test_bad_pagerduty_bodies_are_named(body: bytes, reason: str) -> None:
     with pytest.raises(inbound.BadPayload, match=reason.replace(".", r"\.")):
@@ -137,6 +144,13 @@ def test_card_paged_line(events: list[Event], expected: list[Paged]) -> None:
 def test_paging_settings_are_checked(settings: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         PagingSettings.model_validate(settings)
+
+
+def test_paging_teams_must_be_teams() -> None:
+    from bot.config import ConfigError, load
+
+    with pytest.raises(ConfigError, match="paging.teams: 'ghosts' is not under teams"):
+        load(paging={"pagers": {"pd": {"kind": "pagerduty", "routing_key": "k"}}, "teams": {"ghosts": ["pd"]}})
 
 
 def test_pagers_for_a_step_and_secrets() -> None:
