@@ -7,7 +7,7 @@ import re
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_serializer, field_validator, model_validator
 
 PagerKind = Literal["pagerduty", "opsgenie", "grafana_oncall", "webhook"]
 
@@ -54,6 +54,15 @@ class PagerSettings(BaseModel):
         if v is not None and not re.match(r"https?://", v):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/") if v else v
+
+    @field_serializer("url", when_used="json")
+    def _hide_token(self, url: str | None) -> str | None:
+        """A Grafana OnCall integration's URL carries its token in the path (so may a
+        webhook's): the configuration as shown (check-config) keeps only the host."""
+        if url is None or self.kind not in ("grafana_oncall", "webhook"):
+            return url
+        parts = urlparse(url)
+        return f"{parts.scheme}://{parts.netloc}/********" if parts.path.strip("/") else url
 
     @model_validator(mode="after")
     def _complete(self) -> "PagerSettings":

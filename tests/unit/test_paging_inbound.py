@@ -173,6 +173,8 @@ def test_paging_secrets_are_masked_and_scrubbed_from_logs() -> None:
         "inbound": {"pagerduty_secrets": ["ws-0123456789"], "opsgenie_token": "ot-0123456789"}})
     shown = json.dumps(masked(settings))
     assert "rk-0123456789" not in shown and "ws-0123456789" not in shown and "ot-0123456789" not in shown
+    assert "T0K3N" not in shown and "https://oncall.example/********" in shown
+    assert settings.paging.pagers["g"].endpoint.endswith("/T0K3N")  # only the shown copy is masked
     import logging
     record = logging.LogRecord("x", logging.INFO, "", 0, "POST %s key=%s", (
         "/integrations/v1/formatted_webhook/T0K3N/", "rk-0123456789"), None)
