@@ -24,7 +24,9 @@ def paging_outbox(conn: Connection) -> None:
         Column("sent_at", Float),
         Column("last_error", Text),
         Column("detail", JSON),
+        Column("settled", Integer, nullable=False),
         UniqueConstraint("incident_id", "step", "pager", "action", name="uq_page"),
         Index("ix_pages_status", "status"),
+        Index("ix_pages_unsettled", "settled", "action", "status"),
     )
     m.tables["pages"].create(conn, checkfirst=True)

@@ -50,6 +50,8 @@ def apply(ctx: BotContext, kind: str, vendor: str, action: str, ref: str, by: st
                 outbox.enqueue(conn, incident_id=incident.id, step=outbox.FOLLOW_UP, pager=row.pager, action=action,
                                owner=owners.this_process(), now=now, ttl=0, status="skipped",
                                detail={"reason": f"{action} came from {vendor}"})
+                if action == "resolve":
+                    outbox.settle(conn, incident_id=incident.id, pager=row.pager)
     done = "acknowledged" if action == "acknowledge" else "resolved"
     who = f" by {by}" if by else ""
     for name in paged or [kind]:

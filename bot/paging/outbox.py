@@ -57,7 +57,8 @@ def enqueue(conn: Connection, *, incident_id: int, step: str, pager: str, action
         with conn.begin_nested():  # a savepoint: PostgreSQL aborts the whole transaction otherwise
             return int(conn.execute(insert(pages).values(
                 incident_id=incident_id, step=step, pager=pager, action=action, status=status, owner=owner,
-                lease_until=now + ttl, attempts=0, created_at=now, detail=detail or {})).inserted_primary_key[0])
+                lease_until=now + ttl, attempts=0, created_at=now, detail=detail or {},
+                settled=0)).inserted_primary_key[0])
     except IntegrityError:
         return None
 
@@ -115,12 +116,18 @@ def orphans(conn: Connection, *, owner: str, now: float) -> list[Page]:
     return found
 
 
-def sent_triggers(conn: Connection, incident_ids: list[int]) -> list[Page]:
-    if not incident_ids:
-        return []
-    rows = conn.execute(select(pages).where(_c.incident_id.in_(incident_ids) & (_c.action == "trigger")
-                                            & (_c.status == "sent")))
+def unsettled(conn: Connection) -> list[Page]:
+    """Triggers sent whose pager has not been told of the incident's resolution yet
+    (by the index on settled, action, status)."""
+    rows = conn.execute(select(pages).where((_c.settled == 0) & (_c.action == "trigger") & (_c.status == "sent")))
     return [Page.from_row(r) for r in rows]
+
+
+def settle(conn: Connection, *, incident_id: int, pager: str) -> None:
+    """The pager's alert for this incident is resolved (a resolve written): its
+    triggers need no more looking at."""
+    conn.execute(update(pages).where((_c.incident_id == incident_id) & (_c.pager == pager)
+                                     & (_c.action == "trigger")).values(settled=1))
 
 
 def follow_ups(conn: Connection, incident_ids: list[int]) -> set[tuple[int, str, str]]:

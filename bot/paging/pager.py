@@ -10,7 +10,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, exists, select, true
+from sqlalchemy import select
 
 from bot import db
 from bot.chat import ChatError
@@ -20,7 +20,6 @@ from bot.incidents.model import Incident, Status
 from bot.incidents.tables import incidents
 from bot.paging import outbox
 from bot.paging.deliver import Attempt, deliver
-from bot.paging.tables import pages
 from bot.paging.vendors import VENDOR_NAMES, PageEvent, build, setting_to_fix
 
 if TYPE_CHECKING:
@@ -187,30 +186,48 @@ def follow_up(ctx: BotContext) -> int:
     """Acknowledge or resolve, at every pager that took a page, what was acknowledged
     or resolved in the bot: once per (incident, pager, action), whichever replica.
     A duty of the timer owner (every tick), so it also catches what happened while
-    the bot was down. Returns how many it wrote."""
-    f = pages.alias("f")
+    the bot was down. It reads only the triggers not yet settled (their incident's
+    resolution not passed on), a handful however many incidents the database holds.
+    Returns how many it wrote."""
     me, now = owners.this_process(), time.time()
-    wanted: list[tuple[int, str, str]] = []
     with ctx.engine.connect() as conn:
-        for status, action in ((Status.RESOLVED, "resolve"), (Status.ACKNOWLEDGED, "acknowledge")):
-            done = exists().where(and_(f.c.incident_id == pages.c.incident_id, f.c.pager == pages.c.pager,
-                                       f.c.step == outbox.FOLLOW_UP, f.c.action == action))
-            rows = conn.execute(select(pages.c.incident_id, pages.c.pager).distinct()
-                                .join(incidents, incidents.c.id == pages.c.incident_id)
-                                .where((pages.c.action == "trigger") & (pages.c.status == "sent")
-                                       & (incidents.c.status == status.value) & ~done
-                                       # Acknowledged before this page went out (the lead step pages an
-                                       # acknowledged incident too): nothing to acknowledge for it.
-                                       & ((incidents.c.acknowledged_at >= pages.c.sent_at)
-                                          if action == "acknowledge" else true())))
-            wanted += [(r.incident_id, r.pager, action) for r in rows]
+        triggers = outbox.unsettled(conn)
+        if not triggers:
+            return 0
+        # Only the incidents that moved on: most paged incidents are simply still open.
+        moved = {row.id: row for row in conn.execute(
+            select(incidents.c.id, incidents.c.status, incidents.c.acknowledged_at).where(
+                incidents.c.id.in_({t.incident_id for t in triggers})
+                & (incidents.c.status != Status.OPEN.value)))}
+        if not moved:
+            return 0
+        done = outbox.follow_ups(conn, sorted(moved))
+    wanted: dict[tuple[int, str, str], bool] = {}  # (incident, pager, action) -> still to write
+    for trigger in triggers:
+        incident = moved.get(trigger.incident_id)
+        if incident is None:
+            continue
+        if incident.status == Status.RESOLVED.value:
+            action = "resolve"
+        elif incident.acknowledged_at is not None and trigger.sent_at is not None \
+                and incident.acknowledged_at >= trigger.sent_at:
+            action = "acknowledge"
+        else:  # acknowledged before this page went out (the lead step pages an acknowledged incident too)
+            continue
+        key = (incident.id, trigger.pager, action)
+        wanted[key] = wanted.get(key, False) or key not in done
+    if not wanted:
+        return 0
     written = []
     with db.write(ctx.engine) as conn:
-        for incident_id, pager, action in wanted:
-            page_id = outbox.enqueue(conn, incident_id=incident_id, step=outbox.FOLLOW_UP, pager=pager, action=action,
-                                     owner=me, now=now, ttl=ctx.settings.paging.lease_s)
-            if page_id is not None:
-                written.append(page_id)
+        for (incident_id, pager, action), missing in wanted.items():
+            if missing:
+                page_id = outbox.enqueue(conn, incident_id=incident_id, step=outbox.FOLLOW_UP, pager=pager,
+                                         action=action, owner=me, now=now, ttl=ctx.settings.paging.lease_s)
+                if page_id is not None:
+                    written.append(page_id)
+            if action == "resolve":  # written now or before: this pager's triggers are done with
+                outbox.settle(conn, incident_id=incident_id, pager=pager)
     for page_id in written:
         submit(ctx, page_id)
     return len(written)

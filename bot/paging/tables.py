@@ -27,6 +27,10 @@ pages = Table(
     Column("sent_at", Float),
     Column("last_error", Text),
     Column("detail", JSON),  # why the page went out (the step's reason), the vendor's answer
+    # 1 on a trigger once its pager was told of the resolution (or told the bot): the
+    # paging duty, every second, looks only at the unsettled ones.
+    Column("settled", Integer, nullable=False, default=0),
     UniqueConstraint("incident_id", "step", "pager", "action", name="uq_page"),
     Index("ix_pages_status", "status"),
+    Index("ix_pages_unsettled", "settled", "action", "status"),
 )
