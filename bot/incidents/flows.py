@@ -20,7 +20,7 @@ from bot.incidents import claims, ingest, ladder, service, store
 from bot.incidents.ingest import Outcome
 from bot.incidents.model import Incident, Status
 from bot.incidents.text import clock
-from bot.incidents.views import Checklist, IncidentCard
+from bot.incidents.views import Checklist, IncidentCard, paged_from
 from bot.reports.markup import channel as channel_mention
 from bot.reports.markup import escape
 from bot.reports.report import Report, to_text
@@ -61,7 +61,9 @@ def next_step(ctx: BotContext, incident: Incident) -> str | None:
 # ---------------------------------------------------------------- the parent and the thread
 
 def card(ctx: BotContext, incident: Incident) -> IncidentCard:
-    return IncidentCard(incident, runbook(ctx, incident), next_step(ctx, incident))
+    with ctx.engine.connect() as conn:
+        paged = paged_from(store.timeline(conn, incident_id=incident.id, kinds="page."))
+    return IncidentCard(incident, runbook(ctx, incident), next_step(ctx, incident), paged=paged)
 
 
 def parent(incident: Incident) -> Posted:
