@@ -18,7 +18,7 @@ from bot.approvals.views import ApprovalCard, ExecutionProgress
 from bot.chat import Attachment, ChatError, Place, Posted
 from bot.incidents import flows, service
 from bot.incidents import store as incident_store
-from bot.reports.markup import escape, user, users
+from bot.reports.markup import escape, user
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
@@ -214,7 +214,8 @@ def execute(ctx: BotContext, request_id: str, actor: str) -> None:
         ctx.chat.upload(Place(request.channel, request.thread_ts), Attachment(
             filename=str(result.details.get("restore_point_file") or f"{point}.csv"), content=str(csv),
             title=f"Offsets of {request.plan.target} before the reset",
-            comment=f"Restore point {point}: `/restore-offsets {point} --reason \"…\"` puts these offsets back (with approval)."))
+            comment=f"Restore point {point}: `/restore-offsets {point} --reason \"…\"` puts these offsets back "
+                    "(with approval)."))
 
 
 def _finish(ctx: BotContext, request: Request, state: State, text: str, result: dict | None,  # type: ignore[type-arg]

@@ -183,7 +183,8 @@ def vote(engine: Engine, request: Request, actor: str, now: float) -> int | None
         ).values(state=State.REQUESTED)).rowcount
         if not waiting:
             return None
-        if conn.execute(select(votes.c.id).where((votes.c.request_id == request.id) & (votes.c.actor == actor))).first():
+        mine = (votes.c.request_id == request.id) & (votes.c.actor == actor)
+        if conn.execute(select(votes.c.id).where(mine)).first():
             return None
         conn.execute(insert(votes).values(request_id=request.id, actor=actor, at=now))
         count = int(conn.execute(select(func.count()).select_from(votes)
