@@ -6,36 +6,11 @@ the headers, so both brokers' plans and executions decide the same way."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
-# Kafka headers come as (name, bytes) pairs, RabbitMQ's as a table of typed values.
-Headers = Iterable[tuple[str, Any]] | Mapping[str, Any] | None
+from bot.probes.dlq_models import replay_count
 
-
-def _value(headers: Headers, name: str) -> Any:
-    if headers is None:
-        return None
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    found = None
-    for key, value in pairs:
-        if key.lower() == name.lower():
-            found = value  # Kafka allows repeats: the last one is the newest
-    return found
-
-
-def replay_count(headers: Headers, name: str) -> int:
-    """How many replays the message carries; 0 without the header or with garbage in it."""
-    value = _value(headers, name)
-    if isinstance(value, bool) or value is None:
-        return 0
-    if isinstance(value, int):
-        return max(value, 0)
-    try:
-        text = value.decode("ascii") if isinstance(value, (bytes, bytearray)) else str(value)
-        return max(int(text.strip()), 0)
-    except (UnicodeDecodeError, ValueError):
-        return 0
+__all__ = ["guard_totals", "kafka_headers", "parks", "replay_count"]
 
 
 def parks(count: int, max_replays: int) -> bool:

@@ -41,7 +41,8 @@ from bot.config.sections import (
 )
 
 __all__ = [
-    "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "ConfigError", "DlqHygieneSettings", "DlqSettings", "EscalationSettings",
+    "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "ConfigError", "DlqHygieneSettings", "DlqSettings",
+    "EscalationSettings",
     "HttpSettings", "IncidentSettings", "KafkaClusterSettings", "LadderStep", "RabbitMQSettings",
     "SchemaRegistrySettings", "Settings", "SlackSettings", "StepKind", "TeamSettings", "Thresholds", "default_ladder",
     "load", "masked",
