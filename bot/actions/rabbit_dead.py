@@ -54,8 +54,11 @@ def describe(ctx: ActionContext, headers: dict[str, Any] | None) -> tuple[str, s
 def fingerprint(props: BasicProperties, body: bytes) -> str:
     """Enough to tell one message from another at the head of the queue."""
     deaths = parse_x_death(props.headers)
+    # The deaths counted and the replays carried tell a message that came back after a
+    # replay from its earlier self: a new replay of it is a new plan, not one already done.
     parts = [body, str(props.message_id).encode(), str(props.timestamp).encode(), str(props.correlation_id).encode(),
-             str(deaths[-1].time if deaths else None).encode()]
+             str(deaths[-1].time if deaths else None).encode(), str(sum(d.count for d in deaths)).encode(),
+             str(replay_count(props.headers)).encode()]
     return hashlib.sha256(b"\x00".join(parts)).hexdigest()[:16]
 
 
