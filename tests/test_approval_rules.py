@@ -13,6 +13,7 @@ from bot import db
 from bot.actions.base import Plan
 from bot.approvals import rules, store
 from bot.approvals.rules import State
+from tests.conftest import postgres_database
 
 T0 = 1_800_000_000.0
 TTL = 15 * 60
@@ -145,7 +146,24 @@ def test_no_vote_on_a_request_that_no_longer_waits(engine) -> None:  # type: ign
     assert store.get(engine, request.id).votes == ("U0BOB",)  # type: ignore[union-attr]
 
 
-def test_concurrent_presses_of_one_person_count_once(engine) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_engine(request, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The votes' lock on both databases: SQLite's writer lock, PostgreSQL's row lock."""
+    if request.param == "sqlite":
+        e = db.create(f"sqlite:///{tmp_path / 'v.db'}")
+        db.migrate(e)
+        yield e
+        db.dispose(e)
+        return
+    with postgres_database() as url:
+        e = db.create(url)
+        db.migrate(e)
+        yield e
+        db.dispose(e)
+
+
+def test_concurrent_presses_of_one_person_count_once(any_engine) -> None:  # type: ignore[no-untyped-def]
+    engine = any_engine
     request = store.create(engine, plan=plan(), requester="U0ALICE", incident_id=None, now=T0, ttl_seconds=TTL,
                            needed=2)
     results: list[int | None] = []
