@@ -18,8 +18,9 @@ from bot.incidents import service
 from bot.localslack.server import LocalSlack
 from bot.slack.ids import CONFIRM_BLOCK, CONFIRM_INPUT, Action
 from tests import kafka_fixtures as kf
-from tests.conftest import KAFKA, make_settings, start_bot
+from tests.conftest import BOT_TOKEN, KAFKA, make_settings, start_bot
 from tests.test_approvals import as_seen, card, card_sections, incident_thread, last_request
+from tests.test_escalation_people import check_config
 
 PROD_POLICY = {"actions": ["purge-dlq"], "clusters": ["prod"], "approvers": ["U0BOB", "U0CAROL"], "count": 2}
 
@@ -171,3 +172,17 @@ def test_every_destructive_command_needs_a_reason(bot: LocalBot, unique: str, co
     assert answer["text"].startswith("This request has no reason. Every destructive request says why")
     assert '`--reason "…"`' in answer["text"]
     assert not any(m.text.startswith("Approval ") for m in bot.slack.state.messages("C0INCIDENTS"))
+
+
+def test_check_config_names_unknown_policy_approvers(local_slack: LocalSlack) -> None:
+    result = check_config({"INCIDENTBOT_SLACK__BOT_TOKEN": BOT_TOKEN, "INCIDENTBOT_SLACK__API_URL": local_slack.url,
+                           "INCIDENTBOT_APPROVALS__POLICIES": '[{"clusters": ["local"], "approvers": ["U0BOB", '
+                                                             '"U0GHOST"], "approvers_usergroup": "S0NOPE"}]'})
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if "approvals.policies" in line]
+    assert warnings == [
+        "incidentbot: warning: approvals.policies[0].approvers: Slack does not know the user U0GHOST (or it is "
+        "deactivated); the bot cannot mention or message it",
+        "incidentbot: warning: approvals.policies[0].approvers_usergroup: Slack does not know the user group S0NOPE "
+        "(or it is deactivated); the bot cannot page it",
+    ]
