@@ -138,8 +138,10 @@ def test_kafka_a_message_failing_three_replays_is_parked(ctx: ActionContext, kaf
     assert plan.summary.endswith(f"and park 4 in {dlq}.parked (back after 3 replays).")
     assert any("4 messages came back after 3 replays: they go to the parking topic" in w for w in plan.warnings)
     assert {r.values["to"] for r in plan.rows} == {f"{dlq}.parked"}
-    res = execute(ctx, plan)
+    seen: list[str] = []
+    res = replay.execute(ctx, plan, progress=lambda p: seen.append(p.message), progress_every=1)
     assert res.status == "executed", res.message
+    assert seen[-1] == f"Replayed 4 of 4 from {dlq} (4 of them parked in {dlq}.parked)."
     assert res.counts["parked"] == 4 and f"(4 of them parked in {dlq}.parked)" in res.message
     check = verify(ctx, plan, res)
     assert check.ok, check.mismatches
@@ -236,8 +238,10 @@ def test_rabbit_a_message_failing_three_replays_is_parked(ctx: ActionContext, ra
     assert plan.totals["parked"] == 3 and plan.totals["came_back_after_replay"] == 3 and not plan.refusals
     assert "3 of them parked after 3 replays." in plan.summary
     assert {r.values["to"] for r in plan.rows} == {f"queue {dlq}.parked"}
-    res = execute(ctx, plan)
+    seen: list[str] = []
+    res = replay.execute(ctx, plan, progress=lambda p: seen.append(p.message), progress_every=1)
     assert res.status == "executed", res.message
+    assert seen[-1] == f"Moved 3 of 3 from {dlq} (3 parked in {dlq}.parked)."
     assert res.counts["parked"] == 3 and f"(3 parked in {dlq}.parked)" in res.message
     check = verify(ctx, plan, res)
     assert check.ok, check.mismatches
