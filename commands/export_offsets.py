@@ -47,7 +47,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
             filename=f"{point.id}-{point.group}.csv", content=point.csv,
             title=f"Committed offsets of {point.group} ({point.id})",
             comment=f"Restore point {point.id} of `{point.group}`: {partitions}. "
-                    f"`/restore-offsets {point.id}` puts them back, with approval."))
+                    f"`/restore-offsets {point.id} --reason \"…\"` puts them back, with approval."))
         return Reply(text=f"Saved restore point {point.id} of `{point.group}` ({partitions}).")
 
     return Deferred(run=run, ack=Reply(text=f"Reading the committed offsets of `{group}`…"))

@@ -13,6 +13,7 @@ from bot import db
 from bot.actions.base import Plan
 from bot.approvals import rules, store
 from bot.approvals.rules import State
+from tests.conftest import postgres_database
 
 T0 = 1_800_000_000.0
 TTL = 15 * 60
@@ -113,3 +114,69 @@ def test_states_are_stored_as_their_words_and_only_the_rules_moves_happen(engine
     assert rules.may_approve(found, "U0CAROL", T0 + 3, is_approver=True, approvers="@approvers") == \
         "This request is already approved by <@U0BOB>; it cannot be acted on any more."
     assert [t[2] for t in store.trail(engine, request.id)] == ["requested", "approved"]
+
+
+VOTES: list[tuple[str, int, list[str], list[int | None], list[str]]] = [
+    ("one of two, then the second", 2, ["U0BOB", "U0CAROL"], [1, 2], ["requested", "approval"]),
+    ("the same person twice counts once", 2, ["U0BOB", "U0BOB"], [1, None], ["requested", "approval"]),
+    ("one needed: no partial row in the trail", 1, ["U0BOB"], [1], ["requested"]),
+    ("three needed", 3, ["U0BOB", "U0CAROL", "U0DAVE"], [1, 2, 3], ["requested", "approval", "approval"]),
+]
+
+
+@pytest.mark.parametrize(("needed", "voters", "counts", "trail"), [v[1:] for v in VOTES], ids=[v[0] for v in VOTES])
+def test_votes_are_counted_once_per_person(engine, needed: int, voters: list[str], counts: list[int | None],  # type: ignore[no-untyped-def]
+                                           trail: list[str]) -> None:
+    request = store.create(engine, plan=plan(), requester="U0ALICE", incident_id=None, now=T0, ttl_seconds=TTL,
+                           why="poison pills", needed=needed)
+    got = [store.vote(engine, request, voter, T0 + i) for i, voter in enumerate(voters, 1)]
+    assert got == counts
+    found = store.get(engine, request.id)
+    assert found is not None and found.votes == tuple(dict.fromkeys(voters)) and found.needed == needed
+    assert found.why == "poison pills"
+    assert [t[2] for t in store.trail(engine, request.id)] == trail
+
+
+def test_no_vote_on_a_request_that_no_longer_waits(engine) -> None:  # type: ignore[no-untyped-def]
+    request = store.create(engine, plan=plan(), requester="U0ALICE", incident_id=None, now=T0, ttl_seconds=TTL,
+                           needed=2)
+    assert store.vote(engine, request, "U0BOB", T0 + 1) == 1
+    assert store.move(engine, request, frm="requested", to="expired", actor="bot", now=T0 + TTL)
+    assert store.vote(engine, request, "U0CAROL", T0 + TTL + 1) is None
+    assert store.get(engine, request.id).votes == ("U0BOB",)  # type: ignore[union-attr]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_engine(request, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The votes' lock on both databases: SQLite's writer lock, PostgreSQL's row lock."""
+    if request.param == "sqlite":
+        e = db.create(f"sqlite:///{tmp_path / 'v.db'}")
+        db.migrate(e)
+        yield e
+        db.dispose(e)
+        return
+    with postgres_database() as url:
+        e = db.create(url)
+        db.migrate(e)
+        yield e
+        db.dispose(e)
+
+
+def test_concurrent_presses_of_one_person_count_once(any_engine) -> None:  # type: ignore[no-untyped-def]
+    engine = any_engine
+    request = store.create(engine, plan=plan(), requester="U0ALICE", incident_id=None, now=T0, ttl_seconds=TTL,
+                           needed=2)
+    results: list[int | None] = []
+    barrier = threading.Barrier(6)
+
+    def press(i: int) -> None:
+        barrier.wait()
+        results.append(store.vote(engine, request, "U0BOB" if i % 2 else "U0CAROL", T0 + 1))
+
+    threads = [threading.Thread(target=press, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r for r in results if r is not None) == [1, 2]
+    assert sorted(store.get(engine, request.id).votes) == ["U0BOB", "U0CAROL"]  # type: ignore[union-attr]

@@ -69,7 +69,7 @@ def test_reset_offsets_needs_a_second_approver_and_is_verified(bot: LocalBot, un
     kf.produce(topic, {0: 30, 1: 10})
     kf.commit(group, {(topic, 0): 25, (topic, 1): 10})
     ref, thread = incident_thread(bot, "Billing replays needed")
-    bot.slash(f"/reset-offsets {group} --topic {topic} --to-earliest", thread=thread, user="U0ALICE")
+    bot.slash(f"/reset-offsets {group} --topic {topic} --to-earliest --reason 'test run'", thread=thread, user="U0ALICE")
     request_id = last_request(bot)
     c = card(bot, request_id)
     assert c.thread_ts == thread
@@ -105,7 +105,7 @@ def test_deny_needs_a_reason_and_wins(bot: LocalBot, unique: str) -> None:
     kf.produce(topic, {0: 5})
     kf.commit(group, {(topic, 0): 5})
     _, thread = incident_thread(bot, "Deny test")
-    bot.slash(f"/reset-offsets {group} --topic {topic} --to-earliest", thread=thread)
+    bot.slash(f"/reset-offsets {group} --topic {topic} --to-earliest --reason 'test run'", thread=thread)
     request_id = last_request(bot)
     bot.click(card(bot, request_id), Action.DENY, user="U0CAROL")
     modal = bot.slack.state.views()[-1]
@@ -129,7 +129,7 @@ def test_reset_is_refused_while_consumers_run(bot: LocalBot, unique: str) -> Non
     kf.create_topic(topic, 2)
     _, thread = incident_thread(bot, "Active group")
     with kf.members(group, topic, 1, client_prefix=f"svc-{unique}"):
-        bot.slash(f"/reset-offsets {group} --topic {topic} --to-earliest", thread=thread)
+        bot.slash(f"/reset-offsets {group} --topic {topic} --to-earliest --reason 'test run'", thread=thread)
         c = card(bot, last_request(bot))
     shown = " ".join(b.get("text", {}).get("text", "") for b in c.blocks if b["type"] == "section")
     assert "stop the consumers" in shown.lower()
@@ -147,7 +147,7 @@ def test_purge_needs_the_name_typed_out(bot: LocalBot, unique: str) -> None:
     conn.close()
     _, thread = incident_thread(bot, "Purge test")
     time.sleep(1)
-    bot.slash(f"/purge-dlq {dlq}", thread=thread)
+    bot.slash(f"/purge-dlq {dlq} --reason 'test run'", thread=thread)
     request_id = last_request(bot)
     c = card(bot, request_id)
     shown = as_seen(card_sections(c))
@@ -178,7 +178,7 @@ def test_double_clicks_execute_once(bot: LocalBot, unique: str) -> None:
     kf.produce(topic, {0: 9})
     kf.commit(group, {(topic, 0): 9})
     _, thread = incident_thread(bot, "Double click")
-    bot.slash(f"/reset-offsets {group} --topic {topic} --shift-by -3", thread=thread)
+    bot.slash(f"/reset-offsets {group} --topic {topic} --shift-by -3 --reason 'test run'", thread=thread)
     request_id = last_request(bot)
     c = card(bot, request_id)
     clicks = [threading.Thread(target=bot.click, args=(c, Action.APPROVE), kwargs={"user": u, "wait": False})
@@ -200,7 +200,7 @@ def test_expired_requests_cannot_be_approved(tmp_path: Path, local_slack: LocalS
         kf.create_topic(topic, 1)
         kf.commit(group, {(topic, 0): 0})
         _, thread = incident_thread(running, "Expiry")
-        running.slash(f"/reset-offsets {group} --topic {topic} --to-latest", thread=thread)
+        running.slash(f"/reset-offsets {group} --topic {topic} --to-latest --reason 'test run'", thread=thread)
         request_id = last_request(running)
         deadline = time.time() + 15
         # The timer owner expires it and then edits its card: wait for what people see.
@@ -221,7 +221,7 @@ def test_restart_between_approval_and_execution_executes_once(tmp_path: Path, lo
     kf.commit(group, {(topic, 0): 12})
     first = start_bot(approvals_settings(tmp_path), local_slack)
     _, thread = incident_thread(first, "Restart")
-    first.slash(f"/reset-offsets {group} --topic {topic} --shift-by -2", thread=thread)
+    first.slash(f"/reset-offsets {group} --topic {topic} --shift-by -2 --reason 'test run'", thread=thread)
     request_id = last_request(first)
     request = store.get(first.ctx.engine, request_id)
     assert request is not None
@@ -248,19 +248,19 @@ def test_destructive_commands_outside_an_incident_or_disabled(tmp_path: Path, lo
                                                               brokers: None) -> None:
     running = start_bot(approvals_settings(tmp_path, disabled={"local": ["purge_dlq"]}), local_slack)
     try:
-        assert running.slash("/replay-dlq orders.dlq").json()["text"].startswith(
+        assert running.slash("/replay-dlq orders.dlq --reason 'test run'").json()["text"].startswith(
             "Destructive actions belong to an incident")
         _, thread = incident_thread(running, "Disabled")
-        assert running.slash("/purge-dlq orders.dlq", thread=thread).json()["text"] == (
+        assert running.slash("/purge-dlq orders.dlq --reason 'test run'", thread=thread).json()["text"] == (
             "`purge-dlq` is switched off for cluster `local` by the configuration.")
-        assert running.slash("/purge-dlq --cluster=local orders.dlq", thread=thread).json()["text"] == (
+        assert running.slash("/purge-dlq --cluster=local orders.dlq --reason 'test run'", thread=thread).json()["text"] == (
             "`purge-dlq` is switched off for cluster `local` by the configuration.")
-        assert running.slash("/replay-dlq orders.dlq --cluster prod", thread=thread).json()["text"] == (
+        assert running.slash("/replay-dlq orders.dlq --cluster prod --reason 'test run'", thread=thread).json()["text"] == (
             "No Kafka cluster named `prod`. Configured: local.")
-        assert running.slash("/replay-dlq orders.dlq --incident INC-2026-9999").json()["text"] == (
+        assert running.slash("/replay-dlq orders.dlq --incident INC-2026-9999 --reason 'test run'").json()["text"] == (
             "There is no incident INC-2026-9999.")
-        assert running.slash("/add-partitions --cluster local", thread=thread).json()["text"] == (
-            "Usage: `/add-partitions <topic> <new-total> [--cluster NAME] [--incident ID]`")
+        assert running.slash("/add-partitions --cluster local --reason 'test run'", thread=thread).json()["text"] == (
+            "Usage: `/add-partitions <topic> <new-total> --reason \"why\" [--cluster NAME] [--incident ID]`")
     finally:
         running.close()
 
@@ -276,7 +276,7 @@ def test_export_and_restore_offsets_through_approval(bot: LocalBot, unique: str)
     point = saved.split()[3]
     assert saved == f"Saved restore point {point} of `{group}` (2 partitions)."
     kf.commit(group, {(topic, 0): 10, (topic, 1): 10})
-    bot.slash(f"/restore-offsets {point}", thread=thread)
+    bot.slash(f"/restore-offsets {point} --reason 'test run'", thread=thread)
     request_id = last_request(bot)
     bot.click(card(bot, request_id), Action.APPROVE, user="U0CAROL")
     assert committed(group) == {0: 7, 1: 3}
@@ -293,7 +293,7 @@ def test_replay_posts_progress_and_verifies_counts(tmp_path: Path, local_slack: 
         kf.produce(dlq, {0: 30}, headers=[("__connect.errors.topic", source.encode()),
                                           ("__connect.errors.exception.message", b"boom")])
         _, thread = incident_thread(running, "Replay")
-        running.slash(f"/replay-dlq {dlq}", thread=thread)
+        running.slash(f"/replay-dlq {dlq} --reason 'test run'", thread=thread)
         request_id = last_request(running)
         shown = as_seen(card_sections(card(running, request_id)))
         assert ("*A look at what it touches*\n```"
@@ -334,7 +334,7 @@ def test_rabbit_replay_card_shows_the_sampled_messages_as_a_table(bot: LocalBot,
     try:
         _, thread = incident_thread(bot, "Rabbit replay look")
         time.sleep(1)
-        bot.slash(f"/replay-dlq {dlq}", thread=thread)
+        bot.slash(f"/replay-dlq {dlq} --reason 'test run'", thread=thread)
         shown = card_sections(card(bot, last_request(bot)))
         assert "<@U0BOB>" not in shown  # escaped: a message in a DLQ cannot mention anyone
         assert "{'" not in as_seen(shown)  # no Python dicts
@@ -361,7 +361,7 @@ def test_single_broker_leader_election_has_nothing_to_do(bot: LocalBot, unique: 
     topic = f"el-{unique}"
     kf.create_topic(topic, 3)
     _, thread = incident_thread(bot, "Leaders")
-    bot.slash(f"/elect-leaders {topic}", thread=thread)
+    bot.slash(f"/elect-leaders {topic} --reason 'test run'", thread=thread)
     assert "found nothing to do" in bot.slack.state.response_url_posts()[-1]["text"]
     c = card(bot, last_request(bot))
     assert not any(b["type"] == "actions" for b in c.blocks)
@@ -371,7 +371,7 @@ def test_add_partitions_with_approval(bot: LocalBot, unique: str) -> None:
     topic = f"ap-{unique}"
     kf.create_topic(topic, 2)
     _, thread = incident_thread(bot, "Partitions")
-    bot.slash(f"/add-partitions {topic} 5", thread=thread)
+    bot.slash(f"/add-partitions {topic} 5 --reason 'test run'", thread=thread)
     request_id = last_request(bot)
     shown = " ".join(b.get("text", {}).get("text", "") for b in card(bot, request_id).blocks if b["type"] == "section")
     assert "2" in shown and "5" in shown and "key" in shown.lower(), shown
@@ -389,7 +389,7 @@ def test_approvers_from_a_slack_user_group(tmp_path: Path, local_slack: LocalSla
         kf.produce(topic, {0: 4})
         kf.commit(group, {(topic, 0): 4})
         _, thread = incident_thread(running, "User group approvers")
-        running.slash(f"/reset-offsets {group} --topic {topic} --to-earliest", thread=thread, user="U0ALICE")
+        running.slash(f"/reset-offsets {group} --topic {topic} --to-earliest --reason 'test run'", thread=thread, user="U0ALICE")
         request_id = last_request(running)
         running.click(card(running, request_id), Action.APPROVE, user="U0BOB")  # not in @approvers
         assert running.slack.state.ephemerals(user="U0BOB")[-1].text.startswith("Only <!subteam^S0APPROVERS> may")

@@ -50,7 +50,8 @@ def test_backup_restore_with_approval_and_recovery_check(bot: LocalBot, world: W
 
     _, thread = incident_thread(bot, "Topics lost")
     world.topics += [f"r{p}-orders", f"r{p}-audit"]
-    bot.slash(f"/restore topics {backup_id} --prefix r --only {p}", thread=thread, user="U0ALICE")
+    bot.slash(f"/restore topics {backup_id} --prefix r --only {p} --reason \"drill: restore into r-\"", thread=thread,
+              user="U0ALICE")
     request_id = last_request(bot)
     shown = card_sections(card(bot, request_id))
     assert f"r{p}-orders" in shown and "create" in shown and "3 partitions, RF 1" in shown, shown

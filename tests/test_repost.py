@@ -85,7 +85,7 @@ def test_a_deleted_approval_card_is_posted_again(bot: LocalBot, unique: str,
     kf.create_topic(topic, 1)
     ref = open_incident(bot, f"Gone card {unique}")
     [parent] = cards_of(bot, ref)
-    bot.slash(f"/add-partitions {topic} 2", thread=parent.ts)
+    bot.slash(f"/add-partitions {topic} 2 --reason 'test run'", thread=parent.ts)
     request_id = bot.slack.state.response_url_posts()[-1]["text"].split()[0].rstrip(":")
     card = next(m for m in bot.slack.state.messages("C0INCIDENTS") if m.text.startswith(f"Approval {request_id}:"))
     bot.slack.state.delete_message(card.channel, card.ts)

@@ -53,7 +53,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.actions import replay_kafka, replay_rabbit, replay_store
+from bot.actions import replay_kafka, replay_kafka_plan, replay_rabbit, replay_store
 from bot.actions.base import (
     ActionContext,
     ActionError,
@@ -84,7 +84,7 @@ def plan(ctx: ActionContext, cluster: str, spec: ReplaySpec | str) -> Plan:
     broker = spec.broker or which_broker(ctx, cluster, spec.dlq)
     check_cluster(ctx, cluster, broker)
     if broker == "kafka":
-        return replay_kafka.plan(ctx, cluster, spec)
+        return replay_kafka_plan.plan(ctx, cluster, spec)
     return replay_rabbit.plan(ctx, cluster, spec)
 
 
@@ -152,6 +152,7 @@ def _run(ctx: ActionContext, plan: Plan, record: ReplayRecord, started: datetime
         if plan.broker == "kafka":
             run = replay_kafka.Run(ctx, plan, record)
             run.fence()
+            run.ensure_parking()
             frm, moved_by, refusals = run.progress_and_refusals()
             if refusals:
                 state, moved, message = "refused", sum(moved_by.values()), refusals[0].reason
@@ -172,7 +173,7 @@ def _run(ctx: ActionContext, plan: Plan, record: ReplayRecord, started: datetime
     if owned and run is not None and state == "completed":
         run.finish()  # only now: until the row says completed, the broker's record is what a resume needs
     planned = int(plan.details["planned"])
-    details = {"replay_id": record.id, "moved": moved, "planned": planned,
+    details = {"replay_id": record.id, "moved": moved, "planned": planned, "parked": run.parked if run else 0,
                "resumable": state in ("aborted", "failed")}
     if state == "refused":
         res = refused(plan, started, refusals)  # type: ignore[arg-type]
@@ -180,7 +181,8 @@ def _run(ctx: ActionContext, plan: Plan, record: ReplayRecord, started: datetime
         return res
     sentence = f"Replay {record.id}: {message}" + ("" if state == "completed" else
                                                   f" {plural(planned - moved, 'message')} still to go.")
-    return result(plan, _STATUS[state], sentence, started, counts={"moved": moved, "planned": planned},  # type: ignore[arg-type]
+    return result(plan, _STATUS[state], sentence, started,  # type: ignore[arg-type]
+                  counts={"moved": moved, "planned": planned, "parked": details["parked"]},
                   details=details)
 
 

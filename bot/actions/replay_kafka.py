@@ -11,16 +11,14 @@ Java client's partitioner (murmur2) so keys land where the topic's producers put
 
 from __future__ import annotations
 
-import heapq
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from confluent_kafka import (
-    TIMESTAMP_NOT_AVAILABLE,
     Consumer,
     KafkaError,
     KafkaException,
@@ -28,132 +26,25 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
+from confluent_kafka.admin import NewTopic
 
 from bot.actions.base import ActionContext, ActionError, Plan, Progress, ProgressFn, Refusal, Row, Verification, plural
 from bot.actions.kafka_read import read_range
 from bot.actions.kafka_util import committed_with_metadata, error_text, log_bounds, topic_partitions
-from bot.actions.replay_spec import MARKER, ReplaySpec, matches, pattern_of
+from bot.actions.replay_guard import kafka_headers, parks, replay_count
+from bot.actions.replay_kafka_plan import Headers, classify, destination, position
+from bot.actions.replay_spec import MARKER, matches
 from bot.actions.replay_store import ReplayRecord, beat
-from bot.probes import kafka_dlq
 from bot.probes.clients import kafka_config
-from bot.probes.dlq_models import preview
 
 GROUP_PREFIX = "incidentbot-replay-"  # replay consumer group and transactional id: one per replay
-Headers = Any  # what Message.headers() returns: a list of (name, bytes | None), or None
-_CONNECT = ("__connect.errors.topic", "__connect.errors.partition", "__connect.errors.exception.class.name")
-_SPRING = ("kafka_dlt-original-topic", "kafka_dlt-original-partition")
-
-
-def origin(headers: Headers) -> tuple[str | None, int | None]:
-    """The original topic and partition the error headers name; Connect's win over Spring's,
-    as in the DLQ probe."""
-    raw = dict(headers or [])
-    keys = _CONNECT[:2] if any(k in raw for k in _CONNECT[::2]) else _SPRING if _SPRING[0] in raw else None
-    if keys is None:
-        return None, None
-    topic = raw.get(keys[0])
-    return (topic.decode("utf-8", "replace") if topic else None), kafka_dlq.header_int(raw.get(keys[1]))
-
-
-def destination(spec_to: str | None, mapped: str | None, headers: Headers,
-                partitions: dict[str, int]) -> tuple[str | None, int | None]:
-    """(topic, partition or None for the key's partitioner) for one dead letter."""
-    topic, partition = origin(headers)
-    target = spec_to or topic or mapped
-    if target is None or partition is None or target != topic or not 0 <= partition < partitions.get(target, 0):
-        return target, None
-    return target, partition
-
-
-def _classify(headers: Headers, ctx: ActionContext) -> tuple[str, str | None, str | None]:
-    dlq = ctx.clients.settings.dlq
-    fields = kafka_dlq.parse_error_headers(headers, dlq.error_headers, dlq.preview_chars)
-    cls, msg = fields.get("error_class"), fields.get("error_message")
-    return pattern_of(cls, msg, "(no error headers)"), cls, msg  # type: ignore[arg-type, return-value]
-
-
-def plan(ctx: ActionContext, cluster: str, spec: ReplaySpec) -> Plan:
-    settings = ctx.clients.settings
-    cs = settings.kafka[cluster]
-    admin = ctx.clients.kafka_admin(cluster)
-    topics = topic_partitions(admin, cs.request_timeout_s)
-    if spec.dlq not in topics:
-        raise ActionError(f"There is no Kafka topic {spec.dlq} on {cluster}.")
-    ref = next((r for r in kafka_dlq.discover(topics, settings.dlq) if r.topic == spec.dlq), None)
-    mapped = ref.derived_source if ref else None
-    counts = {t: len(ps) for t, ps in topics.items()}
-    bounds = log_bounds(admin, [(spec.dlq, p) for p in topics[spec.dlq]], cs.request_timeout_s, committed_only=True)
-    per_partition: dict[int, list[tuple[int, int, str | None, str]]] = defaultdict(list)
-    examples: dict[str, str | None] = {}
-    not_matching = 0
-    samples: list[dict[str, Any]] = []
-    for m in read_range(cs, bounds):
-        headers = m.headers()
-        pattern, cls, msg = _classify(headers, ctx)
-        if not matches(spec.pattern, pattern, cls, msg):
-            not_matching += 1
-            continue
-        target, _ = destination(spec.to, mapped, headers, counts)
-        ts_type, ts = m.timestamp()
-        partition, offset = _where(m)
-        per_partition[partition].append((ts if ts_type != TIMESTAMP_NOT_AVAILABLE else 0, offset, target, pattern))
-        examples.setdefault(pattern, msg)
-        if len(samples) < 5:
-            samples.append({"partition": partition, "offset": offset, "pattern": pattern, "to": target,
-                            "key": preview(m.key(), 80) if m.key() is not None else None,
-                            "preview": preview(m.value(), settings.dlq.preview_chars)})
-    # Oldest first across partitions; each partition's share stays a prefix of its range,
-    # which is what lets the replay group's committed offsets say exactly what was done.
-    streams = [[(ts, p, off, target, pattern) for ts, off, target, pattern in rows]
-               for p, rows in per_partition.items()]
-    chosen = list(heapq.merge(*streams, key=lambda r: (r[0], r[1], r[2])))[: spec.limit or None]
-    stops = {p: bounds[(spec.dlq, p)][1] for p in topics[spec.dlq]}
-    if spec.limit is not None:
-        last: dict[int, int] = {}
-        for _, p, off, _, _ in chosen:
-            last[p] = max(off, last.get(p, -1))
-        stops = {p: (last[p] + 1 if p in last else bounds[(spec.dlq, p)][0]) for p in topics[spec.dlq]}
-    groups: Counter[tuple[str, str | None]] = Counter((pattern, target) for _, _, _, target, pattern in chosen)
-    refusals: list[Refusal] = []
-    no_target = sum(n for (_, target), n in groups.items() if target is None)
-    if no_target:
-        refusals.append(Refusal(reason=f"{plural(no_target, 'message')} name no original topic and {spec.dlq} is not "
-                                       f"mapped to a source: give --to, or leave them out with --pattern."))
-    for target in sorted({t for _, t in groups if t is not None and t not in topics}):
-        refusals.append(Refusal(reason=f"Topic {target} does not exist (automatic topic creation is off): create it "
-                                       f"or give --to."))
-    rows = [Row(key=f"{pattern} -> {target}", values={"pattern": pattern, "to": target, "messages": n},
-                info={"example": examples.get(pattern)}, severity=n)
-            for (pattern, target), n in sorted(groups.items(), key=lambda kv: (-kv[1], kv[0][0], str(kv[0][1])))]
-    depth = sum(end - start for start, end in bounds.values())
-    targets = sorted({t for _, t in groups if t is not None and t in topics})
-    warnings = ["Replayed messages are appended: consumers of the target see them after newer messages.",
-                "They are written in Kafka transactions: consumers that read with isolation.level=read_uncommitted "
-                "(the Java default) can see a batch twice if the bot dies mid-replay; read_committed ones never do."]
-    if ref is None:
-        warnings.append(f"{spec.dlq} is not a known DLQ (no pattern or mapping pairs it with a source).")
-    if not_matching:
-        warnings.append(f"{plural(not_matching, 'message')} do not match --pattern {spec.pattern!r} and stay.")
-    where = ", ".join(targets) or "nowhere"
-    return Plan(
-        kind="replay_dlq", broker="kafka", cluster=cluster, target=spec.dlq,
-        params={"spec": spec.model_dump(mode="json")},
-        summary=f"Replay {plural(len(chosen), 'message')} of Kafka DLQ {spec.dlq} to {where}.",
-        columns=["pattern", "to", "messages"], rows=rows, warnings=warnings, refusals=refusals, samples=samples,
-        totals={"messages": len(chosen), "dlq_depth": depth, "not_matching": not_matching},
-        details={"dlq": spec.dlq, "planned": len(chosen), "to": spec.to, "pattern": spec.pattern, "mapped": mapped,
-                 "ranges": [[p, bounds[(spec.dlq, p)][0], stops[p]] for p in topics[spec.dlq]
-                            if stops[p] > bounds[(spec.dlq, p)][0]],
-                 "target_partitions": {t: counts[t] for t in targets}})
-
-
-def _where(m: Message) -> tuple[int, int]:
-    """(partition, offset) of a consumed message (the client types both as optional)."""
-    return m.partition() or 0, m.offset() or 0
-
-
-def _moved(metadata: str) -> int:
-    return int(metadata.removeprefix("moved=")) if metadata.startswith("moved=") else 0
+def _counted(metadata: str, name: str) -> int:
+    """A count from a replay group offset's metadata, "moved=12;parked=3" (older: "moved=12")."""
+    for part in metadata.split(";"):
+        key, _, value = part.partition("=")
+        if key == name and value.isdigit():
+            return int(value)
+    return 0
 
 
 class Run:
@@ -169,6 +60,30 @@ class Run:
         self.starts = {p: start for p, start, _ in plan.details["ranges"]}
         self.partitions: dict[str, int] = plan.details["target_partitions"]
         self.producer: Producer | None = None
+        self.parked_by: dict[int, int] = {}  # per DLQ partition, how many of the moved were parked
+
+    @property
+    def parked(self) -> int:
+        return sum(self.parked_by.values())
+
+    def ensure_parking(self) -> None:
+        """Make the loop guard's parking topic when the plan parks and it is missing, and
+        wait until the cluster's metadata shows it (the plan's re-check looks for it)."""
+        parking = self.plan.details.get("parking")
+        if not self.plan.details.get("parked") or parking is None:
+            return
+        timeout = self.cs.request_timeout_s
+        if parking not in topic_partitions(self.admin, timeout):
+            future = self.admin.create_topics([NewTopic(parking, self.partitions[parking])],
+                                              request_timeout=timeout)[parking]
+            try:
+                future.result(timeout + 5)
+            except KafkaException as exc:
+                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise ActionError(f"Creating the parking topic {parking} failed: {error_text(exc)}.") from None
+        deadline = time.monotonic() + max(10.0, timeout * 3)
+        while parking not in topic_partitions(self.admin, timeout) and time.monotonic() < deadline:
+            time.sleep(0.2)
 
     def fence(self) -> None:
         """Start this run's transactional producer. init_transactions fences any earlier
@@ -189,7 +104,9 @@ class Run:
         timeout = self.cs.request_timeout_s
         saved = committed_with_metadata(self.admin, self.group, timeout, require_stable=True)
         frm = {p: saved.get((self.dlq, p), (start, ""))[0] for p, start in self.starts.items()}
-        moved = {p: _moved(saved[(self.dlq, p)][1]) if (self.dlq, p) in saved else 0 for p in self.starts}
+        moved = {p: _counted(saved[(self.dlq, p)][1], "moved") if (self.dlq, p) in saved else 0 for p in self.starts}
+        self.parked_by = {p: _counted(saved[(self.dlq, p)][1], "parked") if (self.dlq, p) in saved else 0
+                          for p in self.starts}
         bounds = log_bounds(self.admin, [(self.dlq, p) for p in self.starts], timeout, committed_only=True)
         refusals = []
         for p, at in frm.items():
@@ -249,18 +166,21 @@ class Run:
                 last: dict[int, int] = {}
                 sent = 0
                 for m in batch:
-                    partition_in, offset_in = _where(m)
+                    partition_in, offset_in = position(m)
                     last[partition_in] = offset_in
                     headers = m.headers()
-                    if wanted is not None and not matches(wanted, *_classify(headers, self.ctx)):
+                    if wanted is not None and not matches(wanted, *classify(headers, self.ctx)):
                         continue
-                    target, partition = destination(spec_to, mapped, headers, self.partitions)
+                    target, partition, out = self._where_to(spec_to, mapped, headers)
                     if target is None or target not in self.partitions:
                         continue  # the plan refused any such message in range; a guard, not a path
-                    self._produce(producer, target, partition, m, headers)
+                    self._produce(producer, target, partition, m, out)
                     moved_by[partition_in] = moved_by.get(partition_in, 0) + 1
+                    if target == self.plan.details.get("parking"):
+                        self.parked_by[partition_in] = self.parked_by.get(partition_in, 0) + 1
                     sent += 1
-                offsets = [TopicPartition(self.dlq, p, o + 1, metadata=f"moved={moved_by.get(p, 0)}")
+                offsets = [TopicPartition(self.dlq, p, o + 1, metadata=f"moved={moved_by.get(p, 0)};"
+                                                                        f"parked={self.parked_by.get(p, 0)}")
                            for p, o in last.items()]
                 producer.send_offsets_to_transaction(offsets, consumer.consumer_group_metadata(), timeout * 2)
                 if on_batch is not None:
@@ -271,9 +191,10 @@ class Run:
                     return "failed", moved_total, "Another process took this replay over; this one stopped."
                 if progress is not None and (moved_total - reported >= progress_every or not active):
                     reported = moved_total
-                    progress(Progress(done=moved_total, total=planned,
-                                      message=f"Replayed {moved_total:,} of {planned:,} from {self.dlq}."))
-            return "completed", moved_total, f"Replayed {plural(moved_total, 'message')} from {self.dlq}."
+                    progress(Progress(done=moved_total, total=planned, message=(
+                        f"Replayed {moved_total:,} of {planned:,} from {self.dlq}{self._parked_text()}.")))
+            return "completed", moved_total, f"Replayed {plural(moved_total, 'message')} from {self.dlq}" \
+                                             f"{self._parked_text()}."
         except KafkaException as exc:
             error = exc.args[0] if exc.args else None
             if isinstance(error, KafkaError) and error.txn_requires_abort():
@@ -286,10 +207,26 @@ class Run:
         finally:
             consumer.close()
 
+    def _parked_text(self) -> str:
+        return f" ({self.parked:,} of them parked in {self.plan.details['parking']})" if self.parked else ""
+
+    def _where_to(self, spec_to: str | None, mapped: str | None,
+                  headers: Headers) -> tuple[str | None, int | None, Headers]:
+        """(topic, partition, headers to send): a message back after max_replays replays
+        goes to the parking topic as it is; any other one to its destination, its replay
+        count one higher."""
+        header, limit = self.plan.details.get("count_header"), self.plan.details.get("max_replays")
+        if not header or not limit:  # a plan made before the guard existed
+            return (*destination(spec_to, mapped, headers, self.partitions), headers)
+        replays = replay_count(headers, header)
+        if parks(replays, int(limit)):
+            return self.plan.details["parking"], None, headers
+        return (*destination(spec_to, mapped, headers, self.partitions), kafka_headers(headers, header, replays + 1))
+
     def _take(self, consumer: Consumer, active: set[int], batch_size: int) -> list[Message]:
         batch = []
         for m in consumer.consume(num_messages=batch_size, timeout=0.5):
-            (p, offset), error = _where(m), m.error()
+            (p, offset), error = position(m), m.error()
             if error is not None:
                 if error.code() == KafkaError._PARTITION_EOF:
                     if p in active and offset >= self.stops[p]:
@@ -362,8 +299,13 @@ def verify(ctx: ActionContext, plan: Plan, record: ReplayRecord) -> Verification
         mismatches.append(f"{plural(total, 'replayed message')} arrived on the targets; the plan said {planned:,}.")
     if record.moved != total:
         mismatches.append(f"The replay recorded {record.moved:,} moved but {total:,} arrived.")
+    parked, parking = int(plan.details.get("parked", 0)), plan.details.get("parking")
+    if parked and arrived[parking] != parked:
+        mismatches.append(f"{plural(arrived[parking], 'message')} arrived in the parking topic {parking}; the plan "
+                          f"parks {parked:,}.")
     if mismatches:
         return Verification(ok=False, rows=rows, mismatches=mismatches, message=mismatches[0])
     where = ", ".join(sorted(arrived)) or "the targets"
+    kept = f" {parked:,} of them parked in {parking}, the rest replayed." if parked else ""
     return Verification(ok=True, rows=rows,
-                        message=f"All {plural(planned, 'message')} arrived once on {where} (read_committed).")
+                        message=f"All {plural(planned, 'message')} arrived once on {where} (read_committed).{kept}")

@@ -14,7 +14,6 @@ messages, which is all a resume needs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 import time
@@ -25,73 +24,26 @@ from typing import Any
 import pika
 import pika.exceptions
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
-from pika.spec import Basic, BasicProperties
+from pika.spec import BasicProperties
 
 from bot.actions.base import ActionContext, ActionError, Plan, Progress, ProgressFn, Refusal, Row, Verification, plural
+from bot.actions.rabbit_dead import (
+    WINDOW_CAP,
+    Delivery,
+    describe,
+    fingerprint,
+    look,
+    progress_queue,
+    properties,
+    route_text,
+    target,
+)
 from bot.actions.rabbit_util import connect, mgmt, queue_counts, routes_somewhere, vhost_path
-from bot.actions.replay_spec import MARKER, ReplaySpec, matches, pattern_of, split_error
+from bot.actions.replay_guard import guard_totals, replay_count
+from bot.actions.replay_spec import ReplaySpec, matches
 from bot.actions.replay_store import ReplayRecord, beat
 from bot.probes import rabbitmq
-from bot.probes.dlq_models import decode_text, parse_x_death, preview
-
-WINDOW_CAP = 65_535  # basic.qos prefetch-count is 16 bits: the most a replay can hold unacked
-Delivery = tuple[Basic.Deliver, BasicProperties, bytes]
-
-
-def progress_queue(replay_id: str) -> str:
-    return f"incidentbot.replay.{replay_id}"
-
-
-def route(headers: dict[str, Any] | None, to: str | None, to_kind: str | None, mode: str) -> tuple[str, str] | None:
-    """(exchange, routing key) to send one dead letter to, or None when nothing says."""
-    deaths = parse_x_death(headers)
-    last = deaths[0] if deaths else None  # RabbitMQ keeps the most recent death first
-    original_key = (last.routing_keys[0] if last.routing_keys else last.queue) if last else None
-    if to is not None:
-        if to_kind == "queue":
-            return "", to
-        return (to, original_key) if original_key is not None else None
-    if last is None or not last.queue:
-        return None
-    if mode == "queue":
-        return "", last.queue
-    return last.exchange or "", original_key or last.queue
-
-
-def describe(ctx: ActionContext, headers: dict[str, Any] | None) -> tuple[str, str | None, str | None]:
-    """(pattern, error class, error message): an error header when the app set one, else
-    why and where the message died ("rejected in orders")."""
-    wanted = {h.lower() for h in ctx.clients.settings.dlq.error_headers}
-    raw = next((v for k, v in (headers or {}).items() if k.lower() in wanted and v), None)
-    cls, msg = split_error(decode_text(raw) if isinstance(raw, bytes) else (str(raw) if raw is not None else None))
-    deaths = parse_x_death(headers)
-    fallback = f"{deaths[0].reason} in {deaths[0].queue}" if deaths else "(no x-death)"
-    return pattern_of(cls, msg, fallback), cls, msg
-
-
-def fingerprint(props: BasicProperties, body: bytes) -> str:
-    """Enough to tell one message from another at the head of the queue."""
-    deaths = parse_x_death(props.headers)
-    parts = [body, str(props.message_id).encode(), str(props.timestamp).encode(), str(props.correlation_id).encode(),
-             str(deaths[-1].time if deaths else None).encode()]
-    return hashlib.sha256(b"\x00".join(parts)).hexdigest()[:16]
-
-
-def _look(connection: BlockingConnection, queue: str, n: int, stall_s: float) -> list[Delivery]:
-    """The first n messages of the queue, handed back in place: consumed without ack on
-    a channel that is then closed (see bot.probes.rabbitmq on why closing keeps order)."""
-    channel = connection.channel()
-    got: list[Delivery] = []
-    if n > 0:
-        channel.basic_qos(prefetch_count=min(n, WINDOW_CAP))
-        channel.basic_consume(queue, lambda _c, m, p, b: got.append((m, p, b)), auto_ack=False, exclusive=True)
-        last, seen = time.monotonic(), 0
-        while len(got) < n and time.monotonic() - last < stall_s:
-            connection.process_data_events(time_limit=0.05)
-            if len(got) != seen:
-                last, seen = time.monotonic(), len(got)
-    channel.close()
-    return got[:n]
+from bot.probes.dlq_models import decode_text, preview
 
 
 def plan(ctx: ActionContext, cluster: str, spec: ReplaySpec) -> Plan:
@@ -120,20 +72,27 @@ def plan(ctx: ActionContext, cluster: str, spec: ReplaySpec) -> Plan:
         if consumers:
             refusals.append(Refusal(reason=(f"{plural(consumers, 'consumer')} read {spec.dlq}: stop them first. A "
                                             f"replay must be the only reader so that what moves is what was planned.")))
-        looked = [] if refusals else _look(connection, spec.dlq, min(depth, WINDOW_CAP), stall)
+        looked = [] if refusals else look(connection, spec.dlq, min(depth, WINDOW_CAP), stall)
     except pika.exceptions.AMQPError as exc:
         raise ActionError(f"Reading {spec.dlq} failed ({type(exc).__name__}: {exc}).") from None
     finally:
         if connection.is_open:
             connection.close()
+    guard = ctx.clients.settings.dlq_hygiene
+    rules = {"to": spec.to, "to_kind": to_kind, "route": spec.route, "count_header": guard.replay_count_header,
+             "max_replays": guard.max_replays, "parking": guard.parking_for(spec.dlq)}
     chosen: list[tuple[int, tuple[str, str] | None, str]] = []
+    parked, came_back = 0, 0
     examples: dict[str, str | None] = {}
     samples: list[dict[str, Any]] = []
     for position, (_method, props, body) in enumerate(looked):
         pattern, cls, msg = describe(ctx, props.headers)
         if not matches(spec.pattern, pattern, cls, msg):
             continue
-        chosen.append((position, route(props.headers, spec.to, to_kind, spec.route), pattern))
+        where, parking = target(props.headers, rules)
+        parked += parking
+        came_back += replay_count(props.headers, guard.replay_count_header) > 0
+        chosen.append((position, where, pattern))
         examples.setdefault(pattern, msg)
         if len(samples) < 5:
             samples.append({"position": position, "pattern": pattern, "message_id": props.message_id,
@@ -141,12 +100,13 @@ def plan(ctx: ActionContext, cluster: str, spec: ReplaySpec) -> Plan:
         if spec.limit is not None and len(chosen) >= spec.limit:
             break
     window = (chosen[-1][0] + 1 if chosen else 0) if spec.limit is not None else len(looked)
-    groups: Counter[tuple[str, str]] = Counter((p, _route_text(r)) for _, r, p in chosen)
+    groups: Counter[tuple[str, str]] = Counter((p, route_text(r)) for _, r, p in chosen)
     unrouted = sum(1 for _, r, _ in chosen if r is None)
     if unrouted:
         refusals.append(Refusal(reason=f"{plural(unrouted, 'message')} carry no x-death header to say where they came "
                                        f"from: give --to, or leave them out with --pattern."))
-    for exchange, key in sorted({r for _, r, _ in chosen if r is not None}):
+    park_route = ("", rules["parking"])
+    for exchange, key in sorted({r for _, r, _ in chosen if r is not None and r != park_route}):
         why = routes_somewhere(ctx, cluster, exchange, key)
         if why:
             refusals.append(Refusal(reason=f"{why} Nothing is moved, so nothing is lost."))
@@ -161,35 +121,24 @@ def plan(ctx: ActionContext, cluster: str, spec: ReplaySpec) -> Plan:
     if spec.route == "exchange" and spec.to is None:
         warnings.append("--route exchange republishes to the original exchange: every queue bound there gets the "
                         "message again, not only the one it died in.")
+    if parked:
+        warnings.append(f"{plural(parked, 'message')} came back after {guard.max_replays} replays: "
+                        f"{'it goes' if parked == 1 else 'they go'} to the parking queue {rules['parking']} "
+                        f"(made if missing), not round again.")
     destinations = sorted({where for _, where in groups})
     return Plan(
         kind="replay_dlq", broker="rabbitmq", cluster=cluster, target=spec.dlq,
         params={"spec": spec.model_dump(mode="json")},
         summary=(f"Move {plural(len(chosen), 'message')} from RabbitMQ DLQ {spec.dlq} to "
-                 f"{', '.join(destinations) or 'nowhere'}, with the DLQ ack in the same transaction as the publish."),
+                 f"{', '.join(destinations) or 'nowhere'}, with the DLQ ack in the same transaction as the publish"
+                 + (f"; {parked:,} of them parked after {guard.max_replays} replays." if parked else ".")),
         columns=["pattern", "to", "messages"], rows=rows, warnings=warnings, refusals=refusals, samples=samples,
-        totals={"messages": len(chosen), "dlq_depth": depth, "window": window, "not_matching": window - len(chosen)},
-        details={"dlq": spec.dlq, "planned": len(chosen), "window": window, "to": spec.to, "to_kind": to_kind,
-                 "route": spec.route, "pattern": spec.pattern,
-                 "routes": sorted([list(r) for r in {r for _, r, _ in chosen if r is not None}]),
+        totals={"messages": len(chosen), "dlq_depth": depth, "window": window, "not_matching": window - len(chosen),
+                **guard_totals(parked, came_back)},
+        details={"dlq": spec.dlq, "planned": len(chosen), "window": window, "pattern": spec.pattern, **rules,
+                 "parked": parked,
+                 "routes": sorted([list(r) for r in {r for _, r, _ in chosen if r is not None and r != park_route}]),
                  "head": fingerprint(looked[0][1], looked[0][2]) if looked else None})
-
-
-def _route_text(r: tuple[str, str] | None) -> str:
-    return "(unknown)" if r is None else f"queue {r[1]}" if r[0] == "" else f"exchange {r[0]} key {r[1]}"
-
-
-def _properties(props: BasicProperties, replay_id: str, username: str) -> BasicProperties:
-    """The message's own properties, plus the marker. expiration was already moved into
-    x-death by dead-lettering (restoring it could expire the message at once), and a
-    user_id other than ours would be refused by the broker."""
-    return BasicProperties(
-        content_type=props.content_type, content_encoding=props.content_encoding,
-        headers={**(props.headers or {}), MARKER: replay_id}, delivery_mode=props.delivery_mode,
-        priority=props.priority, correlation_id=props.correlation_id, reply_to=props.reply_to,
-        message_id=props.message_id, timestamp=props.timestamp, type=props.type,
-        user_id=props.user_id if props.user_id == username else None, app_id=props.app_id,
-        cluster_id=props.cluster_id)
 
 
 class Run:
@@ -202,6 +151,7 @@ class Run:
         self.stall_s = max(5.0, self.settings.request_timeout_s * 2)
         self.marker_queue = progress_queue(record.id)
         self.moved = record.moved  # the last count the broker confirmed, for a failure's sentence
+        self.parked = 0  # of the moved, how many went to the parking queue (the marker keeps it too)
 
     def moved_so_far(self, connection: BlockingConnection) -> int:
         """The broker's count of moved messages (the last marker), handed back in place;
@@ -215,7 +165,11 @@ class Run:
             raise
         method, _props, body = channel.basic_get(self.marker_queue, auto_ack=False)
         channel.close()
-        return int(json.loads(body)["moved"]) if method is not None else 0
+        if method is None:
+            return 0
+        mark = json.loads(body)
+        self.parked = int(mark.get("parked", 0))
+        return int(mark["moved"])
 
     def go(self, *, progress: ProgressFn | None, abort: threading.Event, batch_size: int, progress_every: int,
            on_batch: Callable[[int], None] | None) -> tuple[str, int, str, list[Refusal]]:
@@ -262,12 +216,15 @@ class Run:
                 refusals.append(Refusal(reason=f"{why} Nothing more is moved, so nothing is lost."))
         first_run = moved == 0 and not self.record.progress.get("started")
         if first_run and not refusals and self.plan.details.get("head"):
-            head = _look(connection, self.dlq, 1, self.stall_s)
+            head = look(connection, self.dlq, 1, self.stall_s)
             if not head or fingerprint(head[0][1], head[0][2]) != self.plan.details["head"]:
                 refusals.append(Refusal(reason=(f"The first message of {self.dlq} is not the one the plan started "
                                                 f"with: the queue changed since; plan again.")))
         if first_run and not refusals:
-            beat(self.ctx.engine, self.record.id, moved=0, progress={"started": True, "depth_before": depth})
+            parks = self.plan.details.get("parked")
+            parking = queue_counts(connection, self.plan.details["parking"]) if parks else None
+            beat(self.ctx.engine, self.record.id, moved=0, progress={
+                "started": True, "depth_before": depth, "parking_before": parking[0] if parking else 0})
         return refusals
 
     def _move(self, connection: BlockingConnection, moved: int, planned: int, remaining: int, *,
@@ -278,6 +235,8 @@ class Run:
         channel = connection.channel()
         # Max length 1: each batch's marker replaces the one before, in the same transaction.
         channel.queue_declare(self.marker_queue, durable=True, arguments={"x-max-length": 1})
+        if details.get("parked"):
+            channel.queue_declare(details["parking"], durable=True)  # the loop guard's queue, made on first use
         channel.tx_select()
         # Held (non-matching) messages and acks not yet committed both count against the
         # prefetch: it must cover the whole window when filtering, two batches otherwise.
@@ -300,14 +259,17 @@ class Run:
                 method, props, body = buffer.popleft()
                 scanned += 1
                 pattern, cls, msg = describe(self.ctx, props.headers)
-                target = route(props.headers, details["to"], details["to_kind"], details["route"])
-                if not matches(details["pattern"], pattern, cls, msg) or target is None:
+                where, parking = target(props.headers, details)
+                if not matches(details["pattern"], pattern, cls, msg) or where is None:
                     if not held and last_tag:
                         channel.basic_ack(last_tag, multiple=True)  # the moves before the first hold
                     held = True
                     continue  # stays unacked: back in its place when the channel closes
-                channel.basic_publish(target[0], target[1], body,
-                                      _properties(props, self.record.id, self.settings.username), mandatory=True)
+                header = details.get("count_header")
+                count = None if parking or not header else (header, replay_count(props.headers, header) + 1)
+                channel.basic_publish(where[0], where[1], body,
+                                      properties(props, self.record.id, self.settings.username, count), mandatory=True)
+                self.parked += parking
                 if held:
                     channel.basic_ack(method.delivery_tag)
                 last_tag = method.delivery_tag
@@ -332,8 +294,11 @@ class Run:
             if progress is not None and (moved - reported >= progress_every or moved >= planned):
                 reported = moved
                 progress(Progress(done=moved, total=planned,
-                                  message=f"Moved {moved:,} of {planned:,} from {self.dlq}."))
-        return "completed", moved, f"Moved {plural(moved, 'message')} from {self.dlq}.", []
+                                  message=f"Moved {moved:,} of {planned:,} from {self.dlq}{self._parked()}."))
+        return "completed", moved, f"Moved {plural(moved, 'message')} from {self.dlq}{self._parked()}.", []
+
+    def _parked(self) -> str:
+        return f" ({self.parked:,} parked in {self.plan.details['parking']})" if self.parked else ""
 
     def _fill(self, connection: BlockingConnection, buffer: deque[Delivery], need: int) -> bool:
         started = time.monotonic()
@@ -347,7 +312,7 @@ class Run:
         return True
 
     def _mark(self, channel: BlockingChannel, moved: int) -> None:
-        channel.basic_publish("", self.marker_queue, json.dumps({"moved": moved}).encode(),
+        channel.basic_publish("", self.marker_queue, json.dumps({"moved": moved, "parked": self.parked}).encode(),
                               BasicProperties(delivery_mode=2, content_type="application/json"))
 
     def _put_back(self, channel: BlockingChannel, returned: list[Delivery], moved: int) -> int:
@@ -376,9 +341,11 @@ def verify(ctx: ActionContext, plan: Plan, record: ReplayRecord) -> Verification
     """Moved (the broker's marker, recorded at completion) = planned, and the DLQ did not
     lose more than was moved."""
     planned = int(plan.details["planned"])
+    parked = int(plan.details.get("parked", 0))
     connection = connect(ctx, plan.cluster)
     try:
         counts = queue_counts(connection, plan.details["dlq"])
+        parking = queue_counts(connection, plan.details["parking"]) if parked else None
     finally:
         if connection.is_open:
             connection.close()
@@ -389,6 +356,12 @@ def verify(ctx: ActionContext, plan: Plan, record: ReplayRecord) -> Verification
     mismatches = []
     if record.moved != planned:
         mismatches.append(f"Moved {plural(record.moved, 'message')}; the plan said {planned:,}.")
+    if parked:
+        went = (parking[0] if parking else 0) - int(record.progress.get("parking_before", 0))
+        rows.append(Row(key=plan.details["parking"], values={"parked_planned": parked, "arrived": went}))
+        if went != parked:
+            mismatches.append(f"{plural(went, 'message')} arrived in the parking queue {plan.details['parking']}; "
+                              f"the plan parks {parked:,}.")
     if before is not None and now_depth is not None and now_depth < before - record.moved:
         mismatches.append(f"{plan.details['dlq']} holds {now_depth:,}, fewer than {before:,} - {record.moved:,} moved: "
                           f"something else took messages from it.")
@@ -396,5 +369,6 @@ def verify(ctx: ActionContext, plan: Plan, record: ReplayRecord) -> Verification
         return Verification(ok=False, rows=rows, mismatches=mismatches, message=mismatches[0])
     arrived = "" if before is None or now_depth is None else (
         f" {now_depth - (before - record.moved):,} arrived since." if now_depth > before - record.moved else "")
-    return Verification(ok=True, rows=rows, message=f"Moved {plural(planned, 'message')} as planned; "
+    parked_text = f" {parked:,} of them parked in {plan.details['parking']}." if parked else ""
+    return Verification(ok=True, rows=rows, message=f"Moved {plural(planned, 'message')} as planned;{parked_text} "
                                                     f"{plan.details['dlq']} now holds {now_depth:,}.{arrived}")

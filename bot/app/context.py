@@ -5,7 +5,7 @@ passed to every handler."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +58,9 @@ class BotContext:
     watcher: Watcher = field(default_factory=Watcher)  # watch rounds, run while this process holds the timers
     running: Running = field(default_factory=Running)  # destructive actions executing in this process
     socket_link: Callable[[], str] | None = None  # Slack's Socket Mode link, when Slack comes that way
+    # Who is on call for a cluster now (Slack user ids), when an on-call source is set up;
+    # approval cards name on-call approvers first (bot.approvals.policy).
+    oncall: Callable[[str], Iterable[str]] | None = None
 
     def start_timers(self) -> None:
         """Take part in the escalation lease; while this process holds it, it runs the

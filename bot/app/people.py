@@ -25,6 +25,8 @@ def configured(settings: Settings) -> list[Configured]:
     found = [Configured("escalation.platform_users", u) for u in settings.escalation.platform_users]
     found += [Configured("incidents.oncall_users", u) for u in settings.incidents.oncall_users]
     found += [Configured("approvals.approvers", u) for u in settings.approvals.approvers]
+    for i, policy in enumerate(settings.approvals.policies):
+        found += [Configured(f"approvals.policies[{i}].approvers", u) for u in policy.approvers]
     for name, team in settings.teams.items():
         found += [Configured(f"teams.{name}.lead_users", u) for u in team.lead_users]
     for name, schedule in settings.oncall.schedules.items():
@@ -35,6 +37,8 @@ def configured(settings: Settings) -> list[Configured]:
     groups = [("escalation.platform_usergroup", settings.escalation.platform_usergroup),
               ("approvals.approvers_usergroup", settings.approvals.approvers_usergroup)]
     groups += [(f"teams.{name}.lead_usergroup", team.lead_usergroup) for name, team in settings.teams.items()]
+    groups += [(f"approvals.policies[{i}].approvers_usergroup", p.approvers_usergroup)
+               for i, p in enumerate(settings.approvals.policies)]
     found += [Configured(setting, g, usergroup=True) for setting, g in groups if g]
     return found
 

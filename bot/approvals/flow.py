@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 
 from bot import actions
 from bot.actions.base import ActionContext, Plan, Progress
-from bot.approvals import rules, store
+from bot.approvals import policy, rules, store
 from bot.approvals.rules import State
 from bot.approvals.store import Request
 from bot.approvals.views import ApprovalCard, ExecutionProgress
 from bot.chat import Attachment, ChatError, Place, Posted
 from bot.incidents import flows, service
 from bot.incidents import store as incident_store
-from bot.reports.markup import escape, user, users
+from bot.reports.markup import escape, user
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
@@ -27,16 +27,37 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def approvers_label(ctx: BotContext) -> str:
-    a = ctx.settings.approvals
-    return users(a.approvers, a.approvers_usergroup, sep=", ") or "the configured approvers (none are configured)"
+def policy_of(ctx: BotContext, plan: Plan) -> policy.Policy:
+    """Who approves this plan and how many of them (bot.approvals.policy)."""
+    try:
+        command = actions.registry.get(plan.kind).command
+    except actions.ActionError:
+        command = plan.kind
+    return policy.choose(ctx.settings.approvals, plan.kind, command, plan.cluster)
 
 
-def is_approver(ctx: BotContext, person: str) -> bool:
-    a = ctx.settings.approvals
-    if person in a.approvers:
+def on_call(ctx: BotContext, cluster: str) -> list[str]:
+    """Who is on call for `cluster`, if something tells the context (the on-call seam);
+    a failing lookup only loses the ordering of the card, never the approval."""
+    if ctx.oncall is None:
+        return []
+    try:
+        return list(ctx.oncall(cluster))
+    except Exception:  # noqa: BLE001 - an on-call source is outside this room
+        log.warning("the on-call lookup for %s failed; approvers are shown in the configured order", cluster,
+                    exc_info=True)
+        return []
+
+
+def approvers_label(ctx: BotContext, plan: Plan) -> str:
+    return policy.label(policy_of(ctx, plan), on_call(ctx, plan.cluster))
+
+
+def is_approver(ctx: BotContext, person: str, plan: Plan) -> bool:
+    chosen = policy_of(ctx, plan)
+    if person in chosen.approvers:
         return True
-    return bool(a.approvers_usergroup) and person in ctx.chat.members(a.approvers_usergroup or "")
+    return bool(chosen.usergroup) and person in ctx.chat.members(chosen.usergroup or "")
 
 
 def action_context(ctx: BotContext, actor: str, incident: Incident | None) -> ActionContext:
@@ -71,7 +92,7 @@ def refresh_card(ctx: BotContext, request_id: str, extra: list[str] | None = Non
     request = store.get(ctx.engine, request_id)
     if request is None or not request.card_ts or not request.channel:
         return
-    shown = ApprovalCard(request, approvers_label(ctx), extra or [])
+    shown = ApprovalCard(request, approvers_label(ctx, request.plan), extra or [])
     try:
         ctx.chat.update(Posted(request.channel, request.card_ts), shown)
     except ChatError as exc:
@@ -85,19 +106,22 @@ def refresh_card(ctx: BotContext, request_id: str, extra: list[str] | None = Non
 
 
 def request_approval(ctx: BotContext, plan: Plan, *, requester: str, incident: Incident | None,
-                     channel: str) -> Request:
-    """Store the request and post its card (in the incident's thread when there is one)."""
+                     channel: str, why: str | None = None) -> Request:
+    """Store the request and post its card (in the incident's thread when there is one).
+    `why` is the requester's reason (commands.destructive insists on one)."""
     ttl = ctx.settings.approvals.expiry_minutes * 60
     request = store.create(ctx.engine, plan=plan, requester=requester, now=time.time(), ttl_seconds=ttl,
-                           incident_id=incident.id if incident else None)
+                           incident_id=incident.id if incident else None, why=why,
+                           needed=policy_of(ctx, plan).count)
     if incident is not None:
         incident = flows.ensure_parent(ctx, incident)
         channel, thread = incident.channel or channel, incident.thread_ts
     else:
         thread = None
-    posted = ctx.chat.post(Place(channel, thread), ApprovalCard(request, approvers_label(ctx)))
+    posted = ctx.chat.post(Place(channel, thread), ApprovalCard(request, approvers_label(ctx, plan)))
     store.set_card(ctx.engine, request.id, channel=posted.channel, card_ts=posted.ts, thread_ts=thread)
-    _record(ctx, request, requester, "requested", f"requested by {user(requester)}: {plan.summary}")
+    because = f" because {why}" if why else ""
+    _record(ctx, request, requester, "requested", f"requested by {user(requester)}{because}: {plan.summary}")
     return store.get(ctx.engine, request.id) or request
 
 
@@ -107,15 +131,29 @@ def approve(ctx: BotContext, request_id: str, actor: str, now: float | None = No
     request = store.get(ctx.engine, request_id)
     if request is None:
         return "That approval request does not exist."
-    refusal = rules.may_approve(request, actor, now, is_approver=is_approver(ctx, actor),
-                                approvers=approvers_label(ctx))
+    refusal = rules.may_approve(request, actor, now, is_approver=is_approver(ctx, actor, request.plan),
+                                approvers=approvers_label(ctx, request.plan))
     if refusal:
         return refusal
+    count = store.vote(ctx.engine, request, actor, now)
+    if count is None:  # closed meanwhile, or this very person's other press got there first
+        fresh = store.get(ctx.engine, request_id)
+        if fresh is not None and fresh.state == State.REQUESTED:
+            return rules.may_approve(fresh, actor, now, is_approver=True, approvers="") or \
+                "Your approval is already counted."
+        return f"Someone got there first: this request is already {fresh.state if fresh else 'gone'}."
+    if count < request.needed:
+        _record(ctx, request, actor, "approval", f"approved by {user(actor)} ({count} of {request.needed} "
+                                                 f"approvals; it runs at {request.needed})")
+        refresh_card(ctx, request_id)
+        return None
     if not store.move(ctx.engine, request, frm=State.REQUESTED, to=State.APPROVED, actor=actor, now=now,
-                      decided_by=actor, decided_at=now):
+                      detail=f"{count} of {request.needed} approvals", decided_by=actor, decided_at=now):
         fresh = store.get(ctx.engine, request_id)
         return f"Someone got there first: this request is already {fresh.state if fresh else 'gone'}."
-    _record(ctx, request, actor, "approved", f"approved by {user(actor)}")
+    fresh = store.get(ctx.engine, request_id)
+    who = ", ".join(user(v) for v in (fresh.votes if fresh else (actor,)))
+    _record(ctx, request, actor, "approved", f"approved by {who}")
     refresh_card(ctx, request_id)
     execute(ctx, request_id, actor)
     return None
@@ -126,7 +164,8 @@ def deny(ctx: BotContext, request_id: str, actor: str, reason: str, now: float |
     request = store.get(ctx.engine, request_id)
     if request is None:
         return "That approval request does not exist."
-    refusal = rules.may_deny(request, actor, now, is_approver=is_approver(ctx, actor), approvers=approvers_label(ctx))
+    refusal = rules.may_deny(request, actor, now, is_approver=is_approver(ctx, actor, request.plan),
+                             approvers=approvers_label(ctx, request.plan))
     if refusal:
         return refusal
     if not store.move(ctx.engine, request, frm=State.REQUESTED, to=State.DENIED, actor=actor, now=now, detail=reason,
@@ -175,7 +214,8 @@ def execute(ctx: BotContext, request_id: str, actor: str) -> None:
         ctx.chat.upload(Place(request.channel, request.thread_ts), Attachment(
             filename=str(result.details.get("restore_point_file") or f"{point}.csv"), content=str(csv),
             title=f"Offsets of {request.plan.target} before the reset",
-            comment=f"Restore point {point}: `/restore-offsets {point}` puts these offsets back (with approval)."))
+            comment=f"Restore point {point}: `/restore-offsets {point} --reason \"…\"` puts these offsets back "
+                    "(with approval)."))
 
 
 def _finish(ctx: BotContext, request: Request, state: State, text: str, result: dict | None,  # type: ignore[type-arg]

@@ -55,6 +55,31 @@ def may_approve(request: Request, actor: str, now: float, *, is_approver: bool, 
         return "You cannot approve your own request: a second person has to."
     if not is_approver:
         return f"Only {approvers} may approve this."
+    if actor in request.votes:
+        return (f"You already approved this ({progress(request)}): it needs "
+                f"{request.needed - len(request.votes)} more, from a different approver.")
+    return None
+
+
+def progress(request: Request, extra: int = 0) -> str:
+    """'1 of 2 approvals', as the card and the timeline say it."""
+    return f"{len(request.votes) + extra} of {request.needed} approvals"
+
+
+def completes(request: Request) -> bool:
+    """Whether one more approval reaches the count the request needs."""
+    return len(request.votes) + 1 >= request.needed
+
+
+MIN_REASON = 3
+
+
+def reason_problem(reason: str | None) -> str | None:
+    """None for a usable reason for a destructive request, else the sentence to show."""
+    if reason is None or not reason.strip():
+        return "missing"
+    if len(reason.strip()) < MIN_REASON:
+        return "too short"
     return None
 
 

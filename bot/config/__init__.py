@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from bot.config.backups import BackupSettings
+from bot.config.dlq_hygiene import DlqHygieneSettings
 from bot.config.oncall import OncallSettings
 from bot.config.paging import PagerSettings, PagingSettings
 from bot.config.sections import (
@@ -45,11 +46,11 @@ from bot.config.sections import (
 from bot.config.watch import WatchSettings
 
 __all__ = [
-    "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "BackupSettings", "ConfigError", "DlqSettings",
-    "EscalationSettings", "HttpSettings", "IncidentSettings", "KafkaClusterSettings", "LadderStep", "OncallSettings",
-    "PagerSettings", "PagingSettings", "RabbitMQSettings", "SchemaRegistrySettings", "Settings", "SlackSettings",
-    "StepKind", "TeamSettings", "ThresholdOverrides", "Thresholds", "WatchSettings", "default_ladder", "load",
-    "masked",
+    "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "BackupSettings", "ConfigError", "DlqHygieneSettings",
+    "DlqSettings", "EscalationSettings", "HttpSettings", "IncidentSettings", "KafkaClusterSettings", "LadderStep",
+    "OncallSettings", "PagerSettings", "PagingSettings", "RabbitMQSettings", "SchemaRegistrySettings", "Settings",
+    "SlackSettings", "StepKind", "TeamSettings", "ThresholdOverrides", "Thresholds", "WatchSettings",
+    "default_ladder", "load", "masked",
 ]
 
 ENV_PREFIX = "INCIDENTBOT_"
@@ -92,6 +93,7 @@ class Settings(BaseSettings):
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     backups: BackupSettings = Field(default_factory=BackupSettings)
     paging: PagingSettings = Field(default_factory=PagingSettings)
+    dlq_hygiene: DlqHygieneSettings = Field(default_factory=DlqHygieneSettings)
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     # Name prefix (of a consumer group, topic or queue) -> team; the longest prefix wins.
     ownership: dict[str, str] = Field(default_factory=dict)

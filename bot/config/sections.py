@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 
+from bot.config.approval_policy import ApprovalPolicy
+
 
 def _http_url(v: str) -> str:
     if not re.match(r"https?://", v):
@@ -250,6 +252,8 @@ class ApprovalSettings(BaseModel):
     # Per cluster, actions switched off: {"prod": ["purge_dlq"]}.
     disabled: dict[str, list[str]] = Field(default_factory=dict)
     progress_every: int = Field(1000, ge=1)  # messages between progress updates of a replay
+    # Per action and cluster: who approves and how many (bot.config.approval_policy).
+    policies: list[ApprovalPolicy] = Field(default_factory=list)
 
 
 class TeamSettings(BaseModel):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -55,6 +56,7 @@ class DlqMessage(BaseModel):
     original_partition: int | None = None
     original_offset: int | None = None
     headers: dict[str, str] = Field(default_factory=dict)  # the headers of interest, decoded
+    replays: int = 0  # how many replays it carries (dlq_hygiene.replay_count_header): >0 came back after one
 
     @property
     def pattern(self) -> str:
@@ -128,6 +130,7 @@ class RabbitMessage(BaseModel):
     first_death_exchange: str | None = None
     error_message: str | None = None  # from a configured error header, when an app sets one
     headers: dict[str, str] = Field(default_factory=dict)  # other headers, shown as text
+    replays: int = 0  # how many replays it carries (dlq_hygiene.replay_count_header): >0 came back after one
 
 
 class DeathGroup(BaseModel):
@@ -334,3 +337,35 @@ def group_deaths(samples: list[RabbitMessage]) -> list[DeathGroup]:
         deaths[(reason, queue)] += sum(d.count for d in message.deaths if (d.reason, d.queue) == (reason, queue))
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return [DeathGroup(reason=r, queue=q, count=n, deaths=deaths[(r, q)]) for (r, q), n in ordered]
+
+
+REPLAY_HEADER = "x-replay-count"  # dlq_hygiene.replay_count_header's default
+
+
+def replay_count(headers: Iterable[tuple[str, Any]] | Mapping[str, Any] | None, name: str = REPLAY_HEADER) -> int:
+    """How many replays a dead letter carries in its replay count header (Kafka's
+    (name, bytes) pairs or RabbitMQ's table); 0 without it or with garbage in it."""
+    if headers is None:
+        return 0
+    value = None
+    for key, v in (headers.items() if isinstance(headers, Mapping) else headers):
+        if key.lower() == name.lower():
+            value = v  # Kafka allows repeats: the last one is the newest
+    if value is None or isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return max(value, 0)
+    try:
+        text = value.decode("ascii") if isinstance(value, (bytes, bytearray)) else str(value)
+        return max(int(text.strip()), 0)
+    except (UnicodeDecodeError, ValueError):
+        return 0
+
+
+def came_back(replays: list[int]) -> str | None:
+    """The /dlq sentence on sampled messages that came back after a replay, or None."""
+    back = [r for r in replays if r > 0]
+    if not back:
+        return None
+    return (f"{len(back):,} of the {len(replays):,} sampled messages came back after a replay (the most replayed: "
+            f"{max(back)} {'time' if max(back) == 1 else 'times'}); a replay parks those at dlq_hygiene.max_replays.")

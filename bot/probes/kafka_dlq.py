@@ -29,6 +29,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from bot.config import DlqSettings, KafkaClusterSettings
 from bot.probes.clients import Clients, kafka_config
 from bot.probes.dlq_models import (
+    REPLAY_HEADER,
     DepthObservation,
     DlqMessage,
     KafkaDlqRef,
@@ -39,6 +40,7 @@ from bot.probes.dlq_models import (
     group_patterns,
     growth_per_minute,
     preview,
+    replay_count,
 )
 
 CONNECT_PREFIX = "__connect.errors."
@@ -216,8 +218,9 @@ def parse_error_headers(headers: list[tuple[str, bytes | None]] | None, error_he
 
 def describe_record(partition: int, offset: int, key: bytes | None, value: bytes | None,
                     timestamp_ms: int | None, headers: list[tuple[str, bytes | None]] | None,
-                    dlq: DlqSettings) -> DlqMessage:
+                    dlq: DlqSettings, replay_header: str = REPLAY_HEADER) -> DlqMessage:
     return DlqMessage(
+        replays=replay_count(headers, replay_header),
         partition=partition, offset=offset,
         key=(decode_text(key) or "")[: dlq.preview_chars] if key is not None else None,
         timestamp=datetime.fromtimestamp(timestamp_ms / 1000, UTC) if timestamp_ms is not None else None,
@@ -230,7 +233,7 @@ def describe_record(partition: int, offset: int, key: bytes | None, value: bytes
 
 
 def sample_newest(cluster: KafkaClusterSettings, topic: str, partitions: list[PartitionDepth],
-                  n: int, dlq: DlqSettings) -> tuple[list[DlqMessage], list[str]]:
+                  n: int, dlq: DlqSettings, replay_header: str = REPLAY_HEADER) -> tuple[list[DlqMessage], list[str]]:
     """The ``n`` newest messages of the topic, newest first, and notes on anything missed.
 
     Each partition is read from ``end - n``: whatever the spread of the newest
@@ -258,7 +261,7 @@ def sample_newest(cluster: KafkaClusterSettings, topic: str, partitions: list[Pa
         consumer.assign([TopicPartition(topic, p.partition, max(p.start, p.end - n)) for p in wanted.values()])
         while pending and time.monotonic() < deadline:
             for msg in consumer.consume(num_messages=500, timeout=0.5):
-                _take(msg, wanted, pending, collected, notes, dlq)
+                _take(msg, wanted, pending, collected, notes, dlq, replay_header)
     finally:
         consumer.close()
     if pending:
@@ -271,7 +274,7 @@ def sample_newest(cluster: KafkaClusterSettings, topic: str, partitions: list[Pa
 
 
 def _take(msg: Message, wanted: dict[int, PartitionDepth], pending: set[int],
-          collected: list[DlqMessage], notes: list[str], dlq: DlqSettings) -> None:
+          collected: list[DlqMessage], notes: list[str], dlq: DlqSettings, replay_header: str) -> None:
     partition = msg.partition()
     error = msg.error()
     if error is not None:
@@ -287,7 +290,7 @@ def _take(msg: Message, wanted: dict[int, PartitionDepth], pending: set[int],
     ts_type, ts = msg.timestamp()
     collected.append(describe_record(partition, msg.offset(), msg.key(), msg.value(),
                                      None if ts_type == TIMESTAMP_NOT_AVAILABLE else ts,
-                                     msg.headers(), dlq))
+                                     msg.headers(), dlq, replay_header))
     if msg.offset() >= wanted[partition].end - 1:
         pending.discard(partition)
 
@@ -326,7 +329,8 @@ def kafka_dlq_snapshots(clients: Clients, cluster: str, name: str | None = None,
         snapshot = _snapshot(cluster, ref, topics, offsets, notes, taken_at, (previous or {}).get(ref.topic))
         if n > 0:
             snapshot.samples, sample_notes = sample_newest(cluster_settings, ref.topic, snapshot.partitions,
-                                                           n, settings.dlq)
+                                                           n, settings.dlq,
+                                                           settings.dlq_hygiene.replay_count_header)
             snapshot.patterns = group_patterns(snapshot.samples)
             snapshot.notes += sample_notes
         snapshots.append(snapshot)

@@ -32,6 +32,7 @@ import requests
 from bot.config import DlqSettings
 from bot.probes.clients import Clients
 from bot.probes.dlq_models import (
+    REPLAY_HEADER,
     QueueSnapshot,
     QueueSummary,
     RabbitMessage,
@@ -40,6 +41,7 @@ from bot.probes.dlq_models import (
     growth_per_minute,
     parse_x_death,
     preview,
+    replay_count,
 )
 
 # Names people give dead-letter queues; used only when no DLX binding says so.
@@ -217,7 +219,7 @@ def _text(value: Any) -> str | None:
 
 def describe_message(body: bytes, headers: dict[str, Any] | None, *, redelivered: bool,
                      routing_key: str | None, exchange: str | None, message_id: str | None,
-                     timestamp: int | None, dlq: DlqSettings) -> RabbitMessage:
+                     timestamp: int | None, dlq: DlqSettings, replay_header: str = REPLAY_HEADER) -> RabbitMessage:
     headers = headers or {}
     wanted = {h.lower() for h in dlq.error_headers}
     error = next((_text(v) for k, v in headers.items() if k.lower() in wanted and v), None)
@@ -232,7 +234,7 @@ def describe_message(body: bytes, headers: dict[str, Any] | None, *, redelivered
         first_death_queue=_text(headers.get("x-first-death-queue")),
         first_death_exchange=_text(headers.get("x-first-death-exchange")),
         error_message=error.strip().splitlines()[0][: dlq.preview_chars] if error and error.strip() else None,
-        headers=shown,
+        headers=shown, replays=replay_count(headers, replay_header),
     )
 
 
@@ -278,7 +280,8 @@ def _amqp_depth(clients: Clients, cluster: str, name: str, why: str) -> dict[str
 
 
 def sample_head(clients: Clients, cluster: str, name: str, n: int, dlq: DlqSettings,
-                queue_type: str | None, arguments: dict[str, Any]) -> tuple[list[RabbitMessage], str | None]:
+                queue_type: str | None, arguments: dict[str, Any],
+                replay_header: str = REPLAY_HEADER) -> tuple[list[RabbitMessage], str | None]:
     """Up to ``n`` messages from the head of the queue (oldest first), all handed back
     in their original order, and a sentence when sampling was skipped or cut short."""
     if n <= 0:
@@ -301,7 +304,8 @@ def sample_head(clients: Clients, cluster: str, name: str, n: int, dlq: DlqSetti
                     break
                 samples.append(describe_message(
                     body, props.headers, redelivered=method.redelivered, routing_key=method.routing_key,
-                    exchange=method.exchange, message_id=props.message_id, timestamp=props.timestamp, dlq=dlq))
+                    exchange=method.exchange, message_id=props.message_id, timestamp=props.timestamp, dlq=dlq,
+                    replay_header=replay_header))
         except pika.exceptions.ChannelClosedByBroker as exc:
             return samples, f"Sampling stopped: RabbitMQ closed the channel ({exc.reply_code} {exc.reply_text})."
         except pika.exceptions.AMQPError as exc:
@@ -354,7 +358,8 @@ def rabbit_queue_snapshot(clients: Clients, cluster: str, name: str, *, sample_s
         snapshot.window_seconds = (snapshot.taken_at - previous[1]).total_seconds()
         snapshot.growth_per_minute = growth_per_minute(previous, (snapshot.depth, snapshot.taken_at))
     n = settings.dlq.sample_size if sample_size is None else sample_size
-    snapshot.samples, skipped = sample_head(clients, cluster, name, n, settings.dlq, snapshot.type, snapshot.arguments)
+    snapshot.samples, skipped = sample_head(clients, cluster, name, n, settings.dlq, snapshot.type, snapshot.arguments,
+                                            settings.dlq_hygiene.replay_count_header)
     snapshot.death_groups = group_deaths(snapshot.samples)
     if skipped:
         snapshot.note = f"{snapshot.note} {skipped}" if snapshot.note else skipped

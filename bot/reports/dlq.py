@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from bot.health.coverage import partial
 from bot.health.verdict import Verdict, combine
+from bot.probes.dlq_models import came_back
 from bot.reports.markup import clip
 from bot.reports.report import Report, Table
 from bot.text import plural
@@ -53,6 +54,8 @@ def kafka_dlq_report(d: KafkaDlq, bootstrap: str) -> Report:
                    _one_line(m.error_message or m.error_class, 50)] for m in s.samples],
         ))
         notes += [f"Payload at {m.partition}@{m.offset}: {_one_line(m.preview, 200)}" for m in s.samples[:3]]
+        back = came_back([m.replays for m in s.samples])
+        notes += [back] if back else []
     notes += s.notes
     return Report(title=f"DLQ {s.topic} ({s.cluster})", verdict=d.verdict, tables=tables, notes=notes,
                   taken_at=s.taken_at,
@@ -75,6 +78,9 @@ def rabbit_queue_report(q: RabbitQueue) -> Report:
                      + (f" with routing key `{s.dead_letter_routing_key}`." if s.dead_letter_routing_key else "."))
     if s.note:
         notes.append(s.note)
+    back = came_back([m.replays for m in s.samples])
+    if back:
+        notes.append(back)
     tables = []
     if s.death_groups:
         tables.append(Table(title="Why the sampled messages died (x-death)", headers=["COUNT", "REASON", "QUEUE", "DEATHS"],

@@ -33,8 +33,8 @@ def register(app: App, ctx: BotContext) -> None:
             request = store.get(ctx.engine, request_id)
             if request is not None and registry.confirms_by_name(request.plan.kind):
                 refusal = rules.may_approve(request, user, time.time(),
-                                            is_approver=flow.is_approver(ctx, user),
-                                            approvers=flow.approvers_label(ctx))
+                                            is_approver=flow.is_approver(ctx, user, request.plan),
+                                            approvers=flow.approvers_label(ctx, request.plan))
                 if refusal:
                     tell(body, refusal)
                     return

@@ -89,6 +89,8 @@ def card(request: Request, approvers: str, extra: list[str] | None = None) -> li
     plan = request.plan
     out: list[Block] = [blocks.header(f"{title(plan.kind)}: {plan.target}"),
                         blocks.section(f"*Dry run* on `{plan.cluster}`: {blocks.escape(plan.summary)}")]
+    if request.why:
+        out.append(blocks.section(f"*Reason*: {blocks.escape(request.why)}"))
     if plan.rows:
         out.append(blocks.section(f"```{blocks.escape(plan_table(plan))}```"))
     if plan.totals:
@@ -101,9 +103,13 @@ def card(request: Request, approvers: str, extra: list[str] | None = None) -> li
         out.append(blocks.section(f":no_entry_sign: {blocks.escape(where + refusal.reason)}"))
     if plan.samples:
         out.append(samples_section(plan.samples))
+    who = "A second person" if request.needed == 1 else f"{request.needed} different people"
     out.append(blocks.context(f"{request.id} · requested by {user(request.requester)} at {clock(request.requested_at)}"
                               f" · expires {clock(request.expires_at)} · plan {plan.plan_hash}",
-                              f"A second person from {approvers} approves."))
+                              f"{who} from {approvers} {'approves' if request.needed == 1 else 'approve'}."))
+    if request.votes and (request.needed > 1 or request.state == "requested"):
+        out.append(blocks.section(f"*{len(request.votes)} of {request.needed} approvals*: "
+                                  + ", ".join(user(v) for v in request.votes)))
     if request.state == "requested" and not plan.refused and not plan.nothing_to_do:
         out.append({"type": "actions", "block_id": f"approval-{request.id}", "elements": [
             {"type": "button", "text": {"type": "plain_text", "text": "Approve"}, "style": "primary",

@@ -39,7 +39,7 @@ def test_every_action_is_whole(action: ActionKind) -> None:
     assert action.title and action.summary and action.usage
     assert all(callable(f) for f in (action.plan, action.replan, action.execute, action.verify))
     spec = command_registry.REGISTRY[action.command]
-    assert spec.usage == [f"/{action.command} {action.usage} [--cluster NAME] [--incident ID]"]
+    assert spec.usage == [f"/{action.command} {action.usage} --reason \"why\" [--cluster NAME] [--incident ID]"]
     assert action.command in command_registry.SLASH_COMMANDS
     assert f"/{action.command}" in manifest_commands()
     # What the second person reads on the card, and the timeline after it.
@@ -104,12 +104,13 @@ def test_one_registry_line_adds_an_action(monkeypatch: pytest.MonkeyPatch) -> No
 
     spec, text = router.resolve(commands, "/ops", "/ops", "drain-queue")
     assert spec.name == "drain-queue" and text == ""
-    assert "*drain-queue*: drain a queue into the void (with approval)\n" \
-           "  `/drain-queue <queue> [--cluster NAME] [--incident ID]`" in help_command.render(None, "/ops").text
+    usage = '/drain-queue <queue> --reason "why" [--cluster NAME] [--incident ID]'
+    assert f"*drain-queue*: drain a queue into the void (with approval)\n  `{usage}`" in \
+        help_command.render(None, "/ops").text
     with pytest.raises(UsageError) as caught:  # a bare command is refused before anything is looked up
         assert spec.handle is not None
         spec.handle(Invocation(command="drain-queue", user_id="U0ALICE", channel_id="C0X"), None)  # type: ignore[arg-type]
-    assert str(caught.value) == "Usage: `/drain-queue <queue> [--cluster NAME] [--incident ID]`"
+    assert str(caught.value) == f"Usage: `{usage}`"
 
     plan = DRAIN.plan(None, "local", "orders.work")  # type: ignore[arg-type]
     assert render_approval.card_text(request(plan)) == "Approval AR-7F3K2: Drain a queue of orders.work (requested)"

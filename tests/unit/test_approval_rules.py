@@ -10,7 +10,7 @@ import dataclasses
 import pytest
 
 from bot.actions.base import Plan
-from bot.approvals.rules import may_approve, may_deny
+from bot.approvals.rules import completes, may_approve, may_deny, progress, reason_problem
 from bot.approvals.store import Request
 
 T0 = 1_800_000_000.0  # 08:00:00 UTC
@@ -92,3 +92,76 @@ def test_a_closed_request_says_what_it_is(state: str) -> None:
     told = f"This request is already {state}; it cannot be acted on any more."
     assert may_approve(closed, "U0BOB", T0 + 1, is_approver=True, approvers=LABEL) == told
     assert may_deny(closed, "U0BOB", T0 + 1, is_approver=True, approvers=LABEL) == told
+
+
+# ---------------------------------------------------------------- approval counts
+
+def review_counted(request: Request, step: Step, approvers: set[str] = APPROVERS | {"U0ERIN"}) -> tuple[Request, str]:
+    """As review(), for a request needing `request.needed` approvals: an approval short
+    of the count is recorded and the request keeps waiting."""
+    verb, actor, after = step
+    now = T0 + after
+    rule = may_approve if verb == "approve" else may_deny
+    refusal = rule(request, actor, now, is_approver=actor in approvers, approvers=LABEL)
+    if refusal is not None:
+        return request, refusal
+    if verb == "deny":
+        return dataclasses.replace(request, state="denied", decided_by=actor, decided_at=now), "ok"
+    done = completes(request)
+    request = dataclasses.replace(request, votes=(*request.votes, actor))
+    if done:
+        request = dataclasses.replace(request, state="approved", decided_by=actor, decided_at=now)
+    return request, progress(request)
+
+
+AGAIN = "You already approved this (1 of 2 approvals): it needs 1 more, from a different approver."
+COUNTED: list[tuple[str, int, list[Step], list[str], str, tuple[str, ...]]] = [
+    ("one approval of two keeps it waiting", 2, [("approve", "U0BOB", 10)], ["1 of 2 approvals"], "requested",
+     ("U0BOB",)),
+    ("two different approvers approve it", 2, [("approve", "U0BOB", 10), ("approve", "U0CAROL", 20)],
+     ["1 of 2 approvals", "2 of 2 approvals"], "approved", ("U0BOB", "U0CAROL")),
+    ("the same approver twice counts once", 2, [("approve", "U0BOB", 10), ("approve", "U0BOB", 11)],
+     ["1 of 2 approvals", AGAIN], "requested", ("U0BOB",)),
+    ("the requester never counts", 2, [("approve", "U0BOB", 10), ("approve", "U0ALICE", 20)],
+     ["1 of 2 approvals", "You cannot approve your own request: a second person has to."], "requested", ("U0BOB",)),
+    ("an outsider never counts", 2, [("approve", "U0DAVE", 5), ("approve", "U0BOB", 10)],
+     [f"Only {LABEL} may approve this.", "1 of 2 approvals"], "requested", ("U0BOB",)),
+    ("a denial after one approval ends it", 2, [("approve", "U0BOB", 10), ("deny", "U0CAROL", 20),
+                                                ("approve", "U0CAROL", 30)],
+     ["1 of 2 approvals", "ok", "This request is already denied by <@U0CAROL>; it cannot be acted on any more."],
+     "denied", ("U0BOB",)),
+    ("the requester may withdraw after one approval", 2, [("approve", "U0BOB", 10), ("deny", "U0ALICE", 20)],
+     ["1 of 2 approvals", "ok"], "denied", ("U0BOB",)),
+    ("expiry still applies between approvals", 2, [("approve", "U0BOB", 10), ("approve", "U0CAROL", TTL)],
+     ["1 of 2 approvals", EXPIRED], "requested", ("U0BOB",)),
+    ("three needed: a third after two", 3, [("approve", "U0BOB", 1), ("approve", "U0CAROL", 2),
+                                           ("approve", "U0ERIN", 3)],
+     ["1 of 3 approvals", "2 of 3 approvals", "3 of 3 approvals"], "approved", ("U0BOB", "U0CAROL", "U0ERIN")),
+    ("a fourth after the count is reached is refused", 2,
+     [("approve", "U0BOB", 1), ("approve", "U0CAROL", 2), ("approve", "U0ERIN", 3)],
+     ["1 of 2 approvals", "2 of 2 approvals",
+      "This request is already approved by <@U0CAROL>; it cannot be acted on any more."],
+     "approved", ("U0BOB", "U0CAROL")),
+]
+
+
+@pytest.mark.parametrize(("needed", "steps", "told", "state", "votes"), [c[1:] for c in COUNTED],
+                         ids=[c[0] for c in COUNTED])
+def test_counted_review_sequence(needed: int, steps: list[Step], told: list[str], state: str,
+                                 votes: tuple[str, ...]) -> None:
+    request = dataclasses.replace(fresh(), needed=needed)
+    heard = []
+    for step in steps:
+        request, said = review_counted(request, step)
+        heard.append(said)
+    assert heard == told
+    assert (request.state, request.votes) == (state, votes)
+
+
+REASONS = [(None, "missing"), ("", "missing"), ("   ", "missing"), ("ok", "too short"), (" ok ", "too short"),
+           ("bug", None), ("consumer fixed in 2.4.1", None)]
+
+
+@pytest.mark.parametrize(("reason", "problem"), REASONS)
+def test_a_destructive_request_needs_a_reason(reason: str | None, problem: str | None) -> None:
+    assert reason_problem(reason) == problem

@@ -269,7 +269,22 @@ REQUESTS: list[tuple[str, str, dict[str, Any], str | None]] = [
     ("switched off for the cluster", "orders.dlq", {"approvals": {"require_incident": False,
                                                                   "disabled": {"local": ["purge_dlq"]}}},
      "`purge-dlq` is switched off for cluster `local` by the configuration."),
-    ("allowed: planned after the acknowledgement", "orders.dlq", {"approvals": {"require_incident": False}}, None),
+    ("no reason", "orders.dlq", {"approvals": {"require_incident": False}},
+     'This request has no reason. Every destructive request says why, for the approvers and the audit trail: add '
+     '`--reason "…"`, for example `/purge-dlq orders.dlq --reason "consumer fixed in 2.4.1"`. Usage: `/purge-dlq <dlq>`'),
+    ("an empty reason", 'orders.dlq --reason " "', {"approvals": {"require_incident": False}},
+     'This request has no reason. Every destructive request says why, for the approvers and the audit trail: add '
+     '`--reason "…"`, for example `/purge-dlq orders.dlq --reason "consumer fixed in 2.4.1"`. Usage: `/purge-dlq <dlq>`'),
+    ("a reason too short to say anything", "orders.dlq --reason ok", {"approvals": {"require_incident": False}},
+     'This request has too short a reason (`ok`). Every destructive request says why, for the approvers and the audit '
+     'trail: add `--reason "…"`, for example `/purge-dlq orders.dlq --reason "consumer fixed in 2.4.1"`. '
+     'Usage: `/purge-dlq <dlq>`'),
+    ("--reason without its text", "orders.dlq --reason", {"approvals": {"require_incident": False}},
+     "`--reason` needs a value. Usage: `/purge-dlq <dlq>`"),
+    ("allowed: planned after the acknowledgement", 'orders.dlq --reason "all 12 investigated: test data"',
+     {"approvals": {"require_incident": False}}, None),
+    ("the reason may come first", '--reason="poison pills, ticket OPS-12" orders.dlq',
+     {"approvals": {"require_incident": False}}, None),
 ]
 
 
