@@ -241,3 +241,14 @@ def test_platform_escalation_pages_the_local_rotation_with_its_override(tmp_path
         assert len(dms_to(local_slack, "U0DAVE")) == 1 and not dms_to(local_slack, "U0BOB")
     finally:
         bot.close()
+
+
+def test_the_platform_schedule_tells_approval_cards_who_is_on_call(tmp_path: Path, local_slack: LocalSlack,
+                                                                   brokers: None) -> None:
+    from bot.approvals import flow
+
+    only_carol = {"timezone": "UTC", "layers": [{"members": ["U0CAROL"], "shift": "daily", "handoff_time": "09:00"}]}
+    settings = make_settings(tmp_path, escalation={"platform_oncall": "platform"},
+                             oncall={"schedules": {"platform": only_carol}}, incidents={"first_checks": 0})
+    with start_bot(settings, local_slack) as bot:
+        assert flow.on_call(bot.ctx, "local") == ["U0CAROL"]

@@ -19,6 +19,7 @@ from bot.app.work import WorkPool
 from bot.approvals.running import Running
 from bot.chat import Chat
 from bot.config import Settings
+from bot.escalation import ownership
 from bot.escalation.scheduler import Escalator
 from bot.incidents.ingest import SeenGroups
 from bot.oncall.lookup import Cache as OncallCache
@@ -90,7 +91,7 @@ def build(settings: Settings) -> BotContext:
     db.migrate(engine)
     token = settings.slack.bot_token
     slack = make_client(token.get_secret_value() if token else "", settings.slack.api_url)
-    return BotContext(
+    ctx = BotContext(
         settings=settings,
         engine=engine,
         clients=Clients(settings),
@@ -101,3 +102,8 @@ def build(settings: Settings) -> BotContext:
         work=WorkPool(workers=8, lanes={"alerts": 1, "evidence": 2}),
         runbooks=books,
     )
+    schedule = settings.escalation.platform_oncall
+    if schedule:
+        # The platform schedule is who is on call for the clusters: its approvers go first on approval cards.
+        ctx.oncall = lambda _cluster: ownership.on_call(ctx, schedule)[0]
+    return ctx
