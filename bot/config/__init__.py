@@ -38,11 +38,12 @@ from bot.config.sections import (
     Thresholds,
     default_ladder,
 )
+from bot.config.silences import MaintenanceSettings, SilenceSettings
 
 __all__ = [
     "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "ConfigError", "DlqSettings", "EscalationSettings",
-    "HttpSettings", "IncidentSettings", "KafkaClusterSettings", "LadderStep", "RabbitMQSettings",
-    "SchemaRegistrySettings", "Settings", "SlackSettings", "StepKind", "TeamSettings", "Thresholds", "default_ladder",
+    "HttpSettings", "IncidentSettings", "KafkaClusterSettings", "LadderStep", "MaintenanceSettings",
+    "RabbitMQSettings", "SchemaRegistrySettings", "Settings", "SilenceSettings", "SlackSettings", "StepKind", "TeamSettings", "Thresholds", "default_ladder",
     "load", "masked",
 ]
 
@@ -84,6 +85,7 @@ class Settings(BaseSettings):
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    silences: SilenceSettings = Field(default_factory=SilenceSettings)
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     # Name prefix (of a consumer group, topic or queue) -> team; the longest prefix wins.
     ownership: dict[str, str] = Field(default_factory=dict)
