@@ -13,9 +13,11 @@ from commands import (
     help,
     incident,
     lag,
+    maintenance,
     rabbit,
     runbook,
     schema,
+    silence,
     status,
     topology,
 )
@@ -28,7 +30,8 @@ UMBRELLA_ONLY = ("status", "help")
 def build() -> dict[str, CommandSpec]:
     """The commands in the order /ops help lists them (and the manifest registers them)."""
     specs = (incident.SPEC, runbook.SPEC, lag.SPEC, dlq.SPEC, broker.SPEC, rabbit.SPEC, schema.SPEC, topology.SPEC,
-             export_offsets.SPEC, *(destructive.command(a) for a in actions.ACTIONS), status.SPEC, help.SPEC)
+             silence.SPEC, maintenance.SPEC, export_offsets.SPEC, *(destructive.command(a) for a in actions.ACTIONS),
+             status.SPEC, help.SPEC)
     return {spec.name: spec for spec in specs}
 
 

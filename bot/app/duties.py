@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 from bot.approvals import flow
 from bot.escalation.scheduler import Duty
 from bot.evidence import depth_history, lag_history
-from bot.incidents import flows
+from bot.incidents import flows, released
+from bot.silences import maintenance
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
@@ -33,4 +34,8 @@ DUTIES: tuple[Duty, ...] = (
     # Incidents whose announcement nobody holds any more (its replica died, or its post
     # failed and the claim ran out) are claimed and announced here: every two seconds.
     Duty("announce-unclaimed", 2.0, flows.sweep),
+    # Silences that ended: what they held back and still fires opens now.
+    Duty("release-silences", 2.0, released.release_ended),
+    # Maintenance windows: poll the due ones (each at its own interval), finish the ended ones.
+    Duty("maintenance-windows", 0.0, maintenance.watch_windows),
 )

@@ -130,7 +130,8 @@ def parse_matcher(word: str, *, default_cluster: str | None = None) -> Matcher:
 def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         inner = value[1:-1]
-        return re.sub(r"\\(.)", r"\1", inner) if value[0] == '"' else inner
+        # Only \" and \\ are escapes; a regular expression's \w or \. is kept as written.
+        return re.sub(r'\\([\\"])', r"\1", inner) if value[0] == '"' else inner
     return value
 
 
@@ -156,9 +157,9 @@ def looks_like_duration(word: str) -> bool:
 
 
 def duration_text(seconds: float) -> str:
-    """`1d 2h`, `30m`, `45s`: the two largest units."""
+    """`1d 2h`, `30m`, `45s`: the two largest units (days at most)."""
     left, parts = int(round(seconds)), []
-    for unit, name in zip(_UNITS, "wdhms"):
+    for unit, name in zip(_UNITS[1:], "dhms"):
         if left >= unit:
             parts.append(f"{left // unit}{name}")
             left %= unit
