@@ -24,7 +24,7 @@ def parent(w: Window, silences: list[Silence], now: float, *, ended: bool = Fals
     head = (f":white_check_mark: *Maintenance {w.ref} ended*" if ended else f":construction: *Maintenance {w.ref}*")
     shown = "; ".join(f"{s.ref} {code(s.text())}" for s in silences)
     when = f"ended {clock(w.ends_at)}" if ended else f"until {until(w.ends_at, now)}"
-    return (f"{head}: {w.what()}, by {user(w.created_by)}, {when}. {escape(w.reason)}\n"
+    return (f"{head}: {w.what()}, by {user(w.created_by)}, {when}: {escape(w.reason)}\n"
             f"Silenced while it lasts: {shown or 'nothing'}. Follow it in the thread.")
 
 
