@@ -85,7 +85,7 @@ def _start(inv: Invocation, ctx: BotContext, scope: str, words: list[str]) -> Ou
 
 def _list(ctx: BotContext) -> Reply:
     now = time.time()
-    found = [w for w in windows.unfinished(ctx.engine)]
+    found = windows.unfinished(ctx.engine)
     if not found:
         return Reply(text="No maintenance window is open. " + EXAMPLE)
     lines = []

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import select
 
+from bot import db
 from bot.app.localbot import LocalBot
 from bot.incidents import service
 from bot.silences import labels_for, record_suppressed, store
+from bot.silences.matchers import parse_matcher
 from bot.silences.tables import silenced_alerts
 from bot.subject import Subject
 from tests.alert_payloads import alertmanager, am_alert
@@ -141,3 +144,35 @@ def test_the_watch_asks_and_records_through_the_store(alerting_bot: LocalBot, un
     alerting_bot.slash("/silence expire S-1")
     released(alerting_bot, 1)
     assert open_refs(alerting_bot) == set()  # the watch re-opens its own breaches at its next round
+
+
+def test_the_store_on_postgresql(postgres: str) -> None:
+    """Held alerts counted on one row under concurrent deliveries (PostgreSQL's
+    savepoint path), and the end of a silence claimed by one process only."""
+    engine = db.create(postgres)
+    try:
+        db.migrate(engine)
+        now = time.time()
+        made = store.create(engine, matchers=[parse_matcher("group:orders")], seconds=60, reason="r",
+                            created_by="U1", now=now)
+        labels = {"alertname": "WatchLagHigh", "group": "orders"}
+
+        def deliver(_: int) -> None:
+            record_suppressed(engine, made.id, "lag local/orders", labels, time.time())
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(deliver, range(16)))
+        assert store.counts(engine, [made.id]) == {made.id: (1, 16)}
+        assert store.active_silence_for(engine, labels, now + 1) is not None
+        assert store.active_silence_for(engine, labels, now + 61) is None
+
+        assert store.ended_unreleased(engine, now + 1) == []
+        assert store.expire(engine, made.id, by="U2", now=now + 1) is not None
+        assert [s.id for s in store.ended_unreleased(engine, now + 1)] == [made.id]
+        assert store.claim_release(engine, made.id, owner="elsewhere:1:a", now=now + 1)
+        assert not store.claim_release(engine, made.id, owner="elsewhere:2:b", now=now + 2)
+        assert store.claim_release(engine, made.id, owner="elsewhere:2:b", now=now + 2 + store.RELEASE_TTL)
+        store.mark_released(engine, made.id, owner="elsewhere:2:b", now=now + 3)
+        assert store.ended_unreleased(engine, now + 4) == []
+    finally:
+        db.dispose(engine)

@@ -9,15 +9,17 @@ lag in its thread, and posts a health verdict at its end.
 
 The watch asks `active_silence_for(engine, labels_for(...), now)` before it opens an
 incident for a breach, and calls `record_suppressed` when a silence holds it back.
+A round with many breaches reads the silences once (`active(engine, now)`) and asks
+`first_match(found, labels)` for each.
 """
 
 from __future__ import annotations
 
 from bot.silences.model import Silence, match
-from bot.silences.store import active_silence_for, record_suppressed
+from bot.silences.store import active, active_silence_for, first_match, record_suppressed
 from bot.subject import Subject
 
-__all__ = ["Silence", "active_silence_for", "labels_for", "match", "record_suppressed"]
+__all__ = ["Silence", "active", "active_silence_for", "first_match", "labels_for", "match", "record_suppressed"]
 
 
 def labels_for(subject: Subject, kind: str, severity: str, *, broker: str | int | None = None,
