@@ -117,7 +117,8 @@ def test_a_silence_running_out_opens_what_still_fires_and_not_what_resolved(aler
 def test_bad_silences_are_told_why_privately(alerting_bot: LocalBot) -> None:
     for text, said in [
         ("/silence alertname=X 30m", "needs a reason"),
-        ("/silence alertname=X soon deploy", "is not a matcher"),
+        ("/silence alertname=X soon deploy", "`soon` is neither a matcher nor a duration"),
+        ("/silence soon 30m deploy", "`soon` is not a matcher"),
         ("/silence alertname=X 30x deploy", "`30x` is not a duration"),
         ('/silence group=~"orders-(" 30m deploy', "is not a valid regular expression"),
         ('/silence queue=~".*" 30m deploy', "would match every alert"),

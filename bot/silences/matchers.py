@@ -181,6 +181,9 @@ def parse_silence(words: Sequence[str], *, max_seconds: float,
             break
         if looks_like_duration(word):
             raise MatcherError(f"`{word}` is not a duration: write it as 30m, 2h, 1d or 1h30m.")
+        if matchers and not _LABEL.match(word.strip("{},")) and not _SUBJECT.match(word.strip("{},")):
+            raise MatcherError(f"`{word}` is neither a matcher nor a duration: after the matchers comes how long, "
+                               "such as 30m, 2h or 1d, then the reason.")
         matchers.append(parse_matcher(word, default_cluster=default_cluster))
     check(matchers)
     if seconds is None:

@@ -30,7 +30,8 @@ _h = silenced_alerts.c
 
 
 def _active_clause(now: float):  # type: ignore[no-untyped-def]
-    return (_s.starts_at <= now) & (_s.ends_at > now) & _s.expired_at.is_(None)
+    # released_at is NULL for every silence in force: the index on (released_at, ends_at) finds them.
+    return _s.released_at.is_(None) & (_s.ends_at > now) & (_s.starts_at <= now) & _s.expired_at.is_(None)
 
 
 def create(engine: Engine, *, matchers: Sequence[Matcher], seconds: float, reason: str, created_by: str,

@@ -92,7 +92,7 @@ def test_every_matcher_must_hold(words: list[str], labels: dict[str, str], expec
 
 @pytest.mark.parametrize(("words", "error"), [
     (["30m", "deploy"], "one matcher at least"),
-    (["alertname=X", "deploy"], "is not a matcher"),
+    (["alertname=X", "deploy"], "`deploy` is neither a matcher nor a duration"),
     (["alertname=X"], "How long?"),
     (["alertname=X", "30x", "deploy"], "`30x` is not a duration"),
     (["alertname=X", "30m"], "needs a reason"),
