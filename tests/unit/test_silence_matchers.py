@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import MaintenanceSettings
+from bot.incidents.released import batches
 from bot.silences import labels_for
 from bot.silences.matchers import (
     Matcher,
@@ -18,7 +19,7 @@ from bot.silences.matchers import (
     parse_matcher,
     parse_silence,
 )
-from bot.silences.model import Silence
+from bot.silences.model import Held, Silence
 from bot.silences.model import match as silence_match
 from bot.silences.reading import Reading, changes
 from bot.subject import Subject
@@ -177,3 +178,28 @@ def test_lag_change_is_relative_to_a_large_total() -> None:
     big = Reading(**{**BASE.as_dict(), "lag": 1_000_000})
     assert changes(big, Reading(**{**BASE.as_dict(), "lag": 1_050_000}), SETTINGS) == []
     assert changes(big, Reading(**{**BASE.as_dict(), "lag": 1_100_000}), SETTINGS) != []
+
+
+def held(fingerprint: str, status: str = "firing", *, group: str = "g1", source: str = "alertmanager",
+         ends_at: str | None = "0001-01-01T00:00:00Z") -> Held:
+    return Held(silence_id=1, source=source, group_key=group, fingerprint=fingerprint, name="KafkaLag",
+                status=status, severity="warning", labels={"alertname": "KafkaLag"}, first_seen=0, last_seen=1,
+                deliveries=1, ends_at=ends_at, batch={"title": "lagging", "common_labels": {"team": "a"},
+                                                      "runbook": None})
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    ([held("a")], [("g1", "firing", {"a": "firing"})]),
+    ([held("a", "resolved")], [("g1", "resolved", {"a": "resolved"})]),
+    # Alertmanager's endsAt passed without a new delivery: resolved.
+    ([held("a", ends_at="2020-01-01T00:00:00Z")], [("g1", "resolved", {"a": "resolved"})]),
+    ([held("a", ends_at="2999-01-01T00:00:00.123456789Z")], [("g1", "firing", {"a": "firing"})]),
+    ([held("a"), held("b", "resolved")], [("g1", "firing", {"a": "firing", "b": "resolved"})]),
+    ([held("a"), held("b", group="g2")], [("g1", "firing", {"a": "firing"}), ("g2", "firing", {"b": "firing"})]),
+    # The watch's own breaches are a record: the watch re-opens what still breaches.
+    ([held("w", source="watch")], []),
+], ids=["firing", "resolved", "ends-at-passed", "ends-at-ahead", "mixed", "two-groups", "watch"])
+def test_what_an_ended_silence_hands_back(rows: list[Held], expected: list[tuple[str, str, dict[str, str]]]) -> None:
+    found = batches(rows, now=1_800_000_000)
+    assert [(b.group_key, b.status, {a.fingerprint: a.status for a in b.alerts}) for b in found] == expected
+    assert all(b.title == "lagging" and b.common_labels == {"team": "a"} for b in found)
