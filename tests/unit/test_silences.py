@@ -1,14 +1,21 @@
-"""Silence matchers as Alertmanager defines them (four operators, anchored regular
+"""Silences, pure: matchers as Alertmanager defines them (four operators, anchored regular
 expressions, a missing label is the empty string), subject shorthands, durations, and
-the words of `/silence`: table-driven, no database."""
+the words of `/silence`; what an ended silence hands back; what a maintenance window
+posts (changes, verdict, what fired): table-driven, no database."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from bot.config import MaintenanceSettings
+from bot.config import MaintenanceSettings, Thresholds
+from bot.health.brokers import kafka_cluster_verdict
+from bot.health.verdict import Level
 from bot.incidents.released import batches
+from bot.probes.kafka_cluster import BrokerInfo, PartitionInfo, TopicInfo, summarize
 from bot.silences import labels_for
+from bot.silences.maintenance_text import held_lines, verdict_report
 from bot.silences.matchers import (
     Matcher,
     MatcherError,
@@ -19,7 +26,7 @@ from bot.silences.matchers import (
     parse_matcher,
     parse_silence,
 )
-from bot.silences.model import Held, Silence
+from bot.silences.model import Held, Silence, Window
 from bot.silences.model import match as silence_match
 from bot.silences.reading import Reading, changes
 from bot.subject import Subject
@@ -203,3 +210,38 @@ def test_what_an_ended_silence_hands_back(rows: list[Held], expected: list[tuple
     found = batches(rows, now=1_800_000_000)
     assert [(b.group_key, b.status, {a.fingerprint: a.status for a in b.alerts}) for b in found] == expected
     assert all(b.title == "lagging" and b.common_labels == {"team": "a"} for b in found)
+
+
+def window(broker: str | None = "2") -> Window:
+    return Window(id=1, scope="broker" if broker else "cluster", cluster="prod", broker=broker, reason="upgrade",
+                  created_by="U1", starts_at=0, ends_at=60, ended_by=None, channel=None, thread_ts=None,
+                  baseline=None, last=None, finished_at=None)
+
+
+@pytest.mark.parametrize(("live", "level", "said"), [
+    ([1, 2, 3], Level.OK, "Broker 2 answers."),
+    ([1, 3], Level.CRITICAL, "Broker 2 is not answering at the end of M-1"),
+])
+def test_the_verdict_at_the_end_of_a_window(live: list[int], level: Level, said: str) -> None:
+    brokers = [BrokerInfo(id=i, host=f"kafka-{i}", port=9092) for i in live]
+    partitions = [PartitionInfo(topic="orders", partition=0, leader=live[0], replicas=[1, 2, 3], isr=live)]
+    snap = summarize(cluster="prod", bootstrap_servers=["kafka-1:9092"], taken_at=datetime(2026, 1, 1, tzinfo=UTC),
+                     cluster_id="c", controller_id=1, brokers=brokers, topics=[TopicInfo(name="orders", partitions=1)],
+                     partitions=partitions)
+    start = Reading(at=0, reachable=True, brokers=[1, 2, 3], partitions=1, lag=100, groups=1)
+    end = Reading(at=60, reachable=True, brokers=live, partitions=1, urp=len(snap.under_replicated), lag=400, groups=1)
+    report = verdict_report(window(), start, end, snap, kafka_cluster_verdict(snap, Thresholds()), "kafka-1:9092")
+    assert report.verdict.level is level and said in report.verdict.reasons[0]
+    assert report.tables[0].rows[-1] == ["total lag", "100", "400"]
+    assert "Total lag is 300 messages above its level at the start" in report.notes[0]
+
+
+def test_what_fired_while_silenced_one_line_per_alert() -> None:
+    rows = [held("a"), held("b", "resolved")]
+    rows[1].labels = {"alertname": "KafkaLag", "group": "orders"}
+    rows[1].resolved_seen = 30
+    text = held_lines(window(), rows + [held("w", source="watch")])
+    assert "*What fired while M-1 silenced it* (3 alerts)" in text
+    assert "• `KafkaLag`: 2 deliveries" in text and "still firing: it opens as an incident now" in text
+    assert "• `KafkaLag` `group=orders`: 1 delivery" in text and "resolved 00:00:30 UTC" in text
+    assert held_lines(window(), []) == ":mute: Nothing fired while M-1 silenced its noise."
