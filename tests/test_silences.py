@@ -102,10 +102,10 @@ def test_expiring_a_silence_opens_what_still_fires(alerting_bot: LocalBot, uniqu
 
 def test_a_silence_running_out_opens_what_still_fires_and_not_what_resolved(alerting_bot: LocalBot,
                                                                             unique: str) -> None:
-    alerting_bot.slash(f"/silence alertname=KafkaConsumerLagHigh topic=orders-{unique} 3s short deploy")
-    send(alerting_bot, lag_alert(unique, f"firing-{unique}"))
-    send(alerting_bot, lag_alert(unique, f"healed-{unique}"))
-    send(alerting_bot, lag_alert(unique, f"healed-{unique}", status="resolved"))  # resolved during the silence
+    alerting_bot.slash(f"/silence alertname=KafkaConsumerLagHigh topic=orders-{unique} 5s short deploy")
+    for body in (lag_alert(unique, f"firing-{unique}"), lag_alert(unique, f"healed-{unique}"),
+                 lag_alert(unique, f"healed-{unique}", status="resolved")):  # resolved during the silence
+        assert send(alerting_bot, body).json()["silences"] == ["S-1"]
     assert open_refs(alerting_bot) == set()
     released(alerting_bot, 1)
     refs = until(lambda: open_refs(alerting_bot))
