@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, or_, select, update
+from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -29,9 +29,13 @@ _s = silences.c
 _h = silenced_alerts.c
 
 
-def _active_clause(now: float):  # type: ignore[no-untyped-def]
-    # released_at is NULL for every silence in force: the index on (released_at, ends_at) finds them.
-    return _s.released_at.is_(None) & (_s.ends_at > now) & (_s.starts_at <= now) & _s.expired_at.is_(None)
+# Built once: every alert delivery asks it, and building a statement costs more than
+# running it. released_at is NULL for every silence in force: the index on
+# (released_at, ends_at) finds them.
+_ACTIVE = (select(silences)
+           .where(_s.released_at.is_(None) & (_s.ends_at > bindparam("now")) & (_s.starts_at <= bindparam("now"))
+                  & _s.expired_at.is_(None))
+           .order_by(_s.ends_at.desc(), _s.id))
 
 
 def create(engine: Engine, *, matchers: Sequence[Matcher], seconds: float, reason: str, created_by: str,
@@ -57,8 +61,7 @@ def active(engine: Engine, now: float) -> list[Silence]:
     """The silences in force now, the one ending last first: an alert that several
     cover is held by that one, so it is not handed back while another still covers it."""
     with engine.connect() as conn:
-        rows = conn.execute(select(silences).where(_active_clause(now)).order_by(_s.ends_at.desc(), _s.id))
-        return [Silence.from_row(r) for r in rows]
+        return [Silence.from_row(r) for r in conn.execute(_ACTIVE, {"now": now})]
 
 
 def of_window(engine: Engine, maintenance_id: int) -> list[Silence]:
