@@ -14,11 +14,13 @@ from commands import (
     help,
     incident,
     lag,
+    maintenance,
     oncall,
     rabbit,
     recovery,
     runbook,
     schema,
+    silence,
     status,
     topology,
     watch,
@@ -32,7 +34,7 @@ UMBRELLA_ONLY = ("status", "help")
 def build() -> dict[str, CommandSpec]:
     """The commands in the order /ops help lists them (and the manifest registers them)."""
     specs = (incident.SPEC, oncall.SPEC, runbook.SPEC, lag.SPEC, dlq.SPEC, broker.SPEC, rabbit.SPEC, schema.SPEC,
-             topology.SPEC, watch.SPEC, export_offsets.SPEC, backup.SPEC, recovery.SPEC,
+             topology.SPEC, watch.SPEC, silence.SPEC, maintenance.SPEC, export_offsets.SPEC, backup.SPEC, recovery.SPEC,
              *(destructive.command(a) for a in actions.ACTIONS), status.SPEC, help.SPEC)
     return {spec.name: spec for spec in specs}
 

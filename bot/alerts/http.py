@@ -65,7 +65,10 @@ def blueprint(settings: AlertSettings, take: Callable[[alerts.AlertBatch], Outco
             response.headers["Retry-After"] = "30"
             return response, status
         incident = outcome.incident
-        return jsonify(status="accepted", incident=incident.ref if incident else None, created=outcome.created,
-                       duplicate=outcome.duplicate), 200
+        answer = dict(status="accepted", incident=incident.ref if incident else None, created=outcome.created,
+                      duplicate=outcome.duplicate)
+        if outcome.silenced:  # held back (and recorded) by these silences
+            answer["silences"] = [f"S-{i}" for i in outcome.silenced]
+        return jsonify(answer), 200
 
     return bp

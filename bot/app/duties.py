@@ -13,8 +13,9 @@ from bot.backups import run as backups
 from bot.escalation import reminders
 from bot.escalation.scheduler import Duty
 from bot.evidence import depth_history, lag_history
-from bot.incidents import flows
+from bot.incidents import flows, released
 from bot.paging import pager
+from bot.silences import maintenance
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
@@ -45,4 +46,8 @@ DUTIES: tuple[Duty, ...] = (
     # Pages whose sender died are sent, and acknowledging or resolving an incident is
     # passed on to the pagers that paged for it: every tick.
     Duty("paging", 0.0, pager.duty),
+    # Silences that ended: what they held back and still fires opens now.
+    Duty("release-silences", 2.0, released.release_ended),
+    # Maintenance windows: poll the due ones (each at its own interval), finish the ended ones.
+    Duty("maintenance-windows", 0.0, maintenance.watch_windows),
 )

@@ -43,14 +43,15 @@ from bot.config.sections import (
     Thresholds,
     default_ladder,
 )
+from bot.config.silences import MaintenanceSettings, SilenceSettings
 from bot.config.watch import WatchSettings
 
 __all__ = [
     "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "BackupSettings", "ConfigError", "DlqHygieneSettings",
     "DlqSettings", "EscalationSettings", "HttpSettings", "IncidentSettings", "KafkaClusterSettings", "LadderStep",
-    "OncallSettings", "PagerSettings", "PagingSettings", "RabbitMQSettings", "SchemaRegistrySettings", "Settings",
-    "SlackSettings", "StepKind", "TeamSettings", "ThresholdOverrides", "Thresholds", "WatchSettings",
-    "default_ladder", "load", "masked",
+    "MaintenanceSettings", "OncallSettings", "PagerSettings", "PagingSettings", "RabbitMQSettings",
+    "SchemaRegistrySettings", "Settings", "SilenceSettings", "SlackSettings", "StepKind", "TeamSettings",
+    "ThresholdOverrides", "Thresholds", "WatchSettings", "default_ladder", "load", "masked",
 ]
 
 ENV_PREFIX = "INCIDENTBOT_"
@@ -94,6 +95,7 @@ class Settings(BaseSettings):
     backups: BackupSettings = Field(default_factory=BackupSettings)
     paging: PagingSettings = Field(default_factory=PagingSettings)
     dlq_hygiene: DlqHygieneSettings = Field(default_factory=DlqHygieneSettings)
+    silences: SilenceSettings = Field(default_factory=SilenceSettings)
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     # Name prefix (of a consumer group, topic or queue) -> team; the longest prefix wins.
     ownership: dict[str, str] = Field(default_factory=dict)

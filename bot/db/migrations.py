@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection
 from bot.db import step_paging, step_watch
 from bot.db.step_approval_policy import approval_policy
 from bot.db.step_oncall import step_oncall
+from bot.db.step_silences import silences_and_maintenance
 
 Migration = Callable[[Connection], None]
 
@@ -276,4 +277,5 @@ def _7_announce_claims(conn: Connection) -> None:
 
 STEPS: list[Migration] = [_1_lag_samples, _2_incidents, _3_depth_samples, _4_action_tables, _5_escalation,
                           _6_approvals, _7_announce_claims, step_watch.watch_tables, step_oncall,
-                          step_paging.paging_outbox, approval_policy]
+                          step_paging.paging_outbox, approval_policy,
+                          silences_and_maintenance]

@@ -23,6 +23,7 @@ from bot.incidents import ladder, store
 from bot.incidents.model import Incident, Severity, Status
 from bot.incidents.tables import alert_dedup, incident_alerts, incidents
 from bot.runbooks import Runbook
+from bot.silences import alerts as silencing
 from bot.text import plural
 
 
@@ -36,6 +37,7 @@ class Outcome:
     severity_raised: bool = False
     all_resolved: bool = False  # every alert of the incident is resolved now
     duplicate: bool = False  # nothing new: a repeated delivery
+    silenced: list[int] = field(default_factory=list)  # the silences that held some of its alerts back
 
 
 def dedup_key(batch: AlertBatch) -> str:
@@ -45,7 +47,18 @@ def dedup_key(batch: AlertBatch) -> str:
 def receive(engine: Engine, settings: Settings, runbooks: dict[str, Runbook], batch: AlertBatch,
             now: float, seen: SeenGroups) -> Outcome:
     """`seen`: what this process remembers of open groups (the running bot's
-    ctx.caches.alert_groups), so that a repeated delivery costs one short write."""
+    ctx.caches.alert_groups), so that a repeated delivery costs one short write.
+    Alerts an active silence covers are recorded on it and go no further."""
+    rest, silenced = silencing.split(engine, settings, runbooks, batch, now)
+    if rest is None:
+        return Outcome(incident=None, silenced=silenced)
+    outcome = _deliver(engine, settings, runbooks, rest, now, seen)
+    outcome.silenced = silenced
+    return outcome
+
+
+def _deliver(engine: Engine, settings: Settings, runbooks: dict[str, Runbook], batch: AlertBatch,
+             now: float, seen: SeenGroups) -> Outcome:
     repeat = _repeat(engine, seen, batch, now)
     if repeat is not None:
         return repeat
