@@ -8,7 +8,9 @@ from bot.actions import registry as actions
 from commands import (
     broker,
     destructive,
+    digest,
     dlq,
+    duplicates,
     export_offsets,
     help,
     incident,
@@ -28,7 +30,7 @@ UMBRELLA_ONLY = ("status", "help")
 def build() -> dict[str, CommandSpec]:
     """The commands in the order /ops help lists them (and the manifest registers them)."""
     specs = (incident.SPEC, runbook.SPEC, lag.SPEC, dlq.SPEC, broker.SPEC, rabbit.SPEC, schema.SPEC, topology.SPEC,
-             export_offsets.SPEC, *(destructive.command(a) for a in actions.ACTIONS), status.SPEC, help.SPEC)
+             export_offsets.SPEC, digest.SPEC, duplicates.SPEC, *(destructive.command(a) for a in actions.ACTIONS), status.SPEC, help.SPEC)
     return {spec.name: spec for spec in specs}
 
 

@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from bot.approvals import flow
+from bot.digests import run as digests
 from bot.escalation.scheduler import Duty
 from bot.evidence import depth_history, lag_history
 from bot.incidents import flows
@@ -33,4 +34,8 @@ DUTIES: tuple[Duty, ...] = (
     # Incidents whose announcement nobody holds any more (its replica died, or its post
     # failed and the claim ran out) are claimed and announced here: every two seconds.
     Duty("announce-unclaimed", 2.0, flows.sweep),
+    # Digests due in the ops channel (each due time claimed once in the database), and the
+    # sampling round they are computed from (digests.sample_every_s; the first at taking the lease).
+    Duty("post-digests", 30.0, digests.due_digests),
+    Duty("digest-samples", 60.0, digests.sample),
 )

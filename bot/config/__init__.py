@@ -20,6 +20,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from bot.config.digests import DigestSettings
 from bot.config.sections import (
     AlertSettings,
     AlertSourceSettings,
@@ -40,7 +41,8 @@ from bot.config.sections import (
 )
 
 __all__ = [
-    "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "ConfigError", "DlqSettings", "EscalationSettings",
+    "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "ConfigError", "DigestSettings",
+    "DlqSettings", "EscalationSettings",
     "HttpSettings", "IncidentSettings", "KafkaClusterSettings", "LadderStep", "RabbitMQSettings",
     "SchemaRegistrySettings", "Settings", "SlackSettings", "StepKind", "TeamSettings", "Thresholds", "default_ladder",
     "load", "masked",
@@ -84,6 +86,7 @@ class Settings(BaseSettings):
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    digests: DigestSettings = Field(default_factory=DigestSettings)
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     # Name prefix (of a consumer group, topic or queue) -> team; the longest prefix wins.
     ownership: dict[str, str] = Field(default_factory=dict)
