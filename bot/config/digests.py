@@ -46,7 +46,8 @@ class DigestTimes(BaseModel):
 
 
 class DigestSettings(BaseModel):
-    # Where scheduled digests go; unset: none are posted (on demand `/digest` still works).
+    # Where scheduled digests go; unset: none are posted and no sampling round runs (on demand
+    # `/digest` still works, on the samples /lag and /dlq store).
     channel: str | None = None
     timezone: str = "UTC"
     times: DigestTimes = Field(default_factory=DigestTimes)

@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 TOLERANCE = 3600.0  # a sample within an hour of "yesterday, this time" stands for it
 
 
-def build(ctx: BotContext, cluster: str, rabbit: str) -> Digest:
-    now = datetime.now(timezone.utc)
+def build(ctx: BotContext, cluster: str, rabbit: str, now: datetime | None = None) -> Digest:
+    now = now or datetime.now(timezone.utc)
     digest = Digest("daily", now)
     digest.sections = [lag_section(ctx, cluster, now), dlq_section(ctx, cluster, rabbit, now),
                        error_rate_section(ctx, cluster, now), broker_section(ctx, cluster, now),
@@ -156,7 +156,7 @@ def error_rate_section(ctx: BotContext, cluster: str, now: datetime) -> Report:
 def broker_section(ctx: BotContext, cluster: str, now: datetime) -> Report:
     snap = kafka_cluster.kafka_cluster_snapshot(ctx.clients, cluster)
     disk = (f"Disk usage is outside what this bot can read through the Kafka protocol: the installed "
-            f"confluent-kafka {confluent_kafka.version()[0]} has no DescribeLogDirs call, so log-dir sizes are not "
+            f"confluent-kafka {confluent_kafka.__version__} has no DescribeLogDirs call, so log-dir sizes are not "
             "readable here. Watch the brokers' disks in your host monitoring.")
     if not snap.reachable:
         return Report(title=f"Broker health ({cluster})", taken_at=now, notes=[disk],

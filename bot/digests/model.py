@@ -27,7 +27,7 @@ class Digest:
                 for s in self.sections]
         overall = combine(*(s.verdict for s in self.sections))
         worst = [s.title for s in self.sections if s.verdict.level == overall.level and overall.level > Level.OK]
-        reason = (f"{', '.join(worst)} need a look" if worst else f"{len(self.sections)} sections, nothing above "
+        reason = (f"needs a look: {', '.join(worst)}" if worst else f"{len(self.sections)} sections, nothing above "
                   "the thresholds")
         day = self.taken_at.astimezone(timezone.utc).strftime("%Y-%m-%d")
         return Report(title=f"{TITLES[self.kind]} {day}", verdict=Verdict(level=overall.level, reasons=[reason]),

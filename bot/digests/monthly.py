@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 RETENTION_SHARE_WARNING = 0.8  # the slowest group reads back this share of the retention: data loss is near
 
 
-def build(ctx: BotContext, cluster: str, rabbit: str) -> Digest:
-    now = datetime.now(timezone.utc)
+def build(ctx: BotContext, cluster: str, rabbit: str, now: datetime | None = None) -> Digest:
+    now = now or datetime.now(timezone.utc)
     digest = Digest("monthly", now)
     timeout = ctx.settings.kafka[cluster].request_timeout_s
     try:
@@ -43,11 +43,12 @@ def build(ctx: BotContext, cluster: str, rabbit: str) -> Digest:
         return digest
     covers = ctx.settings.digests.covers
     snap.groups = [g for g in snap.groups if covers(g.group)]
-    partitions = {name: len(t.partitions) for name, t in metadata.topics.items()
-                  if not name.startswith("__") and covers(name)}
+    # Every topic's partitions (a covered group may read a topic outside the prefixes).
+    partitions = {name: len(t.partitions) for name, t in metadata.topics.items() if not name.startswith("__")}
+    covered = {name: n for name, n in partitions.items() if covers(name)}
     digest.sections = [distribution_section(ctx, cluster, snap, partitions, now), configs_section(snap, now),
-                       retention_section(ctx, cluster, snap, list(partitions), now),
-                       unused_section(ctx, cluster, rabbit, partitions, now)]
+                       retention_section(ctx, cluster, snap, list(covered), now),
+                       unused_section(ctx, cluster, rabbit, covered, now)]
     return digest
 
 
@@ -74,7 +75,7 @@ def distribution_section(ctx: BotContext, cluster: str, snap: LagSnapshot, parti
     idle_rows = []
     for topic, points in sorted(history.items()):
         idle = idle_partitions(points[0][2], points[-1][2]) if len(points) >= 2 else []
-        if idle and topic in partitions:
+        if idle and topic in partitions and ctx.settings.digests.covers(topic):
             idle_rows.append([topic, str(partitions[topic]), ", ".join(map(str, idle)),
                               duration(points[-1][0] - points[0][0])])
     reasons = []

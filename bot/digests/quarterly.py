@@ -23,8 +23,8 @@ QUARTER = 92 * DAY
 SOON_DAYS = 90  # a limit reached within a quarter at today's growth is a warning
 
 
-def build(ctx: BotContext, cluster: str, rabbit: str) -> Digest:
-    now = datetime.now(timezone.utc)
+def build(ctx: BotContext, cluster: str, rabbit: str, now: datetime | None = None) -> Digest:
+    now = now or datetime.now(timezone.utc)
     digest = Digest("quarterly", now)
     capacity, chart = capacity_section(ctx, cluster, now)
     digest.sections = [capacity, *schema_sections(ctx, now)]
@@ -61,7 +61,7 @@ def capacity_section(ctx: BotContext, cluster: str, now: datetime) -> tuple[Repo
             cluster_days[day] = cluster_days.get(day, 0.0) + rate
         fit = linear_fit(daily) if len(daily) >= 2 else None
         if fit is None:
-            short.append(f"{topic} ({plural(len(daily), 'day')})")
+            short.append(f"{topic} ({plural(len(daily), 'day')} of rates)")
             continue
         series[topic] = (daily, fit)
         partitions = len(points[-1][2])

@@ -9,6 +9,7 @@ import os
 import socket
 import threading
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.chat import Place, Posted
@@ -24,8 +25,10 @@ BUILDERS = {"daily": daily.build, "weekly": weekly.build, "monthly": monthly.bui
 OWNER = f"{socket.gethostname()}:{os.getpid()}"
 
 
-def build(ctx: BotContext, kind: str, cluster: str | None = None, rabbit: str | None = None) -> Digest:
-    return BUILDERS[kind](ctx, cluster or next(iter(ctx.settings.kafka)), rabbit or next(iter(ctx.settings.rabbitmq)))
+def build(ctx: BotContext, kind: str, cluster: str | None = None, rabbit: str | None = None,
+          now: datetime | None = None) -> Digest:
+    return BUILDERS[kind](ctx, cluster or next(iter(ctx.settings.kafka)), rabbit or next(iter(ctx.settings.rabbitmq)),
+                          now)
 
 
 def publish(ctx: BotContext, kind: str, where: Place, cluster: str | None = None) -> Posted:
@@ -65,7 +68,10 @@ _lock = threading.Lock()
 
 def sample(ctx: BotContext) -> bool:
     """Starts a sampling round when digests.sample_every_s has passed since the last
-    one this process started; False when it is not time yet."""
+    one this process started; False when it is not time yet, or when no digest is
+    scheduled (digests.channel unset: nothing would read the samples)."""
+    if ctx.settings.digests.channel is None:
+        return False
     with _lock:
         last = _sampling.get(id(ctx))
         if last is not None and time.monotonic() - last < ctx.settings.digests.sample_every_s:

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 WEEK = 7 * DAY
 
 
-def build(ctx: BotContext, cluster: str, rabbit: str) -> Digest:
-    now = datetime.now(timezone.utc)
+def build(ctx: BotContext, cluster: str, rabbit: str, now: datetime | None = None) -> Digest:
+    now = now or datetime.now(timezone.utc)
     digest = Digest("weekly", now)
     rates, chart = rate_section(ctx, cluster, now)
     digest.sections = [dlq_section(ctx, cluster, rabbit, now), lag_p95_section(ctx, cluster, now), rates,
@@ -149,6 +149,11 @@ def rate_section(ctx: BotContext, cluster: str, now: datetime) -> tuple[Report, 
     bars.sort(key=lambda b: b[1], reverse=True)
     chart = Attachment(filename=f"rates-{cluster}.png", content=charts.produce_consume(bars[:12], title),
                        title=f"{title} ({cluster})") if bars else None
+    if not bars:
+        return Report(title=title, taken_at=now, tables=[Table(headers=["topic", "produced", "group", "consumed", "gap"],
+                                                               rows=rows)],
+                      verdict=missing(Level.WARNING, "one sample per topic in the last 7 days: rates need two, "
+                                                     "so they are unknown")), None
     behind = [r for r in rows if r[4].startswith("+") and r[4] != "+0.00/s"]
     reasons = [f"{plural(len(behind), 'group')} consuming slower than its topic is produced"] if behind else \
         [f"{plural(len(topics), 'topic')}, every group keeping up"]
