@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaException
@@ -34,6 +35,8 @@ def sample_round(ctx: BotContext) -> list[str]:
             sample_kafka(ctx, cluster)
         except KafkaException as exc:
             problems.append(f"Kafka {cluster}: {dlq_evidence.kafka_error(exc)}")
+        except kafka_lag.KafkaUnavailable as exc:
+            problems.append(f"Kafka {cluster}: {exc}")
     for cluster in ctx.settings.rabbitmq:
         try:
             sample_rabbit(ctx, cluster)
@@ -64,8 +67,7 @@ def sample_kafka(ctx: BotContext, cluster: str) -> LagSnapshot:
         ends[topic][partition] = end
     rows = [(topic, len(by_p), [by_p.get(p, 0) for p in range(max(by_p) + 1)]) for topic, by_p in ends.items()]
     tables.record_topics(ctx.engine, cluster, now, rows)
-    snap = kafka_lag.snapshot(admin, cluster, None, timeout)
-    snap.groups = [g for g in snap.groups if settings.covers(g.group)]
+    snap = covered_lag(ctx, cluster)
     lag_history.record(ctx.engine, snap)
     tables.record_groups(ctx.engine, cluster, snap.taken_at.timestamp(), group_rows(snap))
     dlq_evidence.kafka_dlqs(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster)  # stores depths
@@ -99,3 +101,17 @@ def sample_schemas(ctx: BotContext, registry: str) -> int:
     probe = ctx.clients.schema_registry(registry)
     seen = {s: [(v, None) for v in probe.versions(s)] for s in probe.subjects() if ctx.settings.digests.covers(s)}
     return tables.record_schemas(ctx.engine, registry, time.time(), seen)
+
+
+def covered_lag(ctx: BotContext, cluster: str) -> LagSnapshot:
+    """Lag of the groups the digests cover, asking only about those: on a cluster of
+    thousands of groups the offsets of the others are not fetched at all.
+    Raises kafka_lag.KafkaUnavailable."""
+    admin = ctx.clients.kafka_admin(cluster)
+    timeout = ctx.settings.kafka[cluster].request_timeout_s
+    if not ctx.settings.digests.include:
+        return kafka_lag.snapshot(admin, cluster, None, timeout)
+    groups = [g for g in kafka_lag.list_groups(admin, timeout) if ctx.settings.digests.covers(g)]
+    if not groups:
+        return LagSnapshot(cluster=cluster, taken_at=datetime.now(timezone.utc), groups=[])
+    return kafka_lag.snapshot(admin, cluster, groups, timeout)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import confluent_kafka
 from confluent_kafka import KafkaException
 
-from bot.digests import history
+from bot.digests import collect, history
 from bot.digests.model import Digest, missing
 from bot.digests.stats import DAY, change, duration
 from bot.evidence import depth_history, lag_history
@@ -42,15 +42,14 @@ def _unknown_since(oldest: float | None, now: float) -> str:
 
 
 def lag_section(ctx: BotContext, cluster: str, now: datetime) -> Report:
-    covers = ctx.settings.digests.covers
-    timeout = ctx.settings.kafka[cluster].request_timeout_s
     title = f"Consumer lag ({cluster})"
     try:
-        snap = kafka_lag.snapshot(ctx.clients.kafka_admin(cluster), cluster, None, timeout)
+        snap = collect.covered_lag(ctx, cluster)
+    except kafka_lag.KafkaUnavailable as exc:
+        return Report(title=title, verdict=missing(Level.CRITICAL, f"Kafka unreachable: {exc}"), taken_at=now)
     except KafkaException as exc:
         return Report(title=title, verdict=missing(Level.CRITICAL, f"Kafka unreachable: {dlq_evidence.kafka_error(exc)}"),
                       taken_at=now)
-    snap.groups = [g for g in snap.groups if covers(g.group)]
     lag_history.record(ctx.engine, snap)
     ts = now.timestamp()
     rows, unknown = [], []

@@ -12,7 +12,7 @@ from urllib.parse import quote
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import ConfigResource, ResourceType
 
-from bot.digests import tables
+from bot.digests import collect, tables
 from bot.digests.model import Digest, missing
 from bot.digests.stats import DAY, duration, idle_partitions
 from bot.evidence.dlq import kafka_error
@@ -36,13 +36,13 @@ def build(ctx: BotContext, cluster: str, rabbit: str, now: datetime | None = Non
     try:
         admin = ctx.clients.kafka_admin(cluster)
         metadata = admin.list_topics(timeout=timeout)
-        snap = kafka_lag.snapshot(admin, cluster, None, timeout)
-    except KafkaException as exc:
+        snap = collect.covered_lag(ctx, cluster)
+    except (KafkaException, kafka_lag.KafkaUnavailable) as exc:
+        why = kafka_error(exc) if isinstance(exc, KafkaException) else str(exc)
         digest.sections = [Report(title=f"Kafka ({cluster})", taken_at=now,
-                                  verdict=missing(Level.CRITICAL, f"Kafka unreachable: {kafka_error(exc)}"))]
+                                  verdict=missing(Level.CRITICAL, f"Kafka unreachable: {why}"))]
         return digest
     covers = ctx.settings.digests.covers
-    snap.groups = [g for g in snap.groups if covers(g.group)]
     # Every topic's partitions (a covered group may read a topic outside the prefixes).
     partitions = {name: len(t.partitions) for name, t in metadata.topics.items() if not name.startswith("__")}
     covered = {name: n for name, n in partitions.items() if covers(name)}

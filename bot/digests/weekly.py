@@ -54,8 +54,7 @@ def dlq_section(ctx: BotContext, cluster: str, rabbit: str, now: datetime) -> Re
     purge: list[str] = []
     level = Level.OK
     try:
-        found = dlq_evidence.kafka_dlqs(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster,
-                                        sample_size=settings.dlq_sample)
+        found = dlq_evidence.kafka_dlqs(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster)
     except KafkaException as exc:
         found, level = [], Level.WARNING
         notes.append(f"Kafka `{cluster}` could not be read: {dlq_evidence.kafka_error(exc)}.")
@@ -67,7 +66,10 @@ def dlq_section(ctx: BotContext, cluster: str, rabbit: str, now: datetime) -> Re
             age = oldest_ages(ctx, cluster, s, ts) if s.depth else None
         except ActionError as exc:
             age, _ = None, notes.append(f"{s.topic}: the oldest message could not be read ({exc}).")
-        top = rank_patterns([(p.pattern, p.count) for p in s.patterns], settings.top_patterns)
+        if s.depth:  # sampled here, only for the DLQs the digest covers
+            s.samples, _ = kafka_dlq.sample_newest(ctx.settings.kafka[cluster], s.topic, s.partitions,
+                                                   settings.dlq_sample, ctx.settings.dlq)
+        top = rank_patterns([(m.pattern, 1) for m in s.samples], settings.top_patterns)
         patterns = "; ".join(f"{p} ×{n}" for p, n, _ in top) or ("empty" if not s.depth else "(none sampled)")
         rows.append([s.topic, "kafka", f"{s.depth:,}", duration(age) if age is not None else "-", patterns])
         if s.depth:
@@ -79,7 +81,8 @@ def dlq_section(ctx: BotContext, cluster: str, rabbit: str, now: datetime) -> Re
             snap = rabbitmq.rabbit_queue_snapshot(ctx.clients, rabbit, q.name, sample_size=settings.dlq_sample)
             heads = [m.timestamp or (m.deaths[0].time if m.deaths else None) for m in snap.samples[:1]]
             age = ts - heads[0].timestamp() if heads and heads[0] else None
-            groups = rank_patterns([(f"{g.reason} in {g.queue}", g.count) for g in snap.death_groups],
+            groups = rank_patterns([(f"{g.reason} in {g.queue}" if g.queue else g.reason, g.count)
+                                    for g in snap.death_groups],
                                    settings.top_patterns)
             rows.append([q.name, "rabbitmq", f"{snap.depth:,}", duration(age) if age is not None else "-",
                          "; ".join(f"{p} ×{n}" for p, n, _ in groups) or ("empty" if not snap.depth else "-")])
