@@ -52,8 +52,9 @@ def build(ctx: BotContext, cluster: str, rabbit: str, now: datetime | None = Non
     return digest
 
 
-def distribution_section(ctx: BotContext, cluster: str, snap: LagSnapshot, partitions: dict[str, int],
-                         now: datetime) -> Report:
+def distribution_rows(snap: LagSnapshot, partitions: dict[str, int]) -> tuple[list[list[str]], int, int]:
+    """Per group and topic: partitions against the members assigned one of them. Returns
+    the rows, how many (group, topic) pairs cannot scale further, and idle members."""
     rows, capped, idle_members = [], 0, 0
     for g in snap.groups:
         idle = sum(1 for m in g.members if not m.partitions)  # more members than partitions to hand out
@@ -71,6 +72,12 @@ def distribution_section(ctx: BotContext, cluster: str, snap: LagSnapshot, parti
             if idle:
                 note += ("; " if note else "") + f"{plural(idle, 'member')} of the group without a partition"
             rows.append([g.group, topic, str(n), str(k), note])
+    return rows, capped, idle_members
+
+
+def distribution_section(ctx: BotContext, cluster: str, snap: LagSnapshot, partitions: dict[str, int],
+                         now: datetime) -> Report:
+    rows, capped, idle_members = distribution_rows(snap, partitions)
     history = tables.topic_history(ctx.engine, cluster, now.timestamp() - ctx.settings.digests.unused_days * DAY)
     idle_rows = []
     for topic, points in sorted(history.items()):
@@ -166,10 +173,14 @@ def unused_section(ctx: BotContext, cluster: str, rabbit: str, partitions: dict[
         covered = "no samples yet" if oldest is None else f"samples cover only {duration(ts - oldest)}"
         notes.append(f"Kafka topics: {covered}; unused topics can be named once they span {days} days.")
     else:
-        topics = tables.topic_history(ctx.engine, cluster, since)
+        # From the last sample at or before the window's start: the topic's end offsets then and since.
+        topics = tables.topic_history(ctx.engine, cluster, since - 7 * DAY)
         groups = tables.group_history(ctx.engine, cluster, since)
         for topic, points in sorted(topics.items()):
-            if topic not in partitions or points[0][0] > since + DAY or points[-1][1] != points[0][1]:
+            before = [p for p in points if p[0] <= since]
+            if topic not in partitions or not before:
+                continue
+            if any(p[1] != before[-1][1] for p in points if p[0] >= before[-1][0]):
                 continue
             readers = [g for (g, t), pts in groups.items() if t == topic and
                        (any(m for _, _, m in pts) or pts[-1][1] != pts[0][1])]

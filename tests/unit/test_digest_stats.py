@@ -207,3 +207,23 @@ def test_find_duplicates_orders_by_copies_then_id() -> None:
 def test_idle_since_formats(value: str, expected: str) -> None:
     assert _idle_since(value) == datetime.fromisoformat(expected).timestamp()
     assert _idle_since(None) is None and _idle_since("") is None and _idle_since("garbage") is None
+
+
+def test_distribution_rows_name_capped_groups_and_idle_members() -> None:
+    from bot.digests.monthly import distribution_rows
+    from bot.probes.lag_models import GroupLag, LagSnapshot, Member, PartitionLag
+
+    def group(name: str, assigned: list[list[int]], topic: str = "orders") -> GroupLag:
+        return GroupLag(cluster="local", group=name, state="Stable",
+                        members=[Member(member_id=f"m{i}", client_id=f"c{i}", host="h",
+                                        partitions=[(topic, p) for p in parts]) for i, parts in enumerate(assigned)],
+                        partitions=[PartitionLag(topic=topic, partition=p, committed=0, log_start=0, log_end=0)
+                                    for p in range(3)])
+
+    snap = LagSnapshot(cluster="local", taken_at=datetime.now(UTC), groups=[
+        group("full", [[0], [1], [2], []]), group("room", [[0, 1, 2]]), group("none", [])])
+    rows, capped, idle = distribution_rows(snap, {"orders": 3})
+    assert rows == [["full", "orders", "3", "3", "cannot scale further: 3 consumers for 3 partitions; "
+                                                 "1 member of the group without a partition"],
+                    ["room", "orders", "3", "1", ""], ["none", "orders", "3", "0", ""]]
+    assert (capped, idle) == (1, 1)
