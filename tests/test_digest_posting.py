@@ -51,6 +51,14 @@ def test_digest_command_posts_summary_thread_and_chart(tmp_path: Path, local_sla
         shared = local_slack.state.message(channel, ts)
         assert shared is not None and shared.thread_ts == parents[0].ts  # in the digest's thread
 
+        # Asked inside a thread, the summary and its sections stay in that thread.
+        running.slash("/digest daily", channel="C0GENERAL", thread=parents[0].ts)
+        assert [m.text.split(":")[0] for m in local_slack.state.messages("C0GENERAL", parents[0].ts)
+                if m.text][4:] == ["Daily digest " + parents[0].text[len("Weekly digest "):].split(":")[0],
+                                   "Consumer lag (local)", "DLQ depth", "Error-rate leaders (last 24 h)",
+                                   "Broker health (local)", "Incidents (last 24 h)"]
+        assert len([m for m in local_slack.state.messages("C0GENERAL") if not m.is_reply]) == 1
+
         said = running.slash("/digest yearly").json()
         assert said["response_type"] == "ephemeral"
         assert said["text"] == ("`yearly` is not a digest. "

@@ -151,3 +151,19 @@ def test_sampling_round_stores_new_versions_after_the_baseline(wbot: LocalBot, p
         assert (name, version) == (subject, 3) and seen >= before
     finally:
         drop_subject(subject)
+
+
+def test_sampling_round_stores_topics_groups_and_lag(wbot: LocalBot, prefix: str) -> None:
+    from bot.digests.history import lag_totals
+    from tests.kafka_fixtures import commit, produce
+
+    topic, group = f"{prefix}-sampled", f"{prefix}-reader"
+    create_topic(topic, 2)
+    produce(topic, {0: 3, 1: 2})
+    commit(group, {(topic, 0): 1, (topic, 1): 2})
+    before = time.time()
+    assert collect.sample_round(wbot.ctx) == []
+    [(at, total, ends)] = tables.topic_history(wbot.ctx.engine, "local", before)[topic]
+    assert (total, ends) == (5, [3, 2]) and at >= before
+    assert [(c, m) for _, c, m in tables.group_history(wbot.ctx.engine, "local", before)[(group, topic)]] == [(3, 0)]
+    assert [v for _, v in lag_totals(wbot.ctx.engine, "local", before, lambda g: g == group)[group]] == [2]

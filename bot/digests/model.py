@@ -38,7 +38,7 @@ class Digest:
 
 def post(chat: Chat, where: Place, digest: Digest) -> Posted:
     parent = chat.post(where, digest.summary())
-    thread = parent.thread()
+    thread = where if where.thread else parent.thread()  # asked inside a thread: everything stays in it
     for section in digest.sections:
         chat.post(thread, section)
     for chart in digest.charts:
