@@ -167,3 +167,6 @@ def test_sampling_round_stores_topics_groups_and_lag(wbot: LocalBot, prefix: str
     assert (total, ends) == (5, [3, 2]) and at >= before
     assert [(c, m) for _, c, m in tables.group_history(wbot.ctx.engine, "local", before)[(group, topic)]] == [(3, 0)]
     assert [v for _, v in lag_totals(wbot.ctx.engine, "local", before, lambda g: g == group)[group]] == [2]
+    collect.sample_round(wbot.ctx)  # within the hour: lag sampled again, the long-lived rows not
+    assert len(tables.topic_history(wbot.ctx.engine, "local", before)[topic]) == 1
+    assert len(lag_totals(wbot.ctx.engine, "local", before, lambda g: g == group)[group]) == 2

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from bot.app.context import BotContext
 
 log = logging.getLogger(__name__)
+TREND_EVERY_S = 3600 - 60  # a round that comes a little early still counts
 
 
 def sample_round(ctx: BotContext) -> list[str]:
@@ -66,10 +67,16 @@ def sample_kafka(ctx: BotContext, cluster: str) -> LagSnapshot:
     for (topic, partition), (_, end) in offsets.items():
         ends[topic][partition] = end
     rows = [(topic, len(by_p), [by_p.get(p, 0) for p in range(max(by_p) + 1)]) for topic, by_p in ends.items()]
-    tables.record_topics(ctx.engine, cluster, now, rows)
+    # The long-lived samples (kept digests.keep_days) are hourly at most: a quarter's trend
+    # needs no more, and a year of them stays a few million rows on a large cluster.
+    latest = tables.latest_sample(ctx.engine, cluster)
+    trend = latest is None or now - latest >= TREND_EVERY_S
+    if trend:
+        tables.record_topics(ctx.engine, cluster, now, rows)
     snap = covered_lag(ctx, cluster)
     lag_history.record(ctx.engine, snap)
-    tables.record_groups(ctx.engine, cluster, snap.taken_at.timestamp(), group_rows(snap))
+    if trend:
+        tables.record_groups(ctx.engine, cluster, snap.taken_at.timestamp(), group_rows(snap))
     dlq_evidence.kafka_dlqs(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster)  # stores depths
     return snap
 

@@ -40,7 +40,8 @@ def post(chat: Chat, where: Place, digest: Digest) -> Posted:
     parent = chat.post(where, digest.summary())
     thread = where if where.thread else parent.thread()  # asked inside a thread: everything stays in it
     for section in digest.sections:
-        chat.post(thread, section)
+        # A table with no rows says nothing the verdict does not ("0 opened, 0 resolved").
+        chat.post(thread, section.model_copy(update={"tables": [t for t in section.tables if t.rows]}))
     for chart in digest.charts:
         chat.upload(thread, chart)
     return parent

@@ -174,7 +174,7 @@ def unused_section(ctx: BotContext, cluster: str, rabbit: str, partitions: dict[
         notes.append(f"Kafka topics: {covered}; unused topics can be named once they span {days} days.")
     else:
         # From the last sample at or before the window's start: the topic's end offsets then and since.
-        topics = tables.topic_history(ctx.engine, cluster, since - 7 * DAY)
+        topics = tables.topic_history(ctx.engine, cluster, since - 7 * DAY, with_ends=False)
         groups = tables.group_history(ctx.engine, cluster, since)
         for topic, points in sorted(topics.items()):
             before = [p for p in points if p[0] <= since]

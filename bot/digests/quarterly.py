@@ -42,7 +42,7 @@ def _days(value: float | None) -> str:
 def capacity_section(ctx: BotContext, cluster: str, now: datetime) -> tuple[Report, Attachment | None]:
     settings = ctx.settings.digests
     ts = now.timestamp()
-    topics = tables.topic_history(ctx.engine, cluster, ts - QUARTER)
+    topics = tables.topic_history(ctx.engine, cluster, ts - QUARTER, with_ends=False)
     groups = tables.group_history(ctx.engine, cluster, ts - QUARTER)
     title = f"Capacity planning ({cluster})"
     per_msg = settings.partition_msgs_per_s

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     delete,
+    func,
     insert,
     select,
     update,
@@ -120,16 +121,26 @@ def record_groups(engine: Engine, cluster: str, taken_at: float, rows: list[Grou
                  "taken_at": taken_at} for g, t, c, m in rows])
 
 
-def topic_history(engine: Engine, cluster: str, since: float) -> dict[str, list[tuple[float, int, list[int]]]]:
-    """Per topic: (taken_at, end_total, ends) oldest first."""
-    query = (select(topic_samples.c.topic, topic_samples.c.taken_at, topic_samples.c.end_total, topic_samples.c.ends)
+def topic_history(engine: Engine, cluster: str, since: float, *,
+                  with_ends: bool = True) -> dict[str, list[tuple[float, int, list[int]]]]:
+    """Per topic: (taken_at, end_total, ends) oldest first. Without `with_ends` the
+    per-partition offsets are not read (a quarter of them is a lot of JSON): ends is
+    then a list of zeros as long as the topic's partitions."""
+    ends_column = topic_samples.c.ends if with_ends else topic_samples.c.partitions
+    query = (select(topic_samples.c.topic, topic_samples.c.taken_at, topic_samples.c.end_total, ends_column)
              .where(topic_samples.c.cluster == cluster, topic_samples.c.taken_at >= since)
              .order_by(topic_samples.c.taken_at))
     out: dict[str, list[tuple[float, int, list[int]]]] = {}
     with engine.connect() as conn:
         for topic, at, total, ends in conn.execute(query):
-            out.setdefault(topic, []).append((at, int(total), list(ends)))
+            out.setdefault(topic, []).append((at, int(total), list(ends) if with_ends else [0] * int(ends)))
     return out
+
+
+def latest_sample(engine: Engine, cluster: str) -> float | None:
+    with engine.connect() as conn:
+        return conn.execute(select(func.max(topic_samples.c.taken_at))
+                            .where(topic_samples.c.cluster == cluster)).scalar()
 
 
 def group_history(engine: Engine, cluster: str, since: float) -> dict[tuple[str, str], list[tuple[float, int, int]]]:

@@ -130,7 +130,7 @@ def rate_section(ctx: BotContext, cluster: str, now: datetime) -> tuple[Report, 
     """Produced per topic (its end offsets) against consumed per group (its commits),
     messages a second over the week's samples."""
     ts = now.timestamp()
-    topics = tables.topic_history(ctx.engine, cluster, ts - WEEK)
+    topics = tables.topic_history(ctx.engine, cluster, ts - WEEK, with_ends=False)
     groups = tables.group_history(ctx.engine, cluster, ts - WEEK)
     title = "Produce and consume rates over the week"
     if not topics:
