@@ -42,7 +42,7 @@ def _days(value: float | None) -> str:
 def capacity_section(ctx: BotContext, cluster: str, now: datetime) -> tuple[Report, Attachment | None]:
     settings = ctx.settings.digests
     ts = now.timestamp()
-    topics = tables.topic_history(ctx.engine, cluster, ts - QUARTER, with_ends=False)
+    topics = tables.daily_history(ctx.engine, cluster, ts - QUARTER)
     groups = tables.group_history(ctx.engine, cluster, ts - QUARTER)
     title = f"Capacity planning ({cluster})"
     per_msg = settings.partition_msgs_per_s
@@ -64,7 +64,7 @@ def capacity_section(ctx: BotContext, cluster: str, now: datetime) -> tuple[Repo
             short.append(f"{topic} ({plural(len(daily), 'day')} of rates)")
             continue
         series[topic] = (daily, fit)
-        partitions = len(points[-1][2])
+        partitions = points[-1][2]
         now_rate = max(0.0, fit.at(ts))
         part_days = days_until(fit, ts, partitions * per_msg)
         consumer_days, consumer_note = _consumers_run_out(groups, topic, partitions, fit, ts)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    cast,
     delete,
     func,
     insert,
@@ -132,8 +133,25 @@ def topic_history(engine: Engine, cluster: str, since: float, *,
              .order_by(topic_samples.c.taken_at))
     out: dict[str, list[tuple[float, int, list[int]]]] = {}
     with engine.connect() as conn:
-        for topic, at, total, ends in conn.execute(query):
+        for topic, at, total, ends in conn.execute(query).all():  # one fetch: rows one by one cost more
             out.setdefault(topic, []).append((at, int(total), list(ends) if with_ends else [0] * int(ends)))
+    return out
+
+
+def daily_history(engine: Engine, cluster: str, since: float) -> dict[str, list[tuple[float, int, int]]]:
+    """Per topic and UTC day: (time of the day's last sample, its end offsets summed,
+    partitions), oldest first. End offsets only grow, so the day's largest sum is its
+    last; a quarter of hourly samples comes back as one row a day (the trend's input)."""
+    day = cast(topic_samples.c.taken_at, BigInteger) // 86400
+    last = func.max(topic_samples.c.taken_at)
+    query = (select(topic_samples.c.topic, last, func.max(topic_samples.c.end_total),
+                    func.max(topic_samples.c.partitions))
+             .where(topic_samples.c.cluster == cluster, topic_samples.c.taken_at >= since)
+             .group_by(topic_samples.c.topic, day).order_by(topic_samples.c.topic, last))
+    out: dict[str, list[tuple[float, int, int]]] = {}
+    with engine.connect() as conn:
+        for topic, at, total, partitions in conn.execute(query).all():
+            out.setdefault(topic, []).append((float(at), int(total), int(partitions)))
     return out
 
 
