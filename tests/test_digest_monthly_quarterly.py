@@ -80,7 +80,11 @@ def test_monthly_distribution_retention_and_unused(mbot: LocalBot, prefix: str) 
 def test_monthly_says_unused_cannot_be_judged_yet(mbot: LocalBot, prefix: str) -> None:
     create_topic(f"{prefix}-new", 1)
     topic_row(mbot.ctx.engine, f"{prefix}-new", time.time() - 2 * DAY, [0])
-    idle = section(run.build(mbot.ctx, "monthly"), "Unused for 30 days")
+    digest = run.build(mbot.ctx, "monthly")
+    spread = section(digest, "Partition distribution")
+    assert spread.verdict.level is Level.WARNING
+    assert spread.verdict.reasons == ["idle partitions unknown: no topic has two stored samples in the last 30 days"]
+    idle = section(digest, "Unused for 30 days")
     assert rows(idle) == [] and idle.verdict.level is Level.WARNING
     assert idle.verdict.reasons == ["Kafka topics: samples cover only 2 d 0 h; unused topics can be named once they "
                                     "span 30 days."]

@@ -92,6 +92,10 @@ def distribution_section(ctx: BotContext, cluster: str, snap: LagSnapshot, parti
         reasons.append(f"{plural(idle_members, 'consumer')} idle, with no partition to read")
     if idle_rows:
         reasons.append(f"{plural(len(idle_rows), 'topic')} with idle partitions")
+    sampled = [t for t, points in history.items() if len(points) >= 2 and t in partitions]
+    if not sampled:
+        reasons.append(f"idle partitions unknown: no topic has two stored samples in the last "
+                       f"{ctx.settings.digests.unused_days} days")
     return Report(title="Partition distribution", taken_at=now,
                   verdict=Verdict(level=Level.WARNING if reasons else Level.OK,
                                   reasons=reasons or ["every group can still add consumers"]),

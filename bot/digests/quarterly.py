@@ -84,9 +84,11 @@ def capacity_section(ctx: BotContext, cluster: str, now: datetime) -> tuple[Repo
     if not rows:
         return Report(title=title, taken_at=now, notes=notes, verdict=missing(
             Level.WARNING, "not enough stored samples for a trend (two days or more per topic are needed)")), None
+    shown = dict(sorted(series.items(), key=lambda kv: -kv[1][0][-1][1])[:8])
+    if cluster_fit is not None and len(series) > 1:
+        shown[f"{cluster} (all topics)"] = (cluster_points, cluster_fit)
     chart = Attachment(filename=f"capacity-{cluster}.png", title=f"Throughput trend ({cluster})",
-                       content=charts.trend(dict(sorted(series.items(), key=lambda kv: -kv[1][0][-1][1])[:8]),
-                                            f"Daily throughput and its trend ({cluster})"))
+                       content=charts.trend(shown, f"Daily throughput and its trend ({cluster})"))
     soon = sorted(set(soon))
     verdict = Verdict(level=Level.WARNING if soon else Level.OK,
                       reasons=[f"within {SOON_DAYS} days at today's growth: {', '.join(soon)}"] if soon
