@@ -52,8 +52,12 @@ def lag_section(ctx: BotContext, cluster: str, now: datetime) -> Report:
                       taken_at=now)
     lag_history.record(ctx.engine, snap)
     ts = now.timestamp()
-    rows, unknown = [], []
+    rows, unknown, unreadable = [], [], []
     for g in sorted(snap.groups, key=lambda g: g.total_lag, reverse=True):
+        if g.error and not g.partitions:  # its offsets could not be read: no figure rather than a false 0
+            unreadable.append(f"{g.group} ({g.error})")
+            rows.append([g.group, "unreadable", "-", "-"])
+            continue
         then = lag_history.total_at(ctx.engine, cluster, g.group, ts - DAY)  # within an hour, or None
         if then is None:
             unknown.append(g.group)
@@ -70,6 +74,10 @@ def lag_section(ctx: BotContext, cluster: str, now: datetime) -> Report:
                      f"{plural(len(unknown), 'group')} ({_unknown_since(oldest, ts)}): change since yesterday unknown.")
         level = max(level, Level.WARNING)
         reasons.append(f"change since yesterday unknown for {plural(len(unknown), 'group')}")
+    if unreadable:
+        notes.append("Not read this time: " + "; ".join(unreadable[:10]) + ".")
+        level = max(level, Level.WARNING)
+        reasons.append(f"{plural(len(unreadable), 'group')} could not be read")
     return Report(title=title, verdict=Verdict(level=level, reasons=reasons), taken_at=now, notes=notes,
                   tables=[Table(headers=["group", "lag now", "24 h ago", "change"], rows=rows)],
                   cli=[f"kafka-consumer-groups.sh --bootstrap-server {ctx.settings.kafka[cluster].bootstrap_servers} "
