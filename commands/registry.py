@@ -9,7 +9,9 @@ from commands import (
     backup,
     broker,
     destructive,
+    digest,
     dlq,
+    duplicates,
     export_offsets,
     help,
     incident,
@@ -35,7 +37,7 @@ def build() -> dict[str, CommandSpec]:
     """The commands in the order /ops help lists them (and the manifest registers them)."""
     specs = (incident.SPEC, oncall.SPEC, runbook.SPEC, lag.SPEC, dlq.SPEC, broker.SPEC, rabbit.SPEC, schema.SPEC,
              topology.SPEC, watch.SPEC, silence.SPEC, maintenance.SPEC, export_offsets.SPEC, backup.SPEC, recovery.SPEC,
-             *(destructive.command(a) for a in actions.ACTIONS), status.SPEC, help.SPEC)
+             digest.SPEC, duplicates.SPEC, *(destructive.command(a) for a in actions.ACTIONS), status.SPEC, help.SPEC)
     return {spec.name: spec for spec in specs}
 
 

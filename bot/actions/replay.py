@@ -49,9 +49,10 @@ resumes it instead of starting it again.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 
 from bot.actions import replay_kafka, replay_kafka_plan, replay_rabbit, replay_store
 from bot.actions.base import (
@@ -186,13 +187,26 @@ def _run(ctx: ActionContext, plan: Plan, record: ReplayRecord, started: datetime
                   details=details)
 
 
+def duplicates_hint(record: ReplayRecord) -> str:
+    """The guide's "replay events and verify idempotent handling": the command that
+    looks for event ids the replay delivered twice, over a window back to its start."""
+    topics = sorted({k.rsplit(":", 1)[0] for k in record.progress.get("target_start", {})})
+    if not topics:
+        return ""
+    hours = max(1, math.ceil((datetime.now(timezone.utc) - record.created_at).total_seconds() / 3600))
+    commands = ", ".join(f"`/duplicates {t} --window {hours}h`" for t in topics)
+    return f"To check that nothing arrived twice: {commands} (add `--key header:<name>` or `--key json:<path>` " \
+           "when the event id is not the message key)."
+
+
 def verify(ctx: ActionContext, plan: Plan, res: Result) -> Verification:
     replay_id = res.details.get("replay_id")
     record = replay_store.get(ctx.engine, replay_id) if replay_id else None
     if record is None:
         return Verification(ok=res.status == "nothing_to_do", message="No replay ran, so there is nothing to check.")
     if plan.broker == "kafka":
-        return replay_kafka.verify(ctx, plan, record)
+        checked = replay_kafka.verify(ctx, plan, record)
+        return checked.model_copy(update={"message": f"{checked.message} {duplicates_hint(record)}".strip()})
     try:
         return replay_rabbit.verify(ctx, plan, record)
     except ActionError as exc:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from bot.approvals import flow
 from bot.backups import run as backups
+from bot.digests import run as digests
 from bot.escalation import reminders
 from bot.escalation.scheduler import Duty
 from bot.evidence import depth_history, lag_history
@@ -50,4 +51,8 @@ DUTIES: tuple[Duty, ...] = (
     Duty("release-silences", 2.0, released.release_ended),
     # Maintenance windows: poll the due ones (each at its own interval), finish the ended ones.
     Duty("maintenance-windows", 0.0, maintenance.watch_windows),
+    # Digests due in the ops channel (each due time claimed once in the database), and the
+    # sampling round they are computed from (digests.sample_every_s; the first at taking the lease).
+    Duty("post-digests", 30.0, digests.due_digests),
+    Duty("digest-samples", 60.0, digests.sample),
 )

@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from bot.config.backups import BackupSettings
+from bot.config.digests import DigestSettings
 from bot.config.dlq_hygiene import DlqHygieneSettings
 from bot.config.oncall import OncallSettings
 from bot.config.paging import PagerSettings, PagingSettings
@@ -47,11 +48,11 @@ from bot.config.silences import MaintenanceSettings, SilenceSettings
 from bot.config.watch import WatchSettings
 
 __all__ = [
-    "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "BackupSettings", "ConfigError", "DlqHygieneSettings",
-    "DlqSettings", "EscalationSettings", "HttpSettings", "IncidentSettings", "KafkaClusterSettings", "LadderStep",
-    "MaintenanceSettings", "OncallSettings", "PagerSettings", "PagingSettings", "RabbitMQSettings",
-    "SchemaRegistrySettings", "Settings", "SilenceSettings", "SlackSettings", "StepKind", "TeamSettings",
-    "ThresholdOverrides", "Thresholds", "WatchSettings", "default_ladder", "load", "masked",
+    "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "BackupSettings", "ConfigError", "DigestSettings",
+    "DlqHygieneSettings", "DlqSettings", "EscalationSettings", "HttpSettings", "IncidentSettings",
+    "KafkaClusterSettings", "LadderStep", "MaintenanceSettings", "OncallSettings", "PagerSettings", "PagingSettings",
+    "RabbitMQSettings", "SchemaRegistrySettings", "Settings", "SilenceSettings", "SlackSettings", "StepKind",
+    "TeamSettings", "ThresholdOverrides", "Thresholds", "WatchSettings", "default_ladder", "load", "masked",
 ]
 
 ENV_PREFIX = "INCIDENTBOT_"
@@ -96,6 +97,7 @@ class Settings(BaseSettings):
     paging: PagingSettings = Field(default_factory=PagingSettings)
     dlq_hygiene: DlqHygieneSettings = Field(default_factory=DlqHygieneSettings)
     silences: SilenceSettings = Field(default_factory=SilenceSettings)
+    digests: DigestSettings = Field(default_factory=DigestSettings)
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     # Name prefix (of a consumer group, topic or queue) -> team; the longest prefix wins.
     ownership: dict[str, str] = Field(default_factory=dict)

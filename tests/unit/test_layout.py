@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ["incidents", "oncall", "escalation", "approvals", "evidence", "reports", "alerts", "actions", "probes", "health",
-        "paging"]
+        "paging", "digests", "watch", "silences", "backups"]
 SLACK = re.compile(r"slack_sdk|slack_bolt|bot\.slack|ctx\.slack")
 MAX_LINES = 400
 
