@@ -18,6 +18,7 @@ from bot.app.localbot import LocalBot
 from bot.incidents import service
 from bot.incidents.model import Incident
 from bot.localslack.server import LocalSlack
+from bot.silences import store as silence_store
 from bot.watch import store as watch_store
 from bot.watch.round import Watcher
 from tests import kafka_fixtures as kf
@@ -287,3 +288,20 @@ def test_partition_count_change_and_groups_coming_and_going_are_info_events(watc
     assert any(f"Consumer group `{group}` appeared on `local` (0 members)" in t for t in texts)
     assert any(f"Consumer group `{group}` disappeared from `local`" in t for t in texts)
     assert incidents_of(watching, group) == []  # information, never an incident
+
+
+def test_a_silence_holds_a_breach_back_and_it_opens_when_the_silence_ends(watching: LocalBot, unique: str) -> None:
+    _, group = lagging(unique, 3_405)
+    watching.slash(f'/silence group:{group} 1h "consumer being redeployed"')
+    round_(watching)
+    round_(watching)
+    round_(watching)
+    assert incidents_of(watching, group) == []
+    assert "consumer being redeployed" in watching.slash("/silence list").text
+    [active] = silence_store.active(watching.ctx.engine, time.time())
+    held = silence_store.held(watching.ctx.engine, [active.id])
+    assert [h.group_key for h in held] == [f"group:local:{group}"] and held[0].deliveries == 2
+    watching.slash(f"/silence expire S-{active.id}")
+    round_(watching)
+    [incident] = incidents_of(watching, group)
+    assert incident.runbook_id == "consumer-group-stuck"

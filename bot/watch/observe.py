@@ -173,10 +173,12 @@ def rabbit_dlq(settings: Settings, cluster: str, q: RabbitQueue) -> Observation:
 def kafka_cluster(settings: Settings, snap: KafkaClusterSnapshot) -> Observation:
     v = kafka_cluster_verdict(snap, settings.thresholds)
     alertname = "WatchKafkaClusterUnreachable" if not snap.reachable else "WatchKafkaBrokers"
+    labels = {"alertname": alertname, "cluster": snap.cluster}
+    if snap.missing_brokers:  # so that a maintenance window's silence on that broker covers it
+        labels["broker"] = str(snap.missing_brokers[0].id)
     return Observation(key=f"kafka:{snap.cluster}", kind="kafka-cluster", runbook="broker-health",
                        level=Level.CRITICAL if not snap.reachable else v.level, recovered=v.level is Level.OK,
-                       text=v.reasons[0] if v.reasons else "healthy",
-                       labels={"alertname": alertname, "cluster": snap.cluster})
+                       text=v.reasons[0] if v.reasons else "healthy", labels=labels)
 
 
 def rabbit_nodes(snap: RabbitNodesSnapshot) -> Observation:

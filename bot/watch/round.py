@@ -16,6 +16,7 @@ from bot.health.verdict import Level
 from bot.incidents import flows, service
 from bot.incidents import store as incident_store
 from bot.incidents.model import Incident, Status
+from bot import silences
 from bot.reports.markup import escape
 from bot.watch import events, look, store
 from bot.watch.judge import Act, Decision, Observation, State, step
@@ -142,7 +143,10 @@ def judge_and_act(ctx: BotContext, looked: look.Looked, now: float) -> Figures:
         if decision:
             decisions.append(decision)
     figures = Figures(watched=len(seen), breaching=[s for s in kept.values() if s.streak])
+    in_force = silences.active(ctx.engine, now) if decisions else []
     for decision in decisions:
+        if decision.act is Act.OPEN and held_back(ctx, decision.state, in_force, now):
+            continue  # recorded on the silence; the breach opens at the first round after it ends
         try:
             after = carry_out(ctx, decision)
         except Exception:  # the next round decides again: nothing is marked done that was not
@@ -174,6 +178,24 @@ def _forget_closed(ctx: BotContext, states: dict[str, State]) -> dict[str, State
             s = replace(s, incident_id=None, opened_level=Level.OK, streak=0, ok_since=None)
         out[key] = s
     return out
+
+
+def match_labels(state: State) -> dict[str, str]:
+    """A breach's labels as silences see them: its own, plus the names alerts use
+    (`group`, `severity`) and the runbook its incident would follow."""
+    labels = dict(state.labels)
+    if "consumergroup" in labels:
+        labels["group"] = labels["consumergroup"]
+    return {**labels, "severity": state.level.name.lower(), "runbook": state.runbook}
+
+
+def held_back(ctx: BotContext, state: State, in_force: list[silences.Silence], now: float) -> bool:
+    labels = match_labels(state)
+    silence = silences.first_match(in_force, labels)
+    if silence is None:
+        return False
+    silences.record_suppressed(ctx.engine, silence.id, state.key, labels, now)
+    return True
 
 
 def carry_out(ctx: BotContext, d: Decision) -> State | None:
