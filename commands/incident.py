@@ -15,7 +15,7 @@ from bot.escalation import steps as escalation_steps
 from bot.incidents import flows, ladder, postmortem, service
 from bot.incidents.model import Incident, Severity, Subject
 from bot.incidents.text import clock, headline, incident_line, timeline_lines
-from bot.incidents.views import IncidentCard, IncidentList
+from bot.incidents.views import IncidentList
 from bot.reports.markup import escape, link
 from bot.reports.report import Page
 from commands import args
@@ -98,8 +98,7 @@ def _change(inv: Invocation, ctx: BotContext, words: list[str], resolve: bool) -
 
 def _status(inv: Invocation, ctx: BotContext, words: list[str]) -> Reply:
     incident, _ = find(inv, ctx, words)
-    card = IncidentCard(incident, flows.runbook(ctx, incident), flows.next_step(ctx, incident), buttons=False)
-    return Reply(text=headline(incident), content=card)
+    return Reply(text=headline(incident), content=flows.card(ctx, incident, buttons=False))
 
 
 def _list(ctx: BotContext) -> Reply:

@@ -32,6 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from bot.db import step_correlate
+
 Migration = Callable[[Connection], None]
 
 
@@ -271,4 +273,4 @@ def _7_announce_claims(conn: Connection) -> None:
 
 
 STEPS: list[Migration] = [_1_lag_samples, _2_incidents, _3_depth_samples, _4_action_tables, _5_escalation,
-                          _6_approvals, _7_announce_claims]
+                          _6_approvals, _7_announce_claims, step_correlate.subjects]

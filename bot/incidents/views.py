@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.chat import View
+from bot.incidents.correlation import Affected
 from bot.incidents.model import Incident
 from bot.runbooks import Runbook
 
@@ -16,6 +17,7 @@ class IncidentCard(View):
     runbook: Runbook
     next_step: str | None = None
     buttons: bool = True  # False: a read-only copy (in `/incident status`)
+    affected: tuple[Affected, ...] = ()  # subjects attached to it or merged into it
 
 
 @dataclass(frozen=True)
