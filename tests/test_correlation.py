@@ -126,7 +126,7 @@ def test_lag_on_a_cluster_with_a_broker_down_attaches_to_its_incident(alerting_b
     card = card_text(alerting_bot, ref)
     assert f"• lag on group `{g1}` (12,400): :white_check_mark: resolved" in card
     assert f"• lag on group `{g2}`: :rotating_light: firing" in card
-    assert thread_texts(alerting_bot, ref)[-1] == f":white_check_mark: Resolved: KafkaConsumerLagHigh."
+    assert thread_texts(alerting_bot, ref)[-1] == ":white_check_mark: Resolved: KafkaConsumerLagHigh."
     # lag on another cluster is not this broker's doing
     elsewhere = send(alerting_bot, lag_am(f"other-{unique}", f"orders-{unique}")).json()
     assert elsewhere["created"] is True and elsewhere["incident"] != ref
@@ -200,7 +200,7 @@ def test_merge_folds_one_incident_into_another(alerting_bot: LocalBot, unique: s
     assert folded.status.value == "resolved" and folded.resolved_by == "U0BOB"
     assert f"resolved: Resolved: merged into {into}" in timeline(alerting_bot, ref)
     assert set(ladder_states(alerting_bot, ref)) == {"cancelled"}
-    assert thread_texts(alerting_bot, ref)[-1].startswith(f":twisted_rightwards_arrows: Merged into <")
+    assert thread_texts(alerting_bot, ref)[-1].startswith(":twisted_rightwards_arrows: Merged into <")
     assert thread_texts(alerting_bot, into)[-1].startswith(
         f":twisted_rightwards_arrows: {ref} ({g2} is lagging) was merged into this incident by <@U0BOB>")
     card = card_text(alerting_bot, into)
