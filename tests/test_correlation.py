@@ -217,3 +217,22 @@ def test_merge_folds_one_incident_into_another(alerting_bot: LocalBot, unique: s
         f"{ref} is resolved already; there is nothing to merge.")
     assert alerting_bot.slash(f"/incident merge {into} {ref}").json()["text"] == (
         f"{ref} is resolved; merge into an open incident (`/incident list`).")
+
+
+def test_an_alertmanager_group_of_lagging_groups_attaches_each_as_it_grows(alerting_bot: LocalBot,
+                                                                          unique: str) -> None:
+    cluster = f"c-{unique}"
+    ref = send(alerting_bot, broker_down(cluster, unique)).json()["incident"]
+
+    def grouped(*groups: str) -> dict[str, Any]:  # Alertmanager grouping by alertname and cluster
+        alerts = [am_alert(f"lag-{g}-{unique}", {"alertname": "KafkaConsumerLagHigh", "severity": "warning",
+                                                 "cluster": cluster, "consumergroup": g}) for g in groups]
+        return alertmanager(f"lag-{cluster}", alerts, common={"alertname": "KafkaConsumerLagHigh", "cluster": cluster})
+
+    assert send(alerting_bot, grouped("a", "b")).json()["incident"] == ref
+    assert send(alerting_bot, grouped("a", "b", "c")).json()["incident"] == ref
+    card = card_text(alerting_bot, ref)
+    assert "*Affected subjects (3, 3 firing)*" in card
+    assert all(f"• lag on group `{g}`: :rotating_light: firing" in card for g in "abc")
+    assert thread_texts(alerting_bot, ref)[-1] == ":link: Attached: lag on group `c` — likely the same cause."
+    assert count_incidents(alerting_bot) == 1

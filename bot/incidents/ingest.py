@@ -207,6 +207,9 @@ def _receive(conn: Connection, settings: Settings, runbooks: dict[str, Runbook],
     outcome = Outcome(incident=incident, created=created, joined=placed.joined if placed else None,
                       attached=placed.attached if placed else [])
     _merge_alerts(conn, incident, batch, now, outcome)
+    if placed is None and not created and outcome.new_alerts:  # an alert group that attached subjects, grown
+        outcome.attached = linking.extend(conn, settings, runbooks, incident, batch, dedup_key(batch),
+                                          outcome.new_alerts, now)
     if created:
         # Its severity is already the worst of its firing alerts, and some are firing:
         # nothing for _after_merge to change, and `incident` is as stored.

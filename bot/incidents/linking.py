@@ -116,27 +116,41 @@ def _join(conn: Connection, target: Incident, batch: AlertBatch, subject: Subjec
                                        f"({what(subject)}, {escape(book.id)}); its alerts are followed here.")
 
 
-def _alert_subjects(runbooks: dict[str, Runbook], settings: Settings, batch: AlertBatch, labels: dict[str, str],
-                    ) -> dict[tuple[Subject, str], Alert | None]:
-    """Each distinct problem of a batch's firing alerts (an Alertmanager group may hold
-    several consumer groups), routed alone; the batch's own when none names one."""
+def _alert_subjects(runbooks: dict[str, Runbook], settings: Settings, batch: AlertBatch, alerts: list[Alert],
+                    labels: dict[str, str] | None) -> dict[tuple[Subject, str], Alert | None]:
+    """Each distinct problem of these firing alerts (an Alertmanager group may hold
+    several consumer groups), routed alone; with `labels`, the batch's own when none
+    names a group, topic or queue."""
     found: dict[tuple[Subject, str], Alert | None] = {}
-    for alert in batch.firing:
+    for alert in alerts:
         mine = {**batch.common_labels, **alert.labels}
         subject = routing.subject(mine)
         if subject.group or subject.topic or subject.queue:
             found.setdefault((subject, routing.route(runbooks, mine, batch.runbook, settings.dlq).runbook_id), alert)
-    if not found:
+    if not found and labels is not None:
         found[(routing.subject(labels), routing.route(runbooks, labels, batch.runbook, settings.dlq).runbook_id)] = (
-            batch.firing[0] if batch.firing else None)
+            alerts[0] if alerts else None)
     return found
 
 
+def extend(conn: Connection, settings: Settings, runbooks: dict[str, Runbook], incident: Incident,
+           batch: AlertBatch, dedup: str, new_alerts: list[Alert], now: float) -> list[str]:
+    """New alerts in an alert group that attached subjects to `incident` (an
+    Alertmanager group of every lagging group of a cluster grows as they start to
+    lag) attach their subjects too. Returns what the thread should say."""
+    firing = [a for a in new_alerts if a.status == "firing"]
+    rows = _rows(conn, incident.id, lock=True) if firing else []
+    if not any(r.kind == "attached" and dedup in r.dedup_keys for r in rows):
+        return []
+    return _attach(conn, settings, runbooks, incident, batch, None, dedup, now, firing).attached
+
+
 def _attach(conn: Connection, settings: Settings, runbooks: dict[str, Runbook], root: Incident, batch: AlertBatch,
-            labels: dict[str, str], dedup: str, now: float) -> Placement:
+            labels: dict[str, str] | None, dedup: str, now: float, alerts: list[Alert] | None = None) -> Placement:
     existing = {(Subject(r.cluster, r.group_id, r.topic, r.queue), r.runbook_id): r for r in _rows(conn, root.id, True)}
     sentences = []
-    for (subject, runbook_id), alert in _alert_subjects(runbooks, settings, batch, labels).items():
+    found = _alert_subjects(runbooks, settings, batch, batch.firing if alerts is None else alerts, labels)
+    for (subject, runbook_id), alert in found.items():
         row = existing.get((subject, runbook_id))
         if row is not None:  # attached before, by another alert group
             if dedup not in row.dedup_keys:
