@@ -128,3 +128,34 @@ def test_words() -> None:
     merged = Affected("merged", "high-consumer-lag", Subject("prod", group="g", topic="t"), from_ref="INC-2026-0003",
                       title="g lags", firing=1)
     assert merged.line() == "INC-2026-0003 merged (g lags): lag on group `g` (topic `t`): :rotating_light: firing"
+
+
+@pytest.mark.parametrize(("alertname", "labels", "role"), [
+    # the watch's breaches and the public rule sets' names for a cluster-level problem ...
+    ("WatchBrokerDown", {"broker": "1"}, "root"),
+    ("WatchClusterUnreachable", {}, "root"),
+    ("WatchUnderReplicated", {}, "root"),
+    ("WatchOfflinePartitions", {"topic": "orders"}, "root"),
+    ("WatchRabbitNodeDown", {"node": "rabbit@a"}, "root"),
+    ("WatchRabbitAlarm", {"node": "rabbit@a"}, "root"),
+    ("KafkaBrokerDown", {}, "root"),
+    ("RabbitMQMemoryAlarm", {}, "root"),
+    # ... and for the problems such an outage causes
+    ("WatchConsumerLagHigh", {"consumergroup": "g"}, "symptom"),
+    ("WatchConsumerGroupStuck", {"consumergroup": "g"}, "symptom"),
+    ("WatchDLQDepthHigh", {"queue": "orders.dlq"}, "symptom"),
+    ("KafkaConsumerLagHigh", {"consumergroup": "g"}, "symptom"),
+    ("RabbitDLQDepthHigh", {"queue": "orders.dlq"}, "symptom"),
+    ("KafkaConsumerGroupRebalancing", {"consumergroup": "g"}, "symptom"),
+    # neither
+    ("SchemaIncompatible", {"subject": "orders-value"}, "neither"),
+    ("SomethingOdd", {}, "neither"),
+])
+def test_shipped_runbooks_say_which_problems_are_cluster_level_and_which_attach(
+        alertname: str, labels: dict[str, str], role: str) -> None:
+    from bot.alerts import routing
+    from bot.runbooks import load_all
+
+    books = load_all()
+    book = books[routing.route(books, {"alertname": alertname, "cluster": "prod", **labels}).runbook_id]
+    assert ("root" if book.scope == "cluster" else "symptom" if book.attach_to_cluster else "neither") == role
