@@ -17,6 +17,7 @@ which imports it."""
 from __future__ import annotations
 
 import difflib
+import re
 import shlex
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar, get_origin
@@ -106,3 +107,17 @@ def not_found(kind: str, name: str, known: Iterable[str]) -> UsageError:
     close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
     return UsageError(f"No {kind} named `{name}`.{hint}")
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration(word: str, *, usage: str, most: float = 30 * 86400) -> float:
+    """`90s`, `30m`, `2h`, `1d`, `1h30m` in seconds; anything else is a UsageError."""
+    parts = re.findall(r"(\d+)([smhdw])", word.lower())
+    if not parts or "".join(n + u for n, u in parts) != word.lower():
+        raise UsageError(f"`{word}` is not a duration: write it like 30m, 2h, 1d or 1h30m.\nUsage: {usage}")
+    seconds = float(sum(int(n) * _UNITS[u] for n, u in parts))
+    if not 0 < seconds <= most:
+        raise UsageError(f"`{word}` is out of range: between 1s and {most / 86400:g} days.\nUsage: {usage}")
+    return seconds

@@ -18,6 +18,7 @@ from commands import (
     schema,
     status,
     topology,
+    watch,
 )
 from commands.base import CommandSpec
 
@@ -27,7 +28,7 @@ UMBRELLA_ONLY = ("status", "help")
 
 def build() -> dict[str, CommandSpec]:
     """The commands in the order /ops help lists them (and the manifest registers them)."""
-    specs = (incident.SPEC, runbook.SPEC, lag.SPEC, dlq.SPEC, broker.SPEC, rabbit.SPEC, schema.SPEC, topology.SPEC,
+    specs = (incident.SPEC, runbook.SPEC, lag.SPEC, dlq.SPEC, broker.SPEC, rabbit.SPEC, schema.SPEC, topology.SPEC, watch.SPEC,
              export_offsets.SPEC, *(destructive.command(a) for a in actions.ACTIONS), status.SPEC, help.SPEC)
     return {spec.name: spec for spec in specs}
 

@@ -27,6 +27,7 @@ from bot.reports.report import Report
 from bot.runbooks import Runbook
 from bot.slack.chat import SlackChat
 from bot.slack.client import make_client
+from bot.watch.round import Watcher
 
 
 @dataclass
@@ -52,6 +53,7 @@ class BotContext:
     runbooks: dict[str, Runbook]
     escalator: Escalator | None = None
     caches: Caches = field(default_factory=Caches)
+    watcher: Watcher = field(default_factory=Watcher)  # watch rounds, run while this process holds the timers
     running: Running = field(default_factory=Running)  # destructive actions executing in this process
     socket_link: Callable[[], str] | None = None  # Slack's Socket Mode link, when Slack comes that way
 
@@ -72,6 +74,7 @@ class BotContext:
     def close(self) -> None:
         if self.escalator is not None:
             self.escalator.stop()
+        self.watcher.stop()
         self.work.shutdown(wait=True)
         db.dispose(self.engine)
 

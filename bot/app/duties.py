@@ -33,4 +33,6 @@ DUTIES: tuple[Duty, ...] = (
     # Incidents whose announcement nobody holds any more (its replica died, or its post
     # failed and the claim ran out) are claimed and announced here: every two seconds.
     Duty("announce-unclaimed", 2.0, flows.sweep),
+    # Watch rounds (watch.enabled) at watch.interval_s, in a thread of their own, never two at once.
+    Duty("watch", 0.0, lambda ctx: ctx.watcher.tick(ctx)),
 )

@@ -35,15 +35,17 @@ from bot.config.sections import (
     SlackSettings,
     StepKind,
     TeamSettings,
+    ThresholdOverrides,
     Thresholds,
     default_ladder,
 )
+from bot.config.watch import WatchSettings
 
 __all__ = [
     "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "ConfigError", "DlqSettings", "EscalationSettings",
     "HttpSettings", "IncidentSettings", "KafkaClusterSettings", "LadderStep", "RabbitMQSettings",
-    "SchemaRegistrySettings", "Settings", "SlackSettings", "StepKind", "TeamSettings", "Thresholds", "default_ladder",
-    "load", "masked",
+    "SchemaRegistrySettings", "Settings", "SlackSettings", "StepKind", "TeamSettings", "ThresholdOverrides", "Thresholds", "default_ladder",
+    "WatchSettings", "load", "masked",
 ]
 
 ENV_PREFIX = "INCIDENTBOT_"
@@ -88,6 +90,7 @@ class Settings(BaseSettings):
     # Name prefix (of a consumer group, topic or queue) -> team; the longest prefix wins.
     ownership: dict[str, str] = Field(default_factory=dict)
     default_team: str | None = None
+    watch: WatchSettings = Field(default_factory=WatchSettings)
 
     @model_validator(mode="after")
     def _teams_exist(self) -> "Settings":

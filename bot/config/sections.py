@@ -100,6 +100,21 @@ class Thresholds(BaseModel):
     error_rate_minutes: int = Field(5, ge=1)  # how long the error rate must stay high
 
 
+class ThresholdOverrides(BaseModel):
+    """A team's own thresholds for what it owns; unset ones fall back to the global ones."""
+
+    lag_warning: int | None = Field(None, ge=0)
+    lag_critical: int | None = Field(None, ge=0)
+    lag_growth_per_minute: int | None = Field(None, ge=0)
+    dlq_warning: int | None = Field(None, ge=0)
+    dlq_critical: int | None = Field(None, ge=0)
+    error_rate_percent: float | None = Field(None, ge=0, le=100)
+    error_rate_minutes: int | None = Field(None, ge=1)
+
+    def over(self, base: Thresholds) -> Thresholds:
+        return base.model_copy(update=self.model_dump(exclude_none=True))
+
+
 class DlqSettings(BaseModel):
     """How DLQs are found and shown."""
 
@@ -245,6 +260,7 @@ class TeamSettings(BaseModel):
     lead_users: list[str] = Field(default_factory=list)  # Slack user ids, e.g. U0123ABC
     lead_usergroup: str | None = None  # Slack user group id, e.g. S0123ABC
     channel: str | None = None
+    thresholds: ThresholdOverrides = Field(default_factory=ThresholdOverrides)
 
     @field_validator("lead_users")
     @classmethod

@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from bot.db import step_correlate
+from bot.db import step_correlate, step_watch
 
 Migration = Callable[[Connection], None]
 
@@ -273,4 +273,4 @@ def _7_announce_claims(conn: Connection) -> None:
 
 
 STEPS: list[Migration] = [_1_lag_samples, _2_incidents, _3_depth_samples, _4_action_tables, _5_escalation,
-                          _6_approvals, _7_announce_claims, step_correlate.subjects]
+                          _6_approvals, _7_announce_claims, step_watch.watch_tables, step_correlate.subjects]

@@ -3,7 +3,7 @@ wins, then the default team."""
 
 from __future__ import annotations
 
-from bot.config import Settings
+from bot.config import Settings, Thresholds
 
 
 def owner(settings: Settings, *names: str | None) -> str | None:
@@ -16,3 +16,10 @@ def owner(settings: Settings, *names: str | None) -> str | None:
         if matches:
             return settings.ownership[max(matches, key=len)]
     return settings.default_team
+
+
+def thresholds_for(settings: Settings, *names: str | None) -> Thresholds:
+    """The thresholds for what `names` name: its owning team's overrides over the global ones."""
+    team = owner(settings, *names)
+    found = settings.teams.get(team) if team else None
+    return found.thresholds.over(settings.thresholds) if found else settings.thresholds

@@ -26,9 +26,16 @@ KEEP_SECONDS = 7 * 24 * 3600
 
 
 def record(engine: Engine, kind: str, cluster: str, name: str, taken_at: float, data: dict[str, Any]) -> None:
+    record_many(engine, kind, cluster, [(name, taken_at, data)])
+
+
+def record_many(engine: Engine, kind: str, cluster: str, rows: list[tuple[str, float, dict[str, Any]]]) -> None:
+    """Several observations in one write (a watch round looks at every DLQ at once)."""
+    if not rows:
+        return
     with db.write(engine) as conn:
-        conn.execute(insert(depth_samples).values(kind=kind, cluster=cluster, name=name, taken_at=taken_at,
-                                                  data=data))
+        conn.execute(insert(depth_samples), [dict(kind=kind, cluster=cluster, name=name, taken_at=taken_at, data=data)
+                                             for name, taken_at, data in rows])
 
 
 def baseline(engine: Engine, kind: str, cluster: str, names: list[str], now: float,

@@ -4,6 +4,7 @@ observation. The one entry point for /dlq, /rabbit and the incident checks."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -36,20 +37,21 @@ class RabbitQueue:
 
 
 def kafka_dlqs(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: str, name: str | None = None,
-               sample_size: int | None = 0) -> list[KafkaDlq]:
+               sample_size: int | None = 0, keep: Callable[[str], bool] | None = None) -> list[KafkaDlq]:
     """Every Kafka DLQ (or the one of `name`), judged; stores each depth as the next baseline.
     Raises kafka_dlq.DlqNotFound and confluent_kafka.KafkaException."""
     now = datetime.now().timestamp()
     settings = clients.settings
     timeout = settings.kafka[cluster].request_timeout_s
     topics = list(clients.kafka_admin(cluster).list_topics(timeout=timeout).topics)
-    names = [r.topic for r in kafka_dlq.discover({t: [] for t in topics}, settings.dlq)]
+    names = [r.topic for r in kafka_dlq.discover({t: [] for t in topics}, settings.dlq)
+             if keep is None or keep(r.topic)]
     stored = depth_history.baseline(engine, "kafka-dlq", cluster, names, now)
     previous = {n: DepthObservation.model_validate(d) for n, d in stored.items()}
-    snaps = kafka_dlq.kafka_dlq_snapshots(clients, cluster, name, sample_size=sample_size, previous=previous)
-    for s in snaps:
-        depth_history.record(engine, "kafka-dlq", cluster, s.topic, s.taken_at.timestamp(),
-                             s.observation.model_dump(mode="json"))
+    snaps = kafka_dlq.kafka_dlq_snapshots(clients, cluster, name, sample_size=sample_size, previous=previous,
+                                          keep=keep)
+    depth_history.record_many(engine, "kafka-dlq", cluster, [
+        (s.topic, s.taken_at.timestamp(), s.observation.model_dump(mode="json")) for s in snaps])
     found = [KafkaDlq(s, _seen_partly(s, kafka_dlq_verdict(s, thresholds))) for s in snaps]
     return sorted(found, key=lambda d: (d.verdict.level, d.snapshot.depth), reverse=True)
 

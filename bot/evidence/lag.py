@@ -4,6 +4,7 @@ ladder's lag step and (later) watch mode."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -30,7 +31,8 @@ class LagReport:
 
 def record_and_assess(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: str,
                       groups: list[str] | None = None, topic: str | None = None,
-                      window_seconds: float = WINDOW_SECONDS, oldest_unread: bool | None = None) -> LagReport:
+                      window_seconds: float = WINDOW_SECONDS, oldest_unread: bool | None = None,
+                      keep: Callable[[str], bool] | None = None) -> LagReport:
     """Probes the groups' lag, stores it as a sample (every call writes lag_history),
     and assesses each group against the samples of the last `window_seconds`.
 
@@ -39,7 +41,7 @@ def record_and_assess(clients: Clients, engine: Engine, thresholds: Thresholds, 
     detail views): the all-groups look stays a few admin round trips."""
     settings = clients.settings.kafka[cluster]
     timeout = settings.request_timeout_s
-    snap = kafka_lag.snapshot(clients.kafka_admin(cluster), cluster, groups, timeout, topic=topic)
+    snap = kafka_lag.snapshot(clients.kafka_admin(cluster), cluster, groups, timeout, topic=topic, keep=keep)
     if oldest_unread if oldest_unread is not None else groups is not None:
         kafka_lag.read_oldest_unread(kafka_config(settings), snap, timeout)
     lag_history.record(engine, snap)

@@ -32,6 +32,8 @@ def default_channels(bot: BotIdentity, created: int) -> list[Channel]:
                 creator="U0ALICE", purpose="Kafka and RabbitMQ incidents"),
         Channel("C0GENERAL", "general", members=list(members), created=created,
                 creator="U0ALICE", is_general=True),
+        Channel("C0OPS", "ops", members=list(members), created=created,
+                creator="U0ALICE", purpose="What the bot notices that is not an incident"),
     ]
 
 

@@ -13,7 +13,7 @@ import difflib
 import re
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from confluent_kafka import (
@@ -297,8 +297,10 @@ def _take(msg: Message, wanted: dict[int, PartitionDepth], pending: set[int],
 
 def kafka_dlq_snapshots(clients: Clients, cluster: str, name: str | None = None, *,
                         sample_size: int | None = 0,
-                        previous: Mapping[str, DepthObservation] | None = None) -> list[KafkaDlqSnapshot]:
-    """Snapshots of every DLQ topic, or of those ``name`` means (a DLQ or its source).
+                        previous: Mapping[str, DepthObservation] | None = None,
+                        keep: Callable[[str], bool] | None = None) -> list[KafkaDlqSnapshot]:
+    """Snapshots of every DLQ topic (that ``keep`` keeps), or of those ``name`` means
+    (a DLQ or its source).
 
     ``sample_size`` None means the configured dlq.sample_size; 0 skips sampling (the
     overview). ``previous`` maps DLQ topic -> an earlier ``snapshot.observation``;
@@ -311,7 +313,7 @@ def kafka_dlq_snapshots(clients: Clients, cluster: str, name: str | None = None,
     admin = clients.kafka_admin(cluster)
     metadata = admin.list_topics(timeout=timeout)
     topics = {t: list(md.partitions) for t, md in metadata.topics.items() if md.error is None}
-    refs = discover(topics, settings.dlq)
+    refs = [r for r in discover(topics, settings.dlq) if keep is None or keep(r.topic)]
     if name is not None:
         refs = select(refs, name, topics, settings.dlq)
     wanted = {(r.topic, p) for r in refs for p in r.partitions}

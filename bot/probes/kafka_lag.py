@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from datetime import datetime, timezone
 from typing import Any
@@ -99,12 +99,13 @@ def _offsets(admin: AdminClient, partitions: Iterable[tuple[str, int]], spec: Of
 
 
 def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout: float,
-             topic: str | None = None) -> LagSnapshot:
-    """Lag of the named groups (all groups when None), optionally of one topic only."""
+             topic: str | None = None, keep: Callable[[str], bool] | None = None) -> LagSnapshot:
+    """Lag of the named groups (all groups when None, or those `keep` keeps), optionally
+    of one topic only."""
     started = time.perf_counter()
     taken_at = datetime.now(timezone.utc)
     listed = group_states(admin, timeout) if groups is None else {}
-    ids = list(listed) if groups is None else groups
+    ids = [g for g in listed if keep is None or keep(g)] if groups is None else groups
     if not ids:
         return LagSnapshot(cluster=cluster, taken_at=taken_at, groups=[], elapsed_ms=0.0)
     # An Empty group has no members to describe: the listing already says all there is.

@@ -1,0 +1,200 @@
+"""A watch round from end to end: look, judge every key, store the states, then open,
+raise and recover incidents exactly as alerts would (bot.incidents.flows.take_alerts:
+same dedup, same runbook routing, same ladder), and tell the ops channel what changed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from bot.alerts.models import Alert, AlertBatch, fingerprint
+from bot.health.verdict import Level
+from bot.incidents import flows, service
+from bot.incidents import store as incident_store
+from bot.incidents.model import Incident, Status
+from bot.reports.markup import escape
+from bot.watch import events, look, store
+from bot.watch.judge import Act, Decision, Observation, State, step
+
+if TYPE_CHECKING:
+    from bot.app.context import BotContext
+
+log = logging.getLogger(__name__)
+SOURCE = "watch"
+
+
+def _name(key: str) -> str:
+    return key.split(":", 2)[-1]
+
+
+def is_paused(key: str, labels: dict[str, str], targets: set[str]) -> bool:
+    """A pause names a group, topic, queue or cluster, or a key's cluster:name."""
+    cluster = labels.get("cluster", "")
+    names = {_name(key), cluster, f"{cluster}:{_name(key)}", key}
+    names |= {v for k, v in labels.items() if k in ("consumergroup", "topic", "queue")}
+    return bool(names & targets)
+
+
+def batch(state: State, seen: Observation | None, *, firing: bool) -> AlertBatch:
+    labels = dict(state.labels)
+    text = seen.text if seen else state.last_text
+    alert = Alert(fingerprint=fingerprint(labels), status="firing" if firing else "resolved",
+                  name=labels.get("alertname", "Watch"), severity=state.level.name.lower(),
+                  labels={**labels, "severity": state.level.name.lower()}, annotations={"summary": text})
+    return AlertBatch(source=SOURCE, group_key=state.key, status=alert.status, title=text[:300], alerts=[alert],
+                      common_labels=labels, runbook=state.runbook)
+
+
+@dataclass
+class Figures:
+    started_at: float = 0.0
+    duration_ms: float = 0.0
+    watched: int = 0
+    breaching: list[State] = field(default_factory=list)
+    opened: int = 0
+
+
+class Watcher:
+    """Runs rounds one at a time in a thread of its own: the timer owner's duty only
+    starts one when the previous has finished (a slow round is skipped over, never
+    overlapped) and the escalation tick is never held up by a probe."""
+
+    def __init__(self) -> None:
+        self.memory = look.Memory()
+        self.events = events.Seen()
+        self._busy = threading.Lock()
+        self.skipped = 0  # rounds not started because the previous one was still running
+        self.last = Figures()
+        self._last_start = -float("inf")
+        self._thread: threading.Thread | None = None
+        self.durations: deque[tuple[float, float]] = deque(maxlen=1000)  # (monotonic start, ms) per round
+
+    def tick(self, ctx: BotContext) -> bool:
+        """The timer owner's duty, every tick: a round when one is due and none runs."""
+        w = ctx.settings.watch
+        if not w.enabled or time.monotonic() - self._last_start < w.interval_s:
+            return False
+        return self.start(ctx)
+
+    def start(self, ctx: BotContext) -> bool:
+        if not self._busy.acquire(blocking=False):
+            self.skipped += 1
+            return False
+
+        def run() -> None:
+            try:
+                self.run(ctx)
+            except Exception:
+                log.exception("watch round failed; the next one runs at its time")
+            finally:
+                self._busy.release()
+
+        self._last_start = time.monotonic()
+        self._thread = threading.Thread(target=run, name="watch-round", daemon=True)
+        self._thread.start()
+        return True
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Lets a running round finish (its probes are bounded by their timeouts)
+        before the database and the work pool it uses go away."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def run(self, ctx: BotContext) -> Figures:
+        started, t0 = time.time(), time.monotonic()
+        looked = look.look(ctx, self.memory)
+        figures = judge_and_act(ctx, looked, started)
+        store.record_rounds(ctx.engine, looked.rounds)
+        events.announce(ctx, self.events, looked)
+        figures.started_at, figures.duration_ms = started, (time.monotonic() - t0) * 1000
+        self.durations.append((t0, figures.duration_ms))
+        self.last = figures
+        return figures
+
+
+def judge_and_act(ctx: BotContext, looked: look.Looked, now: float) -> Figures:
+    w = ctx.settings.watch
+    previous = _forget_closed(ctx, store.states(ctx.engine))
+    paused = {p.target for p in store.pauses(ctx.engine, now)}
+    seen = {o.key: o for o in looked.observations}
+    for key in previous:  # gone since (a deleted group or DLQ) while its probe answered: OK now
+        if key not in seen and any(key.startswith(prefix) for prefix in looked.answered):
+            old = previous[key]
+            seen[key] = Observation(key=key, kind=old.kind, runbook=old.runbook, level=Level.OK, recovered=True,
+                                    text=f"{_name(key)} is no longer there", labels=old.labels)
+    kept: dict[str, State] = {}
+    dropped: set[str] = set()
+    decisions: list[Decision] = []
+    for key in set(previous) | set(seen):
+        obs = seen.get(key)
+        labels = obs.labels if obs else previous[key].labels
+        state, decision = step(previous.get(key), obs, now=now, sustain=w.sustain_rounds,
+                               recover_s=w.recover_minutes * 60, paused=is_paused(key, labels, paused))
+        if state is None:
+            dropped.add(key)
+        else:
+            kept[key] = state
+        if decision:
+            decisions.append(decision)
+    figures = Figures(watched=len(seen), breaching=[s for s in kept.values() if s.streak])
+    for decision in decisions:
+        try:
+            after = carry_out(ctx, decision)
+        except Exception:  # the next round decides again: nothing is marked done that was not
+            log.exception("watch: could not %s %s", decision.act.value, decision.state.key)
+            continue
+        if after is None:
+            kept.pop(decision.state.key, None)
+            dropped.add(decision.state.key)
+        else:
+            kept[decision.state.key] = after
+            figures.opened += decision.act is Act.OPEN
+    store.save(ctx.engine, kept, dropped - set(kept))
+    return figures
+
+
+def _incidents(ctx: BotContext, pks: set[int | None]) -> dict[int, Incident]:
+    with ctx.engine.connect() as conn:
+        return incident_store.get_many(conn, {pk for pk in pks if pk is not None})
+
+
+def _forget_closed(ctx: BotContext, states: dict[str, State]) -> dict[str, State]:
+    """A breach whose incident a person resolved while it still stands opens anew
+    after the sustain rounds: the resolution said "done", the brokers say otherwise."""
+    found = _incidents(ctx, {s.incident_id for s in states.values()})
+    out = {}
+    for key, s in states.items():
+        incident = found.get(s.incident_id) if s.incident_id is not None else None
+        if s.incident_id is not None and (incident is None or incident.status is Status.RESOLVED):
+            s = replace(s, incident_id=None, opened_level=Level.OK, streak=0, ok_since=None)
+        out[key] = s
+    return out
+
+
+def carry_out(ctx: BotContext, d: Decision) -> State | None:
+    """Returns the state to keep (None: forget the key)."""
+    state = d.state
+    if d.act in (Act.OPEN, Act.RAISE):
+        outcome = flows.take_alerts(ctx, batch(state, d.observation, firing=True))
+        if outcome.incident is None:
+            return state
+        return replace(state, incident_id=outcome.incident.id, opened_level=state.level)
+    incident = _incidents(ctx, {state.incident_id}).get(state.incident_id) if state.incident_id else None
+    if incident is not None and incident.status is not Status.RESOLVED:
+        minutes = ctx.settings.watch.recover_minutes
+        text = (f":white_check_mark: Recovered: {escape(d.observation.text if d.observation else state.last_text)} "
+                f"— below the recovery mark for {minutes:g} min (watch).")
+        ctx.work.submit(lambda: flows.post(ctx, incident, text), key=flows.key(incident), lane="alerts")
+        outcome = flows.take_alerts(ctx, batch(state, d.observation, firing=False))
+        fresh = outcome.incident
+        if (ctx.settings.watch.resolve_on_recovery and fresh is not None and fresh.alerts_resolved
+                and fresh.status is not Status.RESOLVED):
+            change = service.resolve(ctx.engine, fresh, actor=SOURCE, now=time.time(),
+                                     note="every watched breach recovered (watch.resolve_on_recovery)")
+            flows.announce_change(ctx, fresh, change.message)
+    return None
