@@ -236,3 +236,33 @@ def test_an_alertmanager_group_of_lagging_groups_attaches_each_as_it_grows(alert
     assert all(f"• lag on group `{g}`: :rotating_light: firing" in card for g in "abc")
     assert thread_texts(alerting_bot, ref)[-1] == ":link: Attached: lag on group `c` — likely the same cause."
     assert count_incidents(alerting_bot) == 1
+
+
+def watch_batch(cluster: str, alertname: str, runbook: str, **labels: str) -> AlertBatch:
+    """As the watch sends a breach (bot.watch.round.batch)."""
+    every = {"alertname": alertname, "cluster": cluster, **labels}
+    return AlertBatch(source="watch", group_key=f"watch:{alertname}:{cluster}", status="firing", title=alertname,
+                      common_labels=every, runbook=runbook,
+                      alerts=[Alert(fingerprint=f"watch-{alertname}-{cluster}", status="firing", name=alertname,
+                                    severity="critical", labels={**every, "severity": "critical"},
+                                    annotations={"summary": alertname})])
+
+
+def test_lag_attaches_to_the_watchs_cluster_unreachable_incident_but_a_rabbitmq_dlq_does_not(
+        alerting_bot: LocalBot, unique: str) -> None:
+    cluster = f"c-{unique}"
+    root = flows.take_alerts(alerting_bot.ctx, watch_batch(cluster, "WatchKafkaClusterUnreachable", "broker-health"))
+    alerting_bot.ctx.work.wait_idle(60)
+    assert root.created and root.incident is not None
+    ref = root.incident.ref
+    lag = send(alerting_bot, lag_am(cluster, f"orders-{unique}")).json()
+    assert (lag["incident"], lag["created"]) == (ref, False)
+    # a RabbitMQ cluster of the same name is another cluster: its DLQ opens its own incident ...
+    dlq = {"title": "orders.dlq filling", "labels": {"alertname": "RabbitDLQDepthHigh", "cluster": cluster,
+                                                     "queue": f"orders-{unique}.dlq"}}
+    assert send(alerting_bot, dlq, source="generic").json()["created"] is True
+    # ... and its nodes' alarm is not the Kafka cluster's problem either
+    rabbit = flows.take_alerts(alerting_bot.ctx, watch_batch(cluster, "WatchRabbitMQNodes", "broker-health"))
+    alerting_bot.ctx.work.wait_idle(60)
+    assert rabbit.created and rabbit.incident is not None and rabbit.incident.ref != ref
+    assert "*Affected subjects (1, 1 firing)*" in card_text(alerting_bot, ref)

@@ -39,6 +39,7 @@ class Problem:
     subject: Subject
     cluster_scope: bool = False  # the runbook is about a whole cluster
     attaches: bool = False  # the runbook's problems attach to an open cluster-level incident
+    broker: str | None = None  # "kafka", "rabbitmq", None: not known (see broker_of)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,26 @@ class Root:
     ref: str
     cluster: str | None
     created_at: float
+    broker: str | None = None
+
+
+_RABBIT = re.compile(r"rabbit", re.IGNORECASE)
+_KAFKA = re.compile(r"kafka|partition|replica|\bisr|controller|zookeeper|strimzi|broker", re.IGNORECASE)
+
+
+def broker_of(subject: Subject, labels: dict[str, str]) -> str | None:
+    """Which broker a problem is on: its subject's (a group or topic is Kafka's, a queue
+    RabbitMQ's), else what its alert's name and labels say; None when they do not.
+    Kafka and RabbitMQ clusters may share a name (both are `local` by default): a
+    RabbitMQ alarm is no cause of Kafka lag."""
+    if subject.broker is not None:
+        return subject.broker.value
+    said = " ".join([labels.get("alertname", ""), *labels])
+    if _RABBIT.search(said):
+        return "rabbitmq"
+    if _KAFKA.search(said):
+        return "kafka"
+    return None
 
 
 @dataclass(frozen=True)
@@ -63,7 +84,7 @@ def claim_key(problem: Problem) -> str | None:
     apart (no group, topic or queue, and not a cluster-level runbook)."""
     s = problem.subject
     if problem.cluster_scope:
-        parts = [problem.runbook_id, s.cluster or "", "", "", ""]
+        parts = [problem.runbook_id, s.cluster or "", "", "", "", problem.broker or ""]
     elif s.group or s.topic or s.queue:
         parts = [problem.runbook_id, s.cluster or "", s.group or "", s.topic or "", s.queue or ""]
     else:
@@ -77,7 +98,8 @@ def decide(problem: Problem, claimed_by: int | None, roots: Iterable[Root], now:
     if claimed_by is not None:
         return Decision("join", claimed_by)
     if problem.attaches and not problem.cluster_scope and window_s > 0:
-        fits = [r for r in roots if r.cluster == problem.subject.cluster and 0 <= now - r.created_at <= window_s]
+        fits = [r for r in roots if r.cluster == problem.subject.cluster and 0 <= now - r.created_at <= window_s
+                and (r.broker is None or problem.broker is None or r.broker == problem.broker)]
         if fits:
             return Decision("attach", min(fits, key=lambda r: (r.created_at, r.incident_id)).incident_id)
     return Decision("open")

@@ -20,7 +20,17 @@ from bot.alerts import routing
 from bot.alerts.models import Alert, AlertBatch
 from bot.config import Settings
 from bot.incidents import store
-from bot.incidents.correlation import Affected, Problem, Root, attached_sentence, claim_key, decide, value_of, what
+from bot.incidents.correlation import (
+    Affected,
+    Problem,
+    Root,
+    attached_sentence,
+    broker_of,
+    claim_key,
+    decide,
+    value_of,
+    what,
+)
 from bot.incidents.model import Incident, Status, Subject
 from bot.incidents.tables import alert_dedup, incident_alerts, incident_subjects, incidents, subject_claims
 from bot.reports.markup import escape
@@ -38,8 +48,8 @@ class Placement:
     attached: list[str] = field(default_factory=list)
 
 
-def problem(book: Runbook, subject: Subject) -> Problem:
-    return Problem(book.id, subject, book.scope == "cluster", book.attach_to_cluster)
+def problem(book: Runbook, subject: Subject, labels: dict[str, str]) -> Problem:
+    return Problem(book.id, subject, book.scope == "cluster", book.attach_to_cluster, broker_of(subject, labels))
 
 
 def claimed(conn: Connection, key: str) -> int | None:
@@ -58,7 +68,7 @@ def claimed(conn: Connection, key: str) -> int | None:
 
 def claim(conn: Connection, incident: Incident, book: Runbook) -> None:
     """Hold a new incident's problem (IntegrityError when another holds it: retry)."""
-    key = claim_key(problem(book, incident.subject))
+    key = claim_key(problem(book, incident.subject, incident.labels))
     if key is not None:
         conn.execute(insert(subject_claims), {"key": key, "incident_id": incident.id})
 
@@ -68,9 +78,11 @@ def _roots(conn: Connection, runbooks: dict[str, Runbook], cluster: str | None, 
     where = ((incidents.c.status != Status.RESOLVED.value) & incidents.c.runbook_id.in_(scoped)
              & (incidents.c.created_at >= since)
              & (incidents.c.cluster == cluster if cluster is not None else incidents.c.cluster.is_(None)))
-    rows = conn.execute(select(incidents.c.id, incidents.c.ref, incidents.c.cluster, incidents.c.created_at)
+    rows = conn.execute(select(incidents.c.id, incidents.c.ref, incidents.c.cluster, incidents.c.created_at,
+                               incidents.c.labels, incidents.c.group_id, incidents.c.topic, incidents.c.queue)
                         .where(where).order_by(incidents.c.created_at).limit(10))
-    return [Root(r.id, r.ref, r.cluster, r.created_at) for r in rows]
+    return [Root(r.id, r.ref, r.cluster, r.created_at,
+                 broker_of(Subject(r.cluster, r.group_id, r.topic, r.queue), r.labels or {})) for r in rows]
 
 
 def place(conn: Connection, settings: Settings, runbooks: dict[str, Runbook], batch: AlertBatch,
@@ -78,7 +90,7 @@ def place(conn: Connection, settings: Settings, runbooks: dict[str, Runbook], ba
     """Join or attach a batch that would open an incident (mapping its alert group
     `dedup` to the incident it goes to); None: it opens its own."""
     subject = routing.subject(labels)
-    wanted = problem(book, subject)
+    wanted = problem(book, subject, labels)
     key = claim_key(wanted)
     holder = claimed(conn, key) if key is not None else None
     window = settings.incidents.correlation_window_minutes * 60
@@ -158,7 +170,7 @@ def _attach(conn: Connection, settings: Settings, runbooks: dict[str, Runbook], 
                              .values(dedup_keys=[*row.dedup_keys, dedup]))
             continue
         book = runbooks[runbook_id]
-        key = claim_key(problem(book, subject))
+        key = claim_key(problem(book, subject, alert.labels if alert else {}))
         if key is not None and claimed(conn, key) is None:
             conn.execute(insert(subject_claims), {"key": key, "incident_id": root.id})
         else:

@@ -65,7 +65,7 @@ def split(conn: Connection, *, settings: Settings, runbooks: dict[str, Runbook],
     if row.dedup_keys:
         conn.execute(update(alert_dedup).where(alert_dedup.c.key.in_(row.dedup_keys)
                                                & (alert_dedup.c.incident_id == root.id)).values(incident_id=new.id))
-    key = row.claim_key or claim_key(linking.problem(book, subject))
+    key = row.claim_key or claim_key(linking.problem(book, subject, labels))
     if key is not None:
         held = conn.execute(update(subject_claims).where((subject_claims.c.key == key)
                                                          & (subject_claims.c.incident_id == root.id))

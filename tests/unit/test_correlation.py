@@ -11,6 +11,7 @@ from bot.incidents.correlation import (
     Problem,
     Root,
     attached_sentence,
+    broker_of,
     claim_key,
     decide,
     matching,
@@ -21,11 +22,13 @@ from bot.subject import Subject
 
 NOW = 1_800_000_000.0
 WINDOW = 30 * 60
-LAG = Problem("high-consumer-lag", Subject("prod", group="orders"), attaches=True)
-DLQ = Problem("dlq-filling", Subject("prod", queue="orders.dlq"), attaches=True)
+LAG = Problem("high-consumer-lag", Subject("prod", group="orders"), attaches=True, broker="kafka")
+DLQ = Problem("dlq-filling", Subject("prod", queue="orders.dlq"), attaches=True, broker="rabbitmq")
 SCHEMA = Problem("schema-incompatibility", Subject("prod", topic="orders"))
 BROKER = Problem("broker-health", Subject("prod"), cluster_scope=True)
 ROOT = Root(7, "INC-2026-0007", "prod", NOW - 60)
+KAFKA_ROOT = Root(8, "INC-2026-0008", "prod", NOW - 50, broker="kafka")
+RABBIT_ROOT = Root(9, "INC-2026-0009", "prod", NOW - 40, broker="rabbitmq")
 
 
 @pytest.mark.parametrize(("problem", "claimed_by", "roots", "window", "expected"), [
@@ -35,6 +38,11 @@ ROOT = Root(7, "INC-2026-0007", "prod", NOW - 60)
     # a lag or DLQ problem while its cluster has a cluster-level incident opened within the window
     (LAG, None, [ROOT], WINDOW, Decision("attach", 7)),
     (DLQ, None, [ROOT], WINDOW, Decision("attach", 7)),
+    # a root known to be on one broker takes the problems of that broker only
+    (LAG, None, [KAFKA_ROOT], WINDOW, Decision("attach", 8)),
+    (DLQ, None, [KAFKA_ROOT], WINDOW, Decision("open")),
+    (DLQ, None, [KAFKA_ROOT, RABBIT_ROOT], WINDOW, Decision("attach", 9)),
+    (LAG, None, [RABBIT_ROOT], WINDOW, Decision("open")),
     # the oldest of two roots on the cluster
     (LAG, None, [Root(9, "INC-2026-0009", "prod", NOW - 30), ROOT], WINDOW, Decision("attach", 7)),
     # another cluster's root: its own
@@ -55,7 +63,8 @@ ROOT = Root(7, "INC-2026-0007", "prod", NOW - 60)
     (Problem("high-consumer-lag", Subject(group="orders"), attaches=True), None,
      [Root(7, "INC-2026-0007", None, NOW - 60)], WINDOW, Decision("attach", 7)),
     (Problem("high-consumer-lag", Subject(group="orders"), attaches=True), None, [ROOT], WINDOW, Decision("open")),
-], ids=["join-lag", "join-cluster", "attach-lag", "attach-dlq", "oldest-root", "other-cluster", "outside-window",
+], ids=["join-lag", "join-cluster", "attach-lag", "attach-dlq", "kafka-root-lag", "kafka-root-queue",
+        "rabbit-root-queue", "rabbit-root-lag", "oldest-root", "other-cluster", "outside-window",
         "window-edge", "window-off", "schema-opens", "cluster-level-opens", "nothing-open", "no-cluster-both",
         "no-cluster-one"])
 def test_decide(problem: Problem, claimed_by: int | None, roots: list[Root], window: float,
@@ -72,6 +81,9 @@ def test_decide(problem: Problem, claimed_by: int | None, roots: list[Root], win
     # a cluster-level runbook: the cluster alone, whatever topic an alert names
     (BROKER, Problem("broker-health", Subject("prod", topic="orders"), cluster_scope=True), True),
     (BROKER, Problem("broker-health", Subject("staging"), cluster_scope=True), False),
+    # Kafka and RabbitMQ clusters of the same name are two clusters
+    (Problem("broker-health", Subject("local"), cluster_scope=True, broker="kafka"),
+     Problem("broker-health", Subject("local"), cluster_scope=True, broker="rabbitmq"), False),
 ])
 def test_claim_key_is_runbook_and_subject(a: Problem, b: Problem, same: bool) -> None:
     assert (claim_key(a) == claim_key(b)) is same
@@ -159,3 +171,18 @@ def test_shipped_runbooks_say_which_problems_are_cluster_level_and_which_attach(
     books = load_all()
     book = books[routing.route(books, {"alertname": alertname, "cluster": "prod", **labels}).runbook_id]
     assert ("root" if book.scope == "cluster" else "symptom" if book.attach_to_cluster else "neither") == role
+
+
+@pytest.mark.parametrize(("subject", "labels", "broker"), [
+    (Subject("prod", group="g"), {"alertname": "RabbitSomething"}, "kafka"),  # the subject decides first
+    (Subject("prod", queue="q"), {}, "rabbitmq"),
+    (Subject("prod"), {"alertname": "WatchKafkaClusterUnreachable"}, "kafka"),
+    (Subject("prod"), {"alertname": "WatchRabbitMQNodes"}, "rabbitmq"),
+    (Subject("prod"), {"alertname": "WatchRabbitMQClusterUnreachable"}, "rabbitmq"),
+    (Subject("prod"), {"alertname": "KafkaBrokerDown"}, "kafka"),
+    (Subject("prod"), {"alertname": "UnderReplicatedPartitions"}, "kafka"),
+    (Subject("prod"), {"alertname": "NodeDown", "rabbitmq_cluster": "prod"}, "rabbitmq"),
+    (Subject("prod"), {"alertname": "NodeDown"}, None),
+])
+def test_broker_of(subject: Subject, labels: dict[str, str], broker: str | None) -> None:
+    assert broker_of(subject, labels) == broker
