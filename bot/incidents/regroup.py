@@ -51,6 +51,9 @@ def split(conn: Connection, *, settings: Settings, runbooks: dict[str, Runbook],
     labels = labels or {k: v for k, v in (("cluster", subject.cluster), ("consumergroup", subject.group),
                                          ("topic", subject.topic), ("queue", subject.queue)) if v}
     route = routing.route(runbooks, labels, None, settings.dlq)
+    if route.runbook_id != row.runbook_id and row.runbook_id in runbooks:
+        # Its alerts asked for their runbook (as the watch's do): as they would be routed.
+        route = routing.route(runbooks, labels, row.runbook_id, settings.dlq)
     book = runbooks[route.runbook_id]
     severity = max((Severity(a.severity) for a in firing), key=lambda s: s.rank, default=Severity(book.severity))
     new = store.create(conn, title=row.title, severity=severity, runbook_id=book.id, subject=subject, labels=labels,
