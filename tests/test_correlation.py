@@ -154,6 +154,12 @@ def test_split_makes_an_attached_subject_its_own_incident(alerting_bot: LocalBot
         f"`group:nope-{unique}` is not attached to {ref}. Attached: group `{g1}`, group `{g2}`.")
     assert alerting_bot.slash("/incident split", thread=parent.ts).json()["text"].startswith("Split which subject?")
     assert alerting_bot.slash(f"/incident split group:{g1}").json()["text"].startswith("Which incident?")
+    # a plain name that two attached subjects carry
+    dlq = {"title": f"{g2} DLQ", "runbook": "dlq-filling", "labels": {"cluster": cluster, "topic": g2}}
+    assert send(alerting_bot, dlq, source="generic").json()["incident"] == ref
+    assert alerting_bot.slash(f"/incident split {g2}", thread=parent.ts).json()["text"] == (
+        f"`{g2}` names more than one attached subject (group `{g2}`, topic `{g2}`); say which, as `group:{g2}`, "
+        f"`topic:{g2}` or `queue:{g2}`.")
 
     ack = alerting_bot.slash(f"/incident split group:{g1}", thread=parent.ts, user="U0BOB").json()["text"]
     assert ack == f"Splitting group:{g1} off {ref}…"
@@ -175,7 +181,7 @@ def test_split_makes_an_attached_subject_its_own_incident(alerting_bot: LocalBot
     assert (again["incident"], again["duplicate"]) == (new.ref, True)
     # split again: it is no longer attached
     assert alerting_bot.slash(f"/incident split {g1}", thread=parent.ts).json()["text"] == (
-        f"`{g1}` is not attached to {ref}. Attached: group `{g2}`.")
+        f"`{g1}` is not attached to {ref}. Attached: group `{g2}`, topic `{g2}`.")
 
 
 def test_merge_folds_one_incident_into_another(alerting_bot: LocalBot, unique: str) -> None:
