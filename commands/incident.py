@@ -18,7 +18,7 @@ from bot.incidents.text import clock, headline, incident_line, timeline_lines
 from bot.incidents.views import IncidentList
 from bot.reports.markup import escape, link
 from bot.reports.report import Page
-from commands import args, incident_regroup
+from commands import args, incident_regroup, incident_roles
 from commands import help as help_command
 from commands.base import CommandSpec, Deferred, Invocation, Outcome, Reply, UsageError
 
@@ -30,7 +30,8 @@ OPEN_USAGE = ("/incident open <title> [--severity critical|warning|info] [--runb
               "[--queue Q] [--cluster C]")
 USAGE = [OPEN_USAGE, "/incident ack [id]", "/incident resolve [id] [note]", "/incident status [id]",
          "/incident list", "/incident timeline [id]", "/incident ladder [id]", "/incident escalate [id] platform|lead",
-         "/incident postmortem [id]", incident_regroup.SPLIT_USAGE, incident_regroup.MERGE_USAGE, "/incident help"]
+         "/incident postmortem [id]", incident_roles.ROLE_USAGE, incident_roles.UPDATE_USAGE,
+         incident_regroup.SPLIT_USAGE, incident_regroup.MERGE_USAGE, "/incident help"]
 
 
 class OpenArgs(BaseModel):
@@ -212,6 +213,13 @@ def handle(inv: Invocation, ctx: BotContext) -> Outcome:
         return incident_regroup.split(inv, ctx, *find(inv, ctx, words))
     if sub == "merge":
         return incident_regroup.merge(inv, ctx, *_merge_pair(inv, ctx, words))
+    if sub == "role":
+        incident, rest = find(inv, ctx, words)
+        return incident_roles.role(inv, ctx, incident, rest)
+    if sub == "update":
+        first, _, body = text.strip().partition(" ")
+        incident, rest = find(inv, ctx, [first] if first else [])
+        return incident_roles.update(inv, ctx, incident, body if not rest else text)
     raise UsageError(f"`/incident {sub}` is not a subcommand I know. Try `/incident help`.")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from bot.actions import registry as actions
 from commands import (
+    backup,
     broker,
     destructive,
     dlq,
@@ -13,7 +14,9 @@ from commands import (
     help,
     incident,
     lag,
+    oncall,
     rabbit,
+    recovery,
     runbook,
     schema,
     status,
@@ -28,8 +31,9 @@ UMBRELLA_ONLY = ("status", "help")
 
 def build() -> dict[str, CommandSpec]:
     """The commands in the order /ops help lists them (and the manifest registers them)."""
-    specs = (incident.SPEC, runbook.SPEC, lag.SPEC, dlq.SPEC, broker.SPEC, rabbit.SPEC, schema.SPEC, topology.SPEC, watch.SPEC,
-             export_offsets.SPEC, *(destructive.command(a) for a in actions.ACTIONS), status.SPEC, help.SPEC)
+    specs = (incident.SPEC, oncall.SPEC, runbook.SPEC, lag.SPEC, dlq.SPEC, broker.SPEC, rabbit.SPEC, schema.SPEC,
+             topology.SPEC, watch.SPEC, export_offsets.SPEC, backup.SPEC, recovery.SPEC,
+             *(destructive.command(a) for a in actions.ACTIONS), status.SPEC, help.SPEC)
     return {spec.name: spec for spec in specs}
 
 

@@ -5,7 +5,7 @@ execution (bot.approvals.flow through bot.actions) all come from that entry."""
 
 from __future__ import annotations
 
-from bot.actions import leaders, partitions, purge, replay, reset_offsets
+from bot.actions import leaders, partitions, purge, replay, reset_offsets, restore_backup
 from bot.actions.base import ActionError, ActionKind
 
 ACTIONS: tuple[ActionKind, ...] = (
@@ -15,6 +15,7 @@ ACTIONS: tuple[ActionKind, ...] = (
     purge.ACTION,
     partitions.ACTION,
     leaders.ACTION,
+    restore_backup.ACTION,
 )
 
 

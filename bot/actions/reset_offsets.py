@@ -44,13 +44,13 @@ from bot.actions.base import (
     result,
 )
 from bot.actions.kafka_util import TP, committed_offsets, log_bounds, offsets_for_time, topic_partitions, wait
-from bot.actions.reset_spec import ResetSpec, parse_reset_spec
+from bot.actions.reset_spec import ResetSpec, SpecError, parse_reset_spec
 from bot.probes import kafka_lag
 from bot.probes.lag_models import GroupLag
 
 INACTIVE = ("Empty", "Dead")
 COLUMNS = ["topic", "partition", "current", "target", "change"]
-RESTORE_USAGE = "<restore-point-id>"
+RESTORE_USAGE = "<restore-point-id> | <backup> <group> [--into GROUP]"
 
 
 def _key(tp: TP) -> str:
@@ -143,8 +143,16 @@ def replan(ctx: ActionContext, approved: Plan) -> Plan:
 
 
 def plan_restore_words(ctx: ActionContext, cluster: str, words: str) -> Plan:
-    """/restore-offsets' words; the cluster is the restore point's own."""
-    return plan_restore(ctx, words.strip())
+    """/restore-offsets' words: a restore point id (its cluster is its own), or
+    `<backup> <group> [--into GROUP]`, which first makes the backup's offsets of the
+    group a restore point (of `cluster`, for GROUP when given)."""
+    parts = words.split()
+    if len(parts) == 1:
+        return plan_restore(ctx, parts[0])
+    if len(parts) not in (2, 4) or (len(parts) == 4 and parts[2] != "--into"):
+        raise SpecError(f"Usage: {RESTORE_USAGE}")
+    point = restore_points.from_backup(ctx, cluster, parts[0], parts[1], parts[3] if len(parts) == 4 else None)
+    return plan_restore(ctx, point.id)
 
 
 def replan_restore(ctx: ActionContext, approved: Plan) -> Plan:
@@ -327,5 +335,5 @@ RESET = ActionKind(
 # A restore is a reset whose targets come from a restore point: the same execute and verify.
 RESTORE = ActionKind(
     kind="restore_offsets", title="Restore consumer group offsets", command="restore-offsets",
-    summary="put a group's offsets back from a restore point (with approval)", usage=RESTORE_USAGE,
+    summary="put a group's offsets back from a restore point or a backup (with approval)", usage=RESTORE_USAGE,
     plan=plan_restore_words, replan=replan_restore, execute=execute, verify=verify)

@@ -17,6 +17,9 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.actions.base import ActionContext, ActionError, short_id
 from bot.actions.kafka_util import committed_offsets
+from bot.backups import archive
+from bot.backups import offsets as backup_offsets
+from bot.backups.model import BackupError
 from bot.db import metadata
 
 restore_points = Table(
@@ -59,10 +62,9 @@ class RestorePoint(BaseModel):
 
 
 def to_csv(offsets: list[SavedOffset]) -> str:
-    """Kafka's --export format for one group. Its own order is a hash map's; sorted here
-    so two exports of the same offsets are the same file."""
-    return "".join(f"{o.topic},{o.partition},{o.offset}\n"
-                   for o in sorted(offsets, key=lambda o: (o.topic, o.partition)))
+    """Kafka's --export format for one group (bot.backups.offsets writes it, for one
+    group or all of them)."""
+    return backup_offsets.group_csv({(o.topic, o.partition): o.offset for o in offsets})
 
 
 def save(engine: Engine, cluster: str, group: str, offsets: dict[tuple[str, int], int], *, created_by: str,
@@ -110,3 +112,21 @@ def export_offsets(ctx: ActionContext, cluster: str, group: str) -> RestorePoint
         raise ActionError(f"Group {group} has no committed offsets on {cluster}: there is nothing to export.")
     return save(ctx.engine, cluster, group, offsets, created_by=ctx.actor, incident_id=ctx.incident_id,
                 reason="on demand (/export-offsets)")
+
+
+def from_backup(ctx: ActionContext, cluster: str, backup_ref: str, group: str, into: str | None = None) -> RestorePoint:
+    """A restore point made of a backup's offsets CSV for one group (restored as `into`
+    when given, e.g. a new group): the backup's offsets then go through /restore-offsets
+    like any restore point, with its plan, approval and verification."""
+    try:
+        backup = archive.open_backup(ctx.clients.settings.backups.directory, backup_ref)
+        entry = next((f for f in backup.entries("offsets") if f.cluster == cluster), None)
+        if entry is None:
+            raise ActionError(f"Backup {backup.id} holds no offsets of Kafka cluster {cluster}.")
+        saved = backup_offsets.parse_csv(backup.text(entry))
+    except BackupError as exc:
+        raise ActionError(str(exc)) from None
+    if group not in saved:
+        raise ActionError(f"Backup {backup.id} holds no committed offsets of group {group} on {cluster}.")
+    return save(ctx.engine, cluster, into or group, saved[group], created_by=ctx.actor, incident_id=ctx.incident_id,
+                reason=f"from backup {backup.id} (group {group})")

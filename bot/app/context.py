@@ -21,6 +21,7 @@ from bot.chat import Chat
 from bot.config import Settings
 from bot.escalation.scheduler import Escalator
 from bot.incidents.ingest import SeenGroups
+from bot.oncall.lookup import Cache as OncallCache
 from bot.probes.clients import Clients
 from bot.recent import Recent
 from bot.reports.report import Report
@@ -40,6 +41,7 @@ class Caches:
     # bot.evidence.checks: reports by (check, subject), so that incidents reaching a
     # ladder step together share one probe.
     reports: Recent[Any, Report] = field(default_factory=Recent)
+    oncall: OncallCache = field(default_factory=OncallCache)  # bot.oncall.lookup: vendors' on-call answers
 
 
 @dataclass

@@ -9,6 +9,8 @@ import time
 from typing import TYPE_CHECKING
 
 from bot.approvals import flow
+from bot.backups import run as backups
+from bot.escalation import reminders
 from bot.escalation.scheduler import Duty
 from bot.evidence import depth_history, lag_history
 from bot.incidents import flows
@@ -35,4 +37,8 @@ DUTIES: tuple[Duty, ...] = (
     Duty("announce-unclaimed", 2.0, flows.sweep),
     # Watch rounds (watch.enabled) at watch.interval_s, in a thread of their own, never two at once.
     Duty("watch", 0.0, lambda ctx: ctx.watcher.tick(ctx)),
+    # Status reminders and stale-update DMs to incident commanders, each claimed once: every second.
+    Duty("incident-reminders", 1.0, reminders.run),
+    # A backup when the newest is older than backups.every_hours (taken in a thread of its own).
+    Duty("backup", 300.0, backups.scheduled),
 )

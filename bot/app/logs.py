@@ -31,6 +31,8 @@ class Redact(logging.Filter):
 def secrets_of(settings: Settings) -> list[str]:
     values = [settings.slack.bot_token, settings.slack.signing_secret, settings.slack.app_token]
     values += [r.password for r in settings.rabbitmq.values()]
+    # On-call vendors' keys (PagerDuty token, Opsgenie api_key).
+    values += [getattr(s, k, None) for s in settings.oncall.schedules.values() for k in ("token", "api_key")]
     found = [v.get_secret_value() for v in values if v is not None]
     for cluster in settings.kafka.values():
         found += [v for k, v in cluster.client_config.items() if re.search(r"pass|secret|key", k)]

@@ -27,6 +27,11 @@ def configured(settings: Settings) -> list[Configured]:
     found += [Configured("approvals.approvers", u) for u in settings.approvals.approvers]
     for name, team in settings.teams.items():
         found += [Configured(f"teams.{name}.lead_users", u) for u in team.lead_users]
+    for name, schedule in settings.oncall.schedules.items():
+        found += [Configured(f"oncall.schedules.{name}.fallback_users", u) for u in schedule.fallback_users]
+        for n, layer in enumerate(getattr(schedule, "layers", [])):
+            found += [Configured(f"oncall.schedules.{name}.layers[{n}].members", u) for u in layer.members]
+    found += [Configured(f"oncall.user_map.{email}", u) for email, u in settings.oncall.user_map.items()]
     groups = [("escalation.platform_usergroup", settings.escalation.platform_usergroup),
               ("approvals.approvers_usergroup", settings.approvals.approvers_usergroup)]
     groups += [(f"teams.{name}.lead_usergroup", team.lead_usergroup) for name, team in settings.teams.items()]

@@ -20,6 +20,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from bot.config.backups import BackupSettings
+from bot.config.oncall import OncallSettings
 from bot.config.sections import (
     AlertSettings,
     AlertSourceSettings,
@@ -42,10 +44,10 @@ from bot.config.sections import (
 from bot.config.watch import WatchSettings
 
 __all__ = [
-    "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "ConfigError", "DlqSettings", "EscalationSettings",
-    "HttpSettings", "IncidentSettings", "KafkaClusterSettings", "LadderStep", "RabbitMQSettings",
-    "SchemaRegistrySettings", "Settings", "SlackSettings", "StepKind", "TeamSettings", "ThresholdOverrides", "Thresholds", "default_ladder",
-    "WatchSettings", "load", "masked",
+    "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "BackupSettings", "ConfigError", "DlqSettings",
+    "EscalationSettings", "HttpSettings", "IncidentSettings", "KafkaClusterSettings", "LadderStep", "OncallSettings",
+    "RabbitMQSettings", "SchemaRegistrySettings", "Settings", "SlackSettings", "StepKind", "TeamSettings",
+    "ThresholdOverrides", "Thresholds", "WatchSettings", "default_ladder", "load", "masked",
 ]
 
 ENV_PREFIX = "INCIDENTBOT_"
@@ -86,11 +88,13 @@ class Settings(BaseSettings):
     incidents: IncidentSettings = Field(default_factory=IncidentSettings)
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    backups: BackupSettings = Field(default_factory=BackupSettings)
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     # Name prefix (of a consumer group, topic or queue) -> team; the longest prefix wins.
     ownership: dict[str, str] = Field(default_factory=dict)
     default_team: str | None = None
     watch: WatchSettings = Field(default_factory=WatchSettings)
+    oncall: OncallSettings = Field(default_factory=OncallSettings)
 
     @model_validator(mode="after")
     def _teams_exist(self) -> "Settings":
@@ -99,6 +103,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"ownership: '{prefix}' names team '{team}', which is not under teams")
         if self.default_team is not None and self.default_team not in self.teams:
             raise ValueError(f"default_team: '{self.default_team}' is not under teams")
+        named = [(f"teams.{t}.lead_oncall", team.lead_oncall) for t, team in self.teams.items()]
+        named.append(("escalation.platform_oncall", self.escalation.platform_oncall))
+        for where, schedule in named:
+            if schedule is not None and schedule not in self.oncall.schedules:
+                raise ValueError(f"{where}: '{schedule}' is not under oncall.schedules")
         return self
 
     @field_validator("database_url")

@@ -225,6 +225,8 @@ class EscalationSettings(BaseModel):
     time_scale: float = Field(1.0, gt=0, le=3600)
     platform_users: list[str] = Field(default_factory=list)
     platform_usergroup: str | None = None
+    # An on-call schedule (under oncall.schedules) whose current on-call the platform step pages too.
+    platform_oncall: str | None = None
     # Links shown at the 10-minute step, e.g. {"logs": "https://grafana/explore?group={group}"}.
     links: dict[str, str] = Field(default_factory=dict)
     # A step starting this many (real) seconds after its time says the bot was down.
@@ -261,6 +263,8 @@ class TeamSettings(BaseModel):
     lead_usergroup: str | None = None  # Slack user group id, e.g. S0123ABC
     channel: str | None = None
     thresholds: ThresholdOverrides = Field(default_factory=ThresholdOverrides)
+    # An on-call schedule (under oncall.schedules): whoever it names is paged as the lead too.
+    lead_oncall: str | None = None
 
     @field_validator("lead_users")
     @classmethod

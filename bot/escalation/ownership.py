@@ -1,9 +1,16 @@
 """Who owns a consumer group, topic or queue: the longest configured name prefix
-wins, then the default team."""
+wins, then the default team; and whom an on-call schedule named as a target puts on call."""
 
 from __future__ import annotations
 
+import time
+from typing import TYPE_CHECKING
+
 from bot.config import Settings, Thresholds
+from bot.oncall import lookup
+
+if TYPE_CHECKING:
+    from bot.app.context import BotContext
 
 
 def owner(settings: Settings, *names: str | None) -> str | None:
@@ -23,3 +30,11 @@ def thresholds_for(settings: Settings, *names: str | None) -> Thresholds:
     team = owner(settings, *names)
     found = settings.teams.get(team) if team else None
     return found.thresholds.over(settings.thresholds) if found else settings.thresholds
+def on_call(ctx: BotContext, schedule: str | None) -> tuple[list[str], str | None]:
+    """Whom a schedule named by a ladder target puts on call right now, and a note
+    for the thread when that is the schedule's fallback (or nobody)."""
+    if not schedule:
+        return [], None
+    found = lookup.who(ctx.settings.oncall, ctx.engine, schedule, time.time(), ctx.caches.oncall)
+    note = f"On-call schedule *{schedule}*: {found.note}." if found.note else None
+    return found.users, note

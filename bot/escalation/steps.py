@@ -171,38 +171,46 @@ def platform(ctx: BotContext, incident: Incident, header: str, forced: bool = Fa
         evidence = "; ".join(f"{r.title}: {r.verdict.headline}" for r in reports)
         flows.post(ctx, incident, f"{header}\nBrokers healthy, no platform escalation. Evidence: {escape(evidence)}")
         return
-    who = users(e.platform_users, e.platform_usergroup)
+    scheduled, note = ownership.on_call(ctx, e.platform_oncall)
+    people = list(dict.fromkeys([*e.platform_users, *scheduled]))
+    who = users(people, e.platform_usergroup)
     why = "; ".join(f"{r.title}: {r.verdict.headline}" for r in at_fault) or "escalated by hand"
     if not who:
         flows.post(ctx, incident, f"{header}\nThe brokers are at fault ({escape(why)}), but no platform on-call "
-                                  "is configured (escalation.platform_users / platform_usergroup).")
+                                  "is configured (escalation.platform_users / platform_usergroup / platform_oncall)."
+                                  + (f" {escape(note)}" if note else ""))
         return
-    flows.post(ctx, incident, f"{header}\n{who}: platform escalation for {incident.ref}. {escape(why)}")
+    flows.post(ctx, incident, f"{header}\n{who}: platform escalation for {incident.ref}. {escape(why)}"
+                              + (f"\n{escape(note)}" if note else ""))
     for report in at_fault:
         flows.post_report(ctx, incident, report, "bot", header)
-    direct_message(ctx, incident, e.platform_users,
+    setting = f"oncall.schedules.{e.platform_oncall}" if scheduled else "escalation.platform_users"
+    direct_message(ctx, incident, people,
                    f"You are paged for {incident.ref} ({incident.severity.value}): {incident.title}. "
-                   f"Brokers at fault: {why}. Thread: {permalink(ctx, incident)}", "escalation.platform_users")
+                   f"Brokers at fault: {why}. Thread: {permalink(ctx, incident)}", setting)
 
 
 def lead(ctx: BotContext, incident: Incident, header: str) -> None:
     s = incident.subject
     team_name = ownership.owner(ctx.settings, s.group, s.topic, s.queue)
     team = ctx.settings.teams.get(team_name) if team_name else None
-    if team is None or not (team.lead_users or team.lead_usergroup):
+    scheduled, note = ownership.on_call(ctx, team.lead_oncall if team else None)
+    if team is None or not (team.lead_users or team.lead_usergroup or scheduled):
         flows.post(ctx, incident, f"{header}\nNo team lead to page: {s.describe()} matches no team with a lead "
-                                  "(configure teams, ownership and default_team).")
+                                  "(configure teams, ownership and default_team)." + (f" {escape(note)}" if note else ""))
         return
-    who = users(team.lead_users, team.lead_usergroup)
+    people = list(dict.fromkeys([*team.lead_users, *scheduled]))
+    who = users(people, team.lead_usergroup)
     # In the ladder's minutes, which a time scale shortens.
     age = int((time.time() - incident.created_at) * ctx.settings.escalation.time_scale // 60)
     flows.post(ctx, incident, f"{header}\n{who}: {incident.ref} is still unresolved after {age} min; "
-                              f"team *{team_name}* owns {s.describe()}.")
+                              f"team *{team_name}* owns {s.describe()}." + (f"\n{escape(note)}" if note else ""))
     summary = (f"{incident.ref} ({incident.severity.value}, {incident.status.value}) is unresolved after {age} min: "
                f"{incident.title}. Subject: {s.describe()}. Commander: "
                f"{user(incident.commander) if incident.commander else 'nobody yet'}. "
                f"Thread: {permalink(ctx, incident)}")
-    direct_message(ctx, incident, team.lead_users, summary, f"teams.{team_name}.lead_users")
+    setting = f"oncall.schedules.{team.lead_oncall}" if scheduled else f"teams.{team_name}.lead_users"
+    direct_message(ctx, incident, people, summary, setting)
 
 
 KINDS: dict[str, Callable[["BotContext", Incident, str], None]] = {

@@ -65,6 +65,8 @@ class Incident:
     acknowledged_at: float | None
     resolved_at: float | None
     resolved_by: str | None
+    comms: str | None = None
+    scribe: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -81,6 +83,7 @@ class Incident:
             channel=m["channel"], thread_ts=m["thread_ts"], checklist_ts=m["checklist_ts"],
             dedicated_channel=m["dedicated_channel"], created_at=m["created_at"], updated_at=m["updated_at"],
             acknowledged_at=m["acknowledged_at"], resolved_at=m["resolved_at"], resolved_by=m["resolved_by"],
+            comms=m.get("comms"), scribe=m.get("scribe"),
         )
 
 

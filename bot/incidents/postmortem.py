@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from bot.incidents import store
 from bot.incidents.model import REPEATS, Incident, collapsed
+from bot.incidents.roles import SECTIONS, UPDATE_KIND
 from bot.incidents.tables import incident_alerts
 from bot.reports.lag import duration
 from bot.runbooks import Runbook
@@ -32,6 +33,7 @@ def render(conn: Connection, incident: Incident, runbook: Runbook) -> str:
            f"| Severity | {i.severity.value} |", f"| Status | {i.status.value} |",
            f"| Runbook | {runbook.title} (`{runbook.id}`) |", f"| Subject | {_cell(i.subject.describe())} |",
            f"| Source | {i.source} |", f"| Commander | {i.commander or '-'} |",
+           f"| Comms | {i.comms or '-'} |", f"| Scribe | {i.scribe or '-'} |",
            f"| Opened | {_when(i.created_at)} |",
            f"| Acknowledged | {_when(i.acknowledged_at)}"
            + (f" (after {duration(i.acknowledged_at - i.created_at)})" if i.acknowledged_at else "") + " |",
@@ -46,6 +48,14 @@ def render(conn: Connection, incident: Incident, runbook: Runbook) -> str:
     out += ["## Timeline", ""]
     out += [f"- {REPEATS.format(n=e)}" if isinstance(e, int) else f"- {_when(e.at)}, {e.actor}: {e.text}"
             for e in collapsed(events)]
+    updates = [e for e in events if e.kind == UPDATE_KIND]
+    if updates:
+        out += ["", "## Status updates", ""]
+        for e in updates:
+            parts = e.data or {}
+            out.append(f"### {_when(e.at)}, {e.actor}")
+            out += [f"- **{name.capitalize()}**: {parts[name]}" for name in SECTIONS if parts.get(name)]
+            out.append("")
     checks = [e for e in events if e.kind == "check" and e.data and e.data.get("report")]
     if checks:
         out += ["", "## Checks, as posted", ""]

@@ -38,6 +38,9 @@ incidents = Table(
     Column("announce_owner", String(64)),
     Column("announce_until", Float),
     Column("announced_at", Float),
+    # Roles besides the commander (`/incident role comms|scribe`).
+    Column("comms", String(64)),
+    Column("scribe", String(64)),
     Index("ix_incidents_status", "status"),
     Index("ix_incidents_thread", "channel", "thread_ts"),
 )
@@ -125,4 +128,15 @@ incident_subjects = Table(
     Column("split_to", Integer),
     Column("created_at", Float, nullable=False),
     Index("ix_incident_subjects_incident", "incident_id"),
+)
+
+# One row per reminder sent (status reminder, stale re-notification) and due time: the
+# primary key makes two replicas (or a restarted timer owner) send each one once.
+reminders = Table(
+    "incident_reminders", metadata,
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # status, stale
+    Column("due_at", Float, primary_key=True),
+    Column("sent_by", String(64), nullable=False),
+    Column("sent_at", Float, nullable=False),
 )

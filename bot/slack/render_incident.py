@@ -60,6 +60,7 @@ def parent(i: Incident, runbook: Runbook, next_step: str | None = None, now: flo
         f"*Commander*\n{user(i.commander) if i.commander else 'nobody yet'}",
         f"*Opened*\n{clock(i.created_at)} ({duration(now - i.created_at)} ago)",
     ]
+    fields += [f"*{label}*\n{user(person)}" for label, person in (("Comms", i.comms), ("Scribe", i.scribe)) if person]
     out: list[Block] = [
         blocks.header(f"{i.ref} · {i.title}"),
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},

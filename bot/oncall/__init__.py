@@ -1,0 +1,1 @@
+"""Who is on call: local rotations with overrides, PagerDuty and Opsgenie schedules."""
