@@ -186,3 +186,19 @@ def test_shipped_runbooks_say_which_problems_are_cluster_level_and_which_attach(
 ])
 def test_broker_of(subject: Subject, labels: dict[str, str], broker: str | None) -> None:
     assert broker_of(subject, labels) == broker
+
+
+@pytest.mark.parametrize(("minutes", "line"), [
+    (-1, "incidents.correlation_window_minutes: Input should be greater than or equal to 0 (got -1) "
+         "[env INCIDENTBOT_INCIDENTS__CORRELATION_WINDOW_MINUTES]"),
+    (1441, "incidents.correlation_window_minutes: Input should be less than or equal to 1440 (got 1441) "
+           "[env INCIDENTBOT_INCIDENTS__CORRELATION_WINDOW_MINUTES]"),
+])
+def test_the_window_setting_is_checked(minutes: int, line: str) -> None:
+    from bot.config import ConfigError, load
+
+    assert load().incidents.correlation_window_minutes == 30
+    assert load(incidents={"correlation_window_minutes": 0}).incidents.correlation_window_minutes == 0
+    with pytest.raises(ConfigError) as refused:
+        load(incidents={"correlation_window_minutes": minutes})
+    assert str(refused.value) == f"configuration error: {line}"
