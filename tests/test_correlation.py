@@ -127,6 +127,10 @@ def test_lag_on_a_cluster_with_a_broker_down_attaches_to_its_incident(alerting_b
     assert f"• lag on group `{g1}` (12,400): :white_check_mark: resolved" in card
     assert f"• lag on group `{g2}`: :rotating_light: firing" in card
     assert thread_texts(alerting_bot, ref)[-1] == ":white_check_mark: Resolved: KafkaConsumerLagHigh."
+    # the postmortem lists them
+    alerting_bot.slash("/incident postmortem", thread=parent_of(alerting_bot, ref).ts)
+    draft = next(f for f in alerting_bot.slack.state.files() if f.filename == f"{ref}-postmortem.md").data.decode()
+    assert "## Affected subjects" in draft and f"- lag on group `{g1}` (12,400): :white_check_mark: resolved" in draft
     # lag on another cluster is not this broker's doing
     elsewhere = send(alerting_bot, lag_am(f"other-{unique}", f"orders-{unique}")).json()
     assert elsewhere["created"] is True and elsewhere["incident"] != ref

@@ -196,14 +196,18 @@ def alert_subject(labels: dict[str, str]) -> Subject:
 
 
 def affected(engine: Engine, incident: Incident) -> list[Affected]:
+    with engine.connect() as conn:
+        return affected_in(conn, incident)
+
+
+def affected_in(conn: Connection, incident: Incident) -> list[Affected]:
     """The subjects the incident stands for besides its own, each with the state of
     its alerts (alerts are told apart by the subject their labels name)."""
-    with engine.connect() as conn:
-        rows = _rows(conn, incident.id)
-        if not rows:
-            return []
-        alerts = conn.execute(select(incident_alerts.c.status, incident_alerts.c.labels)
-                              .where(incident_alerts.c.incident_id == incident.id)).all()
+    rows = _rows(conn, incident.id)
+    if not rows:
+        return []
+    alerts = conn.execute(select(incident_alerts.c.status, incident_alerts.c.labels)
+                          .where(incident_alerts.c.incident_id == incident.id)).all()
     states: dict[Subject, list[str]] = {}
     for status, labels in alerts:
         states.setdefault(alert_subject(labels or {}), []).append(status)
