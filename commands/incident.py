@@ -4,6 +4,7 @@ they take its id."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from typing import TYPE_CHECKING
@@ -99,7 +100,8 @@ def _change(inv: Invocation, ctx: BotContext, words: list[str], resolve: bool) -
 
 def _status(inv: Invocation, ctx: BotContext, words: list[str]) -> Reply:
     incident, _ = find(inv, ctx, words)
-    return Reply(text=headline(incident), content=flows.card(ctx, incident, buttons=False))
+    card = dataclasses.replace(flows.card(ctx, incident), buttons=False)
+    return Reply(text=headline(incident), content=card)
 
 
 def _list(ctx: BotContext) -> Reply:

@@ -199,15 +199,18 @@ def test_rounds_never_overlap(watching: LocalBot) -> None:
 def test_dlq_depth_opens_the_dlq_runbook(watching: LocalBot, unique: str) -> None:
     dlq = f"payments-{unique}.dlq"
     kf.create_topic(dlq, 1)
-    kf.produce(dlq, {0: 150})
-    round_(watching)
-    round_(watching)
-    [incident] = [i for i in service.list_open(watching.ctx.engine) if i.subject.topic == dlq]
-    assert incident.runbook_id == "dlq-filling" and incident.severity.value == "warning"
-    assert f"Dead-letter topic `{dlq}` holds 150 messages (warning above 100)" in incident.title
-    kf.produce(dlq, {0: 1_000})
-    round_(watching)
-    assert service.get(watching.ctx.engine, incident.ref).severity.value == "critical"  # type: ignore[union-attr]
+    try:
+        kf.produce(dlq, {0: 150})
+        round_(watching)
+        round_(watching)
+        [incident] = [i for i in service.list_open(watching.ctx.engine) if i.subject.topic == dlq]
+        assert incident.runbook_id == "dlq-filling" and incident.severity.value == "warning"
+        assert f"Dead-letter topic `{dlq}` holds 150 messages (warning above 100)" in incident.title
+        kf.produce(dlq, {0: 1_000})
+        round_(watching)
+        assert service.get(watching.ctx.engine, incident.ref).severity.value == "critical"  # type: ignore[union-attr]
+    finally:  # a critical DLQ left behind would turn every other test's all-DLQ overview critical
+        kf.admin().delete_topics([dlq])[dlq].result(timeout=30)
 
 
 def register(subject: str, schema: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from bot.escalation import reminders
 from bot.escalation.scheduler import Duty
 from bot.evidence import depth_history, lag_history
 from bot.incidents import flows
+from bot.paging import pager
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
@@ -41,4 +42,7 @@ DUTIES: tuple[Duty, ...] = (
     Duty("incident-reminders", 1.0, reminders.run),
     # A backup when the newest is older than backups.every_hours (taken in a thread of its own).
     Duty("backup", 300.0, backups.scheduled),
+    # Pages whose sender died are sent, and acknowledging or resolving an incident is
+    # passed on to the pagers that paged for it: every tick.
+    Duty("paging", 0.0, pager.duty),
 )

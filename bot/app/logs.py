@@ -36,7 +36,7 @@ def secrets_of(settings: Settings) -> list[str]:
     found = [v.get_secret_value() for v in values if v is not None]
     for cluster in settings.kafka.values():
         found += [v for k, v in cluster.client_config.items() if re.search(r"pass|secret|key", k)]
-    return found
+    return found + settings.paging.secret_values()
 
 
 def setup(settings: Settings, stream=sys.stderr) -> None:  # type: ignore[no-untyped-def]

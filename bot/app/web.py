@@ -16,6 +16,7 @@ from bot import metrics
 from bot.alerts import http as web_alerts
 from bot.app.context import BotContext
 from bot.incidents import flows
+from bot.paging import http as web_paging
 from bot.slack.http import SlackHttp
 
 
@@ -29,6 +30,7 @@ def create(ctx: BotContext, bolt: App | None, *, socket_link: Callable[[], str] 
     secret = ctx.settings.slack.signing_secret
     slack = SlackHttp(bolt, secret.get_secret_value()) if bolt is not None and secret is not None else None
     web.register_blueprint(web_alerts.blueprint(ctx.settings.alerts, lambda batch: flows.take_alerts(ctx, batch)))
+    web.register_blueprint(web_paging.blueprint(ctx))  # the paging tools' acknowledge and resolve
 
     @web.post("/slack/events")
     def slack_events() -> Response | tuple[Response, int]:

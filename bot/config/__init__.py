@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 from bot.config.backups import BackupSettings
 from bot.config.oncall import OncallSettings
+from bot.config.paging import PagerSettings, PagingSettings
 from bot.config.sections import (
     AlertSettings,
     AlertSourceSettings,
@@ -46,8 +47,9 @@ from bot.config.watch import WatchSettings
 __all__ = [
     "AlertSettings", "AlertSourceSettings", "ApprovalSettings", "BackupSettings", "ConfigError", "DlqSettings",
     "EscalationSettings", "HttpSettings", "IncidentSettings", "KafkaClusterSettings", "LadderStep", "OncallSettings",
-    "RabbitMQSettings", "SchemaRegistrySettings", "Settings", "SlackSettings", "StepKind", "TeamSettings",
-    "ThresholdOverrides", "Thresholds", "WatchSettings", "default_ladder", "load", "masked",
+    "PagerSettings", "PagingSettings", "RabbitMQSettings", "SchemaRegistrySettings", "Settings", "SlackSettings",
+    "StepKind", "TeamSettings", "ThresholdOverrides", "Thresholds", "WatchSettings", "default_ladder", "load",
+    "masked",
 ]
 
 ENV_PREFIX = "INCIDENTBOT_"
@@ -89,6 +91,7 @@ class Settings(BaseSettings):
     escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
     backups: BackupSettings = Field(default_factory=BackupSettings)
+    paging: PagingSettings = Field(default_factory=PagingSettings)
     teams: dict[str, TeamSettings] = Field(default_factory=dict)
     # Name prefix (of a consumer group, topic or queue) -> team; the longest prefix wins.
     ownership: dict[str, str] = Field(default_factory=dict)
@@ -108,6 +111,9 @@ class Settings(BaseSettings):
         for where, schedule in named:
             if schedule is not None and schedule not in self.oncall.schedules:
                 raise ValueError(f"{where}: '{schedule}' is not under oncall.schedules")
+        for team in self.paging.teams:
+            if team not in self.teams:
+                raise ValueError(f"paging.teams: '{team}' is not under teams")
         return self
 
     @field_validator("database_url")

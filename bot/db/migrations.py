@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from bot.db import step_correlate, step_watch
+from bot.db import step_correlate, step_paging, step_watch
 from bot.db.step_oncall import step_oncall
 
 Migration = Callable[[Connection], None]
@@ -275,4 +275,4 @@ def _7_announce_claims(conn: Connection) -> None:
 
 STEPS: list[Migration] = [_1_lag_samples, _2_incidents, _3_depth_samples, _4_action_tables, _5_escalation,
                           _6_approvals, _7_announce_claims, step_watch.watch_tables, step_oncall,
-                          step_correlate.subjects]
+                          step_paging.paging_outbox, step_correlate.subjects]

@@ -15,6 +15,7 @@ from bot.health.verdict import Level
 from bot.incidents import flows, ladder, service, store
 from bot.incidents.ladder import Step
 from bot.incidents.model import Incident, Status
+from bot.paging import pager
 from bot.reports.markup import channel as channel_mention
 from bot.reports.markup import escape, link, user, users
 from bot.reports.report import Report
@@ -163,7 +164,18 @@ def brokers(ctx: BotContext, incident: Incident, header: str) -> None:
         flows.post_report(ctx, incident, report, "bot", header)
 
 
-def platform(ctx: BotContext, incident: Incident, header: str, forced: bool = False) -> None:
+def _pages(ctx: BotContext, incident: Incident, step: str, reason: str, team: str | None = None) -> str:
+    """Page through the configured pagers (bot.paging: written once, sent after this
+    step's claim); the line the thread gets about it."""
+    paged = pager.page(ctx, incident, step, reason, team)
+    now = [f"{escape(pager.vendor(ctx, name))} ({escape(name)})" for name, new in paged if new]
+    before = [f"{escape(pager.vendor(ctx, name))} ({escape(name)})" for name, new in paged if not new]
+    return (f"\nPaging {', '.join(now)}." if now else "") + \
+        (f"\nAlready paged for this step: {', '.join(before)}." if before else "")
+
+
+def platform(ctx: BotContext, incident: Incident, header: str, forced: bool = False,
+             page_step: str = "platform") -> None:
     reports = _broker_reports(ctx, incident)
     at_fault = [r for r in reports if r.verdict.level > Level.OK]
     e = ctx.settings.escalation
@@ -175,13 +187,16 @@ def platform(ctx: BotContext, incident: Incident, header: str, forced: bool = Fa
     people = list(dict.fromkeys([*e.platform_users, *scheduled]))
     who = users(people, e.platform_usergroup)
     why = "; ".join(f"{r.title}: {r.verdict.headline}" for r in at_fault) or "escalated by hand"
-    if not who:
+    noted = f"\n{escape(note)}" if note else ""
+    # Paged first: when Slack is what fails, the pager is how anyone hears of it.
+    paged = _pages(ctx, incident, page_step, f"Platform escalation: {why}")
+    if not who and not paged:
         flows.post(ctx, incident, f"{header}\nThe brokers are at fault ({escape(why)}), but no platform on-call "
-                                  "is configured (escalation.platform_users / platform_usergroup / platform_oncall)."
-                                  + (f" {escape(note)}" if note else ""))
+                                  "is configured (escalation.platform_users / platform_usergroup / platform_oncall, "
+                                  f"paging.steps.platform).{noted}")
         return
-    flows.post(ctx, incident, f"{header}\n{who}: platform escalation for {incident.ref}. {escape(why)}"
-                              + (f"\n{escape(note)}" if note else ""))
+    lead_in = f"{who}: platform" if who else "Platform"
+    flows.post(ctx, incident, f"{header}\n{lead_in} escalation for {incident.ref}. {escape(why)}{paged}{noted}")
     for report in at_fault:
         flows.post_report(ctx, incident, report, "bot", header)
     setting = f"oncall.schedules.{e.platform_oncall}" if scheduled else "escalation.platform_users"
@@ -190,21 +205,25 @@ def platform(ctx: BotContext, incident: Incident, header: str, forced: bool = Fa
                    f"Brokers at fault: {why}. Thread: {permalink(ctx, incident)}", setting)
 
 
-def lead(ctx: BotContext, incident: Incident, header: str) -> None:
+def lead(ctx: BotContext, incident: Incident, header: str, page_step: str = "lead") -> None:
     s = incident.subject
     team_name = ownership.owner(ctx.settings, s.group, s.topic, s.queue)
     team = ctx.settings.teams.get(team_name) if team_name else None
     scheduled, note = ownership.on_call(ctx, team.lead_oncall if team else None)
+    noted = f"\n{escape(note)}" if note else ""
+    # In the ladder's minutes, which a time scale shortens.
+    age = int((time.time() - incident.created_at) * ctx.settings.escalation.time_scale // 60)
+    owns = f"team {team_name} owns {s.describe()}" if team_name else f"no team owns {s.describe()}"
+    paged = _pages(ctx, incident, page_step, f"{incident.ref} is still unresolved after {age} min; {owns}.",
+                   team_name)
     if team is None or not (team.lead_users or team.lead_usergroup or scheduled):
         flows.post(ctx, incident, f"{header}\nNo team lead to page: {s.describe()} matches no team with a lead "
-                                  "(configure teams, ownership and default_team)." + (f" {escape(note)}" if note else ""))
+                                  f"(configure teams, ownership and default_team).{paged}{noted}")
         return
     people = list(dict.fromkeys([*team.lead_users, *scheduled]))
     who = users(people, team.lead_usergroup)
-    # In the ladder's minutes, which a time scale shortens.
-    age = int((time.time() - incident.created_at) * ctx.settings.escalation.time_scale // 60)
     flows.post(ctx, incident, f"{header}\n{who}: {incident.ref} is still unresolved after {age} min; "
-                              f"team *{team_name}* owns {s.describe()}." + (f"\n{escape(note)}" if note else ""))
+                              f"team *{team_name}* owns {s.describe()}.{paged}{noted}")
     summary = (f"{incident.ref} ({incident.severity.value}, {incident.status.value}) is unresolved after {age} min: "
                f"{incident.title}. Subject: {s.describe()}. Commander: "
                f"{user(incident.commander) if incident.commander else 'nobody yet'}. "
@@ -265,7 +284,9 @@ def _post(ctx: BotContext, incident: Incident, step: Step, late: float) -> None:
 def escalate_now(ctx: BotContext, incident: Incident, kind: str, actor: str) -> None:
     header = f":rotating_light: Escalated by {user(actor)}: {ladder.LABELS[kind]}."
     if kind == "platform":
-        platform(ctx, incident, header, forced=True)
+        platform(ctx, incident, header, forced=True, page_step="manual:platform")
+    elif kind == "lead":
+        lead(ctx, incident, header, page_step="manual:lead")
     else:
         KINDS[kind](ctx, incident, header)
     service.record(ctx.engine, incident, actor=actor, kind=f"escalation.manual.{kind}", now=time.time(),

@@ -20,7 +20,7 @@ from bot.incidents import claims, ingest, ladder, linking, service, store
 from bot.incidents.ingest import Outcome
 from bot.incidents.model import Incident, Status
 from bot.incidents.text import clock
-from bot.incidents.views import Checklist, IncidentCard
+from bot.incidents.views import Checklist, IncidentCard, paged_from
 from bot.reports.markup import channel as channel_mention
 from bot.reports.markup import escape
 from bot.reports.report import Report, to_text
@@ -60,9 +60,11 @@ def next_step(ctx: BotContext, incident: Incident) -> str | None:
 
 # ---------------------------------------------------------------- the parent and the thread
 
-def card(ctx: BotContext, incident: Incident, buttons: bool = True) -> IncidentCard:
-    return IncidentCard(incident, runbook(ctx, incident), next_step(ctx, incident), buttons=buttons,
-                        affected=tuple(linking.affected(ctx.engine, incident)))
+def card(ctx: BotContext, incident: Incident) -> IncidentCard:
+    with ctx.engine.connect() as conn:
+        paged = paged_from(store.timeline(conn, incident_id=incident.id, kinds="page."))
+        affected = tuple(linking.affected_in(conn, incident))
+    return IncidentCard(incident, runbook(ctx, incident), next_step(ctx, incident), paged=paged, affected=affected)
 
 
 def parent(incident: Incident) -> Posted:

@@ -88,9 +88,12 @@ def add_event(conn: Connection, *, incident_id: int, actor: str, kind: str, text
                                  "text": text, "data": data})
 
 
-def timeline(conn: Connection, *, incident_id: int) -> list[Event]:
-    rows = conn.execute(select(incident_events).where(incident_events.c.incident_id == incident_id)
-                        .order_by(incident_events.c.at, incident_events.c.id))
+def timeline(conn: Connection, *, incident_id: int, kinds: str | None = None) -> list[Event]:
+    """The incident's events in order; `kinds`: only those whose kind starts so ("page.")."""
+    where = incident_events.c.incident_id == incident_id
+    if kinds:
+        where = where & incident_events.c.kind.startswith(kinds, autoescape=True)
+    rows = conn.execute(select(incident_events).where(where).order_by(incident_events.c.at, incident_events.c.id))
     return [Event(at=r.at, actor=r.actor, kind=r.kind, text=r.text, data=r.data) for r in rows]
 
 

@@ -3,13 +3,14 @@ runbook checklist and the list of open incidents."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 
 from bot.incidents.correlation import Affected
 from bot.incidents.model import Incident, Status
 from bot.incidents.text import SEVERITY_MARK, STATUS_MARK, clock, headline, incident_line
-from bot.incidents.views import Checklist, IncidentCard, IncidentList
+from bot.incidents.views import Checklist, IncidentCard, IncidentList, Paged
 from bot.reports.lag import duration
 from bot.reports.markup import channel, user
 from bot.runbooks import Check, Runbook
@@ -28,7 +29,7 @@ def _button(text: str, action: Action | str, value: str, style: str | None = Non
 
 
 def card(view: IncidentCard) -> tuple[str, list[Block]]:
-    out = parent(view.incident, view.runbook, view.next_step, affected=view.affected)
+    out = parent(view.incident, view.runbook, view.next_step, paged=view.paged, affected=view.affected)
     if not view.buttons:
         out = [b for b in out if b["type"] != "actions"]
     return headline(view.incident), out
@@ -47,7 +48,7 @@ def affected_section(affected: Sequence[Affected]) -> Block:
 
 
 def parent(i: Incident, runbook: Runbook, next_step: str | None = None, now: float | None = None,
-           affected: Sequence[Affected] = ()) -> list[Block]:
+           paged: tuple[Paged, ...] = (), affected: Sequence[Affected] = ()) -> list[Block]:
     now = now or time.time()
     status = STATUS_MARK[i.status.value]
     if i.status is Status.OPEN and i.alerts_resolved:
@@ -70,6 +71,8 @@ def parent(i: Incident, runbook: Runbook, next_step: str | None = None, now: flo
     extra = []
     if i.dedicated_channel:
         extra.append(f"Discussion in {channel(i.dedicated_channel)}")
+    if paged:
+        extra.append(paged_line(paged))
     if next_step and i.is_open:
         extra.append(f"Next: {next_step}")
     if i.status is Status.RESOLVED and i.resolved_at:
@@ -84,6 +87,20 @@ def parent(i: Incident, runbook: Runbook, next_step: str | None = None, now: flo
         buttons += [_button("Run checks", Action.RUN_CHECKS, i.ref), _button("Resolve", Action.RESOLVE, i.ref, "danger")]
         out.append({"type": "actions", "block_id": f"incident-{i.ref}", "elements": buttons})
     return out
+
+
+PAGED_MARK = {"paged": ":pager: paged, not acknowledged", "acknowledged": ":white_check_mark: acknowledged",
+              "resolved": ":white_check_mark: resolved", "failed": ":warning: page failed"}
+
+
+def paged_line(paged: tuple[Paged, ...]) -> str:
+    """Who was paged through which tool, and whether they acknowledged."""
+    parts = []
+    for p in paged:
+        who = user(p.by) if p.by and re.fullmatch(r"[UW][A-Z0-9]+", p.by) else blocks.escape(p.by or "")
+        by = f" by {who}" if p.by and p.state in ("acknowledged", "resolved") else ""
+        parts.append(f"{blocks.escape(p.vendor)} *{blocks.escape(p.pager)}*: {PAGED_MARK.get(p.state, p.state)}{by}")
+    return "Paged: " + "; ".join(parts)
 
 
 def checklist_message(view: Checklist) -> tuple[str, list[Block]]:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CORE = ["incidents", "oncall", "escalation", "approvals", "evidence", "reports", "alerts", "actions", "probes", "health"]
+CORE = ["incidents", "oncall", "escalation", "approvals", "evidence", "reports", "alerts", "actions", "probes", "health",
+        "paging"]
 SLACK = re.compile(r"slack_sdk|slack_bolt|bot\.slack|ctx\.slack")
 MAX_LINES = 400
 
