@@ -98,6 +98,10 @@ def test_an_alertmanager_alert_joins_the_open_incident_of_a_generic_alert_for_th
     other = send(alerting_bot, lag_generic(cluster, f"{group}-b"), source="generic").json()
     assert other["created"] is True
     assert count_incidents(alerting_bot) == 2
+    # once resolved, the same problem is a new incident
+    alerting_bot.slash(f"/incident resolve {ref}")
+    again = send(alerting_bot, {**lag_generic(cluster, group), "dedup_key": f"again-{unique}"}, source="generic").json()
+    assert again["created"] is True and again["incident"] != ref
 
 
 def test_lag_on_a_cluster_with_a_broker_down_attaches_to_its_incident(alerting_bot: LocalBot, unique: str) -> None:
@@ -222,6 +226,8 @@ def test_merge_folds_one_incident_into_another(alerting_bot: LocalBot, unique: s
     send(alerting_bot, lag_am(cluster, g2, status="resolved"))
     assert f"• {ref} merged ({g2} is lagging): lag on group `{g2}`: :white_check_mark: resolved" in card_text(
         alerting_bot, into)
+    # and so does the same problem from another source
+    assert send(alerting_bot, lag_generic(cluster, g2), source="generic").json()["incident"] == into
     # a resolved incident can neither be merged nor be merged into
     assert alerting_bot.slash(f"/incident merge {into}", thread=parent.ts).json()["text"] == (
         f"{ref} is resolved already; there is nothing to merge.")

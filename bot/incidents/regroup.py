@@ -106,15 +106,15 @@ def merge(conn: Connection, *, source: Incident, target: Incident, actor: str, n
         for k in r.dedup_keys}
     own_claim = next((r.key for r in conn.execute(select(subject_claims.c.key).where(
         subject_claims.c.incident_id == source.id)) if r.key not in _row_claims(conn, source.id)), None)
-    # Resolving first is the compare-and-set: it fails if someone resolved it meanwhile.
-    # It drops the source's alert groups, so they are read above and mapped anew below.
+    # Its alert groups and problems move before it is resolved (resolving frees what
+    # it still holds); the resolution is the compare-and-set: if someone resolved it
+    # meanwhile, Refused rolls the whole merge back.
+    conn.execute(update(alert_dedup).where(alert_dedup.c.incident_id == source.id).values(incident_id=target.id))
+    conn.execute(update(subject_claims).where(subject_claims.c.incident_id == source.id)
+                 .values(incident_id=target.id))
     if not store.transition(conn, incident=source, to=Status.RESOLVED, actor=actor, now=now,
                             note=f"merged into {target.ref}"):
         raise Refused(f"{source.ref} was resolved meanwhile; nothing to merge.")
-    for key in own_keys:
-        conn.execute(insert(alert_dedup), {"key": key, "incident_id": target.id})
-    conn.execute(update(subject_claims).where(subject_claims.c.incident_id == source.id)
-                 .values(incident_id=target.id))
     known = {r.fingerprint for r in conn.execute(select(incident_alerts.c.fingerprint).where(
         incident_alerts.c.incident_id == target.id))}
     conn.execute(update(incident_alerts).where((incident_alerts.c.incident_id == source.id)
