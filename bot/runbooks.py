@@ -7,6 +7,7 @@ import re
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
@@ -99,6 +100,13 @@ class Runbook(BaseModel):
     diagnosis: list[Step] = Field(min_length=1)
     remediation: list[Remedy] = Field(default_factory=list)
     escalation: list[LadderStep] | None = None  # replaces the configured ladder for this runbook
+    # One incident per problem (bot.incidents.correlation). `cluster`: the runbook is
+    # about a whole cluster (a broker down, the cluster unreachable), so its alerts on
+    # one cluster are one problem, and the lag and DLQ problems that follow on that
+    # cluster attach to it. `attach_to_cluster`: this runbook's problems are such
+    # symptoms and attach to an open cluster-level incident of their cluster.
+    scope: Literal["subject", "cluster"] = "subject"
+    attach_to_cluster: bool = False
 
     @field_validator("match")
     @classmethod

@@ -19,7 +19,7 @@ from bot.incidents.text import clock, headline, incident_line, timeline_lines
 from bot.incidents.views import IncidentList
 from bot.reports.markup import escape, link
 from bot.reports.report import Page
-from commands import args, incident_roles
+from commands import args, incident_regroup, incident_roles
 from commands import help as help_command
 from commands.base import CommandSpec, Deferred, Invocation, Outcome, Reply, UsageError
 
@@ -32,7 +32,7 @@ OPEN_USAGE = ("/incident open <title> [--severity critical|warning|info] [--runb
 USAGE = [OPEN_USAGE, "/incident ack [id]", "/incident resolve [id] [note]", "/incident status [id]",
          "/incident list", "/incident timeline [id]", "/incident ladder [id]", "/incident escalate [id] platform|lead",
          "/incident postmortem [id]", incident_roles.ROLE_USAGE, incident_roles.UPDATE_USAGE,
-         "/incident help"]
+         incident_regroup.SPLIT_USAGE, incident_regroup.MERGE_USAGE, "/incident help"]
 
 
 class OpenArgs(BaseModel):
@@ -173,6 +173,20 @@ def _postmortem(inv: Invocation, ctx: BotContext, words: list[str]) -> Outcome:
     return Deferred(run=upload, ack=Reply(text=f"Writing the postmortem draft of {incident.ref}…"))
 
 
+def _merge_pair(inv: Invocation, ctx: BotContext, words: list[str]) -> tuple[Incident, str]:
+    """The incident to fold in (the thread's, or the first of two ids) and the id to fold it into."""
+    if len(words) == 2 and all(REF.match(w) for w in words):
+        source, rest = find(inv, ctx, words)
+        return source, rest[0]
+    if len(words) != 1 or not REF.match(words[0]):
+        raise UsageError(f"Merge into which incident? `{incident_regroup.MERGE_USAGE}`.")
+    source = service.in_thread(ctx.engine, inv.channel_id, inv.thread_ts)
+    if source is None:
+        raise UsageError(f"Run `/incident merge {words[0].upper()}` in the thread of the incident to fold into it, "
+                         f"or name both: `/incident merge INC-from {words[0].upper()}`.")
+    return source, words[0]
+
+
 def handle(inv: Invocation, ctx: BotContext) -> Outcome:
     sub, _, text = inv.text.strip().partition(" ")
     sub = sub.lower() or "help"
@@ -197,6 +211,10 @@ def handle(inv: Invocation, ctx: BotContext) -> Outcome:
         return _escalate(inv, ctx, words)
     if sub == "ladder":
         return _ladder(inv, ctx, words)
+    if sub == "split":
+        return incident_regroup.split(inv, ctx, *find(inv, ctx, words))
+    if sub == "merge":
+        return incident_regroup.merge(inv, ctx, *_merge_pair(inv, ctx, words))
     if sub == "role":
         incident, rest = find(inv, ctx, words)
         return incident_roles.role(inv, ctx, incident, rest)

@@ -261,8 +261,7 @@ def test_the_timer_owner_runs_rounds_by_itself(tmp_path: Path, local_slack: Loca
                                                unique: str) -> None:
     settings = watch_settings(tmp_path, unique, enabled=True, interval_s=1)
     _, group = lagging(unique, 3_405)
-    with start_bot(settings, local_slack) as bot:
-        bot.ctx.start_timers()
+    with start_bot(settings, local_slack) as bot:  # its timers, and so the duties, are running
         deadline = time.time() + 60
         while not incidents_of(bot, group):
             assert time.time() < deadline, "the watch did not open the incident by itself"
@@ -305,3 +304,23 @@ def test_a_silence_holds_a_breach_back_and_it_opens_when_the_silence_ends(watchi
     round_(watching)
     [incident] = incidents_of(watching, group)
     assert incident.runbook_id == "consumer-group-stuck"
+
+
+def test_an_alertmanager_alert_for_the_watched_group_joins_the_watchs_incident(
+        tmp_path: Path, local_slack: LocalSlack, brokers: None, unique: str) -> None:
+    from tests.alert_payloads import alertmanager, am_alert
+    from tests.conftest import TOKEN, send
+
+    settings = watch_settings(tmp_path, unique)
+    settings = settings.model_copy(update={"alerts": make_settings(
+        tmp_path, alerts={"sources": {"alertmanager": {"bearer_token": TOKEN}}}).alerts})
+    with start_bot(settings, local_slack) as bot:
+        topic, group = lagging(unique, 3_405)
+        round_(bot)
+        round_(bot)
+        [incident] = incidents_of(bot, group)
+        labels = {"alertname": "KafkaConsumerGroupInactive", "severity": "warning", "consumergroup": group}
+        answer = send(bot, alertmanager(f"stuck-{unique}", [am_alert(f"fp-{unique}", labels)])).json()
+        assert answer["incident"] == incident.ref and answer["created"] is False
+        assert incidents_of(bot, group) == [service.get(bot.ctx.engine, incident.ref)]
+        assert any("Joined: alertmanager reports the same problem" in t for t in thread_texts(bot, incident))

@@ -199,6 +199,10 @@ class IncidentSettings(BaseModel):
     oncall_users: list[str] = Field(default_factory=list)
     # How many of a runbook's automated diagnosis checks run when an alert opens an incident.
     first_checks: int = Field(3, ge=0, le=10)
+    # Lag and DLQ problems on a cluster whose cluster-level incident (a broker down,
+    # the cluster unreachable) opened at most this long ago attach to it instead of
+    # opening their own incidents. 0: never.
+    correlation_window_minutes: float = Field(30, ge=0, le=24 * 60)
 
 
 StepKind = Literal["lag_dlq", "consumer_health", "brokers", "platform", "lead"]

@@ -16,7 +16,7 @@ from bot.alerts.models import AlertBatch
 from bot.chat import ChatError, Content, Place, Posted
 from bot.db import owners
 from bot.evidence import checks
-from bot.incidents import claims, ingest, ladder, service, store
+from bot.incidents import claims, ingest, ladder, linking, service, store
 from bot.incidents.ingest import Outcome
 from bot.incidents.model import Incident, Status
 from bot.incidents.text import clock
@@ -63,7 +63,8 @@ def next_step(ctx: BotContext, incident: Incident) -> str | None:
 def card(ctx: BotContext, incident: Incident) -> IncidentCard:
     with ctx.engine.connect() as conn:
         paged = paged_from(store.timeline(conn, incident_id=incident.id, kinds="page."))
-    return IncidentCard(incident, runbook(ctx, incident), next_step(ctx, incident), paged=paged)
+        affected = tuple(linking.affected_in(conn, incident))
+    return IncidentCard(incident, runbook(ctx, incident), next_step(ctx, incident), paged=paged, affected=affected)
 
 
 def parent(incident: Incident) -> Posted:
@@ -302,8 +303,10 @@ def after_alert(ctx: BotContext, outcome: Outcome) -> None:
     def names(alerts: list) -> str:  # type: ignore[type-arg]
         return ", ".join(escape(n) for n in sorted({a.name for a in alerts}))
 
-    lines = []
-    if outcome.new_alerts or outcome.refired:
+    lines = [outcome.joined] if outcome.joined else []
+    if outcome.attached:  # they are the alerts of the subjects attached: one line each says so
+        lines.extend(outcome.attached)
+    elif outcome.new_alerts or outcome.refired:
         lines.append(f":rotating_light: Firing: {names(outcome.new_alerts + outcome.refired)} "
                      f"({len(outcome.new_alerts)} new, {len(outcome.refired)} again).")
     if outcome.severity_raised:
@@ -320,7 +323,7 @@ def after_alert(ctx: BotContext, outcome: Outcome) -> None:
         else:
             post(ctx, incident, "Every alert of this incident is resolved. If the problem is gone, press *Resolve* "
                                 "on the message above (or `/incident resolve`).")
-    if outcome.severity_raised or outcome.all_resolved or outcome.resolved:
+    if outcome.severity_raised or outcome.all_resolved or outcome.resolved or outcome.attached:
         refresh_parent(ctx, incident)
 
 

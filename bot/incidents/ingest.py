@@ -19,7 +19,7 @@ from bot import db
 from bot.alerts import routing
 from bot.alerts.models import Alert, AlertBatch
 from bot.config import Settings
-from bot.incidents import ladder, store
+from bot.incidents import ladder, linking, store
 from bot.incidents.model import Incident, Severity, Status
 from bot.incidents.tables import alert_dedup, incident_alerts, incidents
 from bot.runbooks import Runbook
@@ -38,6 +38,8 @@ class Outcome:
     all_resolved: bool = False  # every alert of the incident is resolved now
     duplicate: bool = False  # nothing new: a repeated delivery
     silenced: list[int] = field(default_factory=list)  # the silences that held some of its alerts back
+    joined: str | None = None  # it joined an open incident of the same problem (bot.incidents.linking)
+    attached: list[str] = field(default_factory=list)  # subjects it attached to a cluster-level incident
 
 
 def dedup_key(batch: AlertBatch) -> str:
@@ -187,7 +189,7 @@ def _open_incident_for(conn: Connection, batch: AlertBatch) -> int | None:
 def _receive(conn: Connection, settings: Settings, runbooks: dict[str, Runbook], batch: AlertBatch,
              now: float) -> Outcome:
     pk = _open_incident_for(conn, batch)
-    created = False
+    created, placed = False, None
     if pk is None:
         if not batch.firing:
             return Outcome(incident=None)  # resolved alerts of no open incident: nothing to do
@@ -196,22 +198,31 @@ def _receive(conn: Connection, settings: Settings, runbooks: dict[str, Runbook],
             labels = {**alert.labels, **labels}
         route = routing.route(runbooks, labels, batch.runbook, settings.dlq)
         book = runbooks[route.runbook_id]
+        # The same problem already open, or a symptom of a cluster-level one: no new incident.
+        placed = linking.place(conn, settings, runbooks, batch, labels, book, dedup_key(batch), now)
+        pk = placed.incident_id if placed else None
+    if pk is None:
         severity = max((Severity.parse(a.severity, Severity(book.severity)) for a in batch.firing),
                        key=lambda s: s.rank)
-        incident = store.create(conn, title=batch.title, severity=severity, runbook_id=book.id,
-                                subject=routing.subject(labels), labels=labels, source=batch.source,
-                                opened_by=None, now=now)
+        subject = linking.with_cluster(settings, routing.subject(labels), book.scope == "cluster")
+        incident = store.create(conn, title=batch.title, severity=severity, runbook_id=book.id, subject=subject,
+                                labels=labels, source=batch.source, opened_by=None, now=now)
         conn.execute(_INSERT_DEDUP, {"key": dedup_key(batch), "incident_id": incident.id})
         store.add_event(conn, incident_id=incident.id, actor=batch.source, kind="routed", text=route.sentence,
                         now=now, data={"rule": route.rule, "labels": route.labels})
         ladder.plan(conn, incident_id=incident.id, opened_at=now, settings=settings, runbook=book)
+        linking.claim(conn, incident, book)
         pk, created = incident.id, True
     else:
         found = store.get(conn, pk=pk)
         assert found is not None
         incident = found
-    outcome = Outcome(incident=incident, created=created)
+    outcome = Outcome(incident=incident, created=created, joined=placed.joined if placed else None,
+                      attached=placed.attached if placed else [])
     _merge_alerts(conn, incident, batch, now, outcome)
+    if placed is None and not created and outcome.new_alerts:  # an alert group that attached subjects, grown
+        outcome.attached = linking.extend(conn, settings, runbooks, incident, batch, dedup_key(batch),
+                                          outcome.new_alerts, now)
     if created:
         # Its severity is already the worst of its firing alerts, and some are firing:
         # nothing for _after_merge to change, and `incident` is as stored.

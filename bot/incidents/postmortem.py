@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from bot.incidents import store
+from bot.incidents import linking, store
 from bot.incidents.model import REPEATS, Incident, collapsed
 from bot.incidents.roles import SECTIONS, UPDATE_KIND
 from bot.incidents.tables import incident_alerts
@@ -40,6 +40,11 @@ def render(conn: Connection, incident: Incident, runbook: Runbook) -> str:
            f"| Resolved | {_when(i.resolved_at)}"
            + (f" (after {duration(i.resolved_at - i.created_at)}) by {i.resolved_by}" if i.resolved_at else "") + " |",
            ""]
+    affected = linking.affected_in(conn, i)
+    if affected:
+        out += ["## Affected subjects", "", "Attached to this incident as likely the same cause, or merged into it:", ""]
+        out += [f"- {a.line()}" for a in affected]
+        out.append("")
     if alerts:
         out += ["## Alerts", "", "| alert | status | severity | first seen | deliveries |", "|---|---|---|---|---|"]
         out += [f"| {_cell(a.name)} | {a.status} | {a.severity} | {_when(a.first_seen)} | {a.deliveries} |"

@@ -16,7 +16,7 @@ from bot.db import owners
 from bot.incidents import claims
 from bot.incidents.ladder import escalation_steps
 from bot.incidents.model import Event, Incident, Severity, Status, Subject
-from bot.incidents.tables import alert_dedup, checklist, incident_events, incidents
+from bot.incidents.tables import alert_dedup, checklist, incident_events, incidents, subject_claims
 
 # Built once: the statements every new incident and every timeline entry run
 # (building a statement costs more than running it on SQLite).
@@ -120,6 +120,7 @@ def transition(conn: Connection, *, incident: Incident, to: Status, actor: str, 
     if to is Status.RESOLVED:
         # Free the alert groups: the same group firing later is a new incident.
         conn.execute(alert_dedup.delete().where(alert_dedup.c.incident_id == incident.id))
+        conn.execute(subject_claims.delete().where(subject_claims.c.incident_id == incident.id))  # its problems too
         # Only resolution stops the ladder, at once and with the resolution itself.
         conn.execute(update(escalation_steps).where(
             (escalation_steps.c.incident_id == incident.id) & (escalation_steps.c.status == "pending")

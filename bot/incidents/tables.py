@@ -94,6 +94,42 @@ checklist = Table(
     Column("done_at", Float, nullable=False),
 )
 
+# One incident per problem (bot.incidents.linking). While an incident from alerts is
+# open, its runbook and subject (cluster + group/topic/queue) are claimed here: the
+# key is a hash of both, so two deliveries of the same problem from different
+# sources, racing on two replicas, meet on this primary key and land in one incident.
+subject_claims = Table(
+    "subject_claims", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Index("ix_subject_claims_incident", "incident_id"),
+)
+
+# The subjects an incident stands for besides its own: lag and DLQ problems attached
+# to a cluster-level incident, and incidents merged into it. Kept after a split
+# (state "split", split_to the new incident) for the record.
+incident_subjects = Table(
+    "incident_subjects", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # attached, merged
+    Column("state", String(16), nullable=False),  # active, split
+    Column("runbook_id", String(100), nullable=False),
+    Column("cluster", String(100)),
+    Column("group_id", String(255)),
+    Column("topic", String(255)),
+    Column("queue", String(255)),
+    Column("title", String(300), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("detail", String(100)),  # the alert's value, when it says one (12,400)
+    Column("from_ref", String(32)),  # merged: the incident that was folded in
+    Column("claim_key", String(64)),  # its key in subject_claims, when it has one
+    Column("dedup_keys", JSON, nullable=False),  # the alert groups that brought it: they move with a split
+    Column("split_to", Integer),
+    Column("created_at", Float, nullable=False),
+    Index("ix_incident_subjects_incident", "incident_id"),
+)
+
 # One row per reminder sent (status reminder, stale re-notification) and due time: the
 # primary key makes two replicas (or a restarted timer owner) send each one once.
 reminders = Table(

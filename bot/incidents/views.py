@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.chat import View
+from bot.incidents.correlation import Affected
 from bot.incidents.model import Event, Incident
 from bot.runbooks import Runbook
 
@@ -51,6 +52,7 @@ class IncidentCard(View):
     next_step: str | None = None
     buttons: bool = True  # False: a read-only copy (in `/incident status`)
     paged: tuple[Paged, ...] = ()  # the pagers paged for it (bot.paging)
+    affected: tuple[Affected, ...] = ()  # subjects attached to it or merged into it
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Sequence
 
+from bot.incidents.correlation import Affected
 from bot.incidents.model import Incident, Status
 from bot.incidents.text import SEVERITY_MARK, STATUS_MARK, clock, headline, incident_line
 from bot.incidents.views import Checklist, IncidentCard, IncidentList, Paged
@@ -27,14 +29,26 @@ def _button(text: str, action: Action | str, value: str, style: str | None = Non
 
 
 def card(view: IncidentCard) -> tuple[str, list[Block]]:
-    out = parent(view.incident, view.runbook, view.next_step, paged=view.paged)
+    out = parent(view.incident, view.runbook, view.next_step, paged=view.paged, affected=view.affected)
     if not view.buttons:
         out = [b for b in out if b["type"] != "actions"]
     return headline(view.incident), out
 
 
+AFFECTED_SHOWN = 15  # a broker down can make every group lag: the card lists the first, and counts all
+
+
+def affected_section(affected: Sequence[Affected]) -> Block:
+    firing = sum(1 for a in affected if a.firing)
+    head = f"*Affected subjects ({len(affected)}, {firing} firing)*, likely the same cause"
+    lines = [f"• {a.line()}" for a in affected[:AFFECTED_SHOWN]]
+    if len(affected) > AFFECTED_SHOWN:
+        lines.append(f"…and {len(affected) - AFFECTED_SHOWN} more (`/incident timeline` lists each)")
+    return blocks.section("\n".join([head, *lines]))
+
+
 def parent(i: Incident, runbook: Runbook, next_step: str | None = None, now: float | None = None,
-           paged: tuple[Paged, ...] = ()) -> list[Block]:
+           paged: tuple[Paged, ...] = (), affected: Sequence[Affected] = ()) -> list[Block]:
     now = now or time.time()
     status = STATUS_MARK[i.status.value]
     if i.status is Status.OPEN and i.alerts_resolved:
@@ -52,6 +66,8 @@ def parent(i: Incident, runbook: Runbook, next_step: str | None = None, now: flo
         blocks.header(f"{i.ref} · {i.title}"),
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
     ]
+    if affected:
+        out.append(affected_section(affected))
     extra = []
     if i.dedicated_channel:
         extra.append(f"Discussion in {channel(i.dedicated_channel)}")

@@ -11,12 +11,12 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from bot import silences
 from bot.alerts.models import Alert, AlertBatch, fingerprint
 from bot.health.verdict import Level
 from bot.incidents import flows, service
 from bot.incidents import store as incident_store
 from bot.incidents.model import Incident, Status
-from bot import silences
 from bot.reports.markup import escape
 from bot.watch import events, look, store
 from bot.watch.judge import Act, Decision, Observation, State, step
