@@ -144,17 +144,30 @@ def test_member_leaving_and_rejoining_is_rebalancing(tmp_path: Path, local_slack
         assert any(f"Consumer group `{group}` on `local` changed members" in t for t in changes)
 
 
-def test_unreachable_cluster_is_one_incident(tmp_path: Path, local_slack: LocalSlack, brokers: None,
-                                             unique: str) -> None:
+def test_unreachable_cluster_is_one_incident_and_lag_alerts_attach_to_it(
+        tmp_path: Path, local_slack: LocalSlack, brokers: None, unique: str) -> None:
+    from tests.alert_payloads import alertmanager, am_alert
+    from tests.conftest import TOKEN, send
+
     settings = make_settings(tmp_path, kafka={"down": {"bootstrap_servers": "127.0.0.1:1", "request_timeout_s": 1}},
-                             watch={"sustain_rounds": 2, "kafka": {"down": {}}, "rabbitmq": {}})
+                             watch={"sustain_rounds": 2, "kafka": {"down": {}}, "rabbitmq": {}},
+                             alerts={"sources": {"alertmanager": {"bearer_token": TOKEN}}})
     with start_bot(settings, local_slack) as bot:
         for _ in range(3):
             round_(bot, may_fail=True)
         found = [i for i in service.list_open(bot.ctx.engine) if i.subject.cluster == "down"]
         assert len(found) == 1
-        assert found[0].runbook_id == "broker-health" and found[0].severity.value == "critical"
-        assert found[0].labels["alertname"] == "WatchKafkaClusterUnreachable"
+        root = found[0]
+        assert root.runbook_id == "broker-health" and root.severity.value == "critical"
+        assert root.labels["alertname"] == "WatchKafkaClusterUnreachable"
+        for group in (f"orders-{unique}", f"billing-{unique}"):
+            labels = {"alertname": "KafkaConsumerLagHigh", "severity": "warning", "cluster": "down",
+                      "consumergroup": group}
+            answer = send(bot, alertmanager(f"lag-{group}", [am_alert(f"fp-{group}", labels)])).json()
+            assert (answer["incident"], answer["created"]) == (root.ref, False)
+        assert [i.ref for i in service.list_open(bot.ctx.engine)] == [root.ref]  # no incident, no ladder of their own
+        texts = thread_texts(bot, root)
+        assert any(f"Attached: lag on group `orders-{unique}`" in t for t in texts)
 
 
 def test_pause_holds_the_incident_until_resumed(watching: LocalBot, unique: str) -> None:

@@ -25,6 +25,7 @@ class Observation:
     recovered: bool  # below the recovery threshold (what an open breach must reach)
     text: str  # one sentence with the numbers
     labels: dict[str, str] = field(default_factory=dict)
+    value: str | None = None  # the figure in brief ("12,400"), shown where the incident lists its subjects
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ def group(settings: Settings, cluster: str, g: GroupLag, history: dict[Partition
     reasons.sort(key=lambda r: r[0], reverse=True)
     text = "; ".join(r[2] for r in reasons) or f"{g.group} lags {plural(total, 'message')}"
     return Observation(key=f"group:{cluster}:{g.group}", kind=kind, runbook=runbook, level=level,
-                       recovered=recovered, text=text, labels=_group_labels(cluster, g, alertname))
+                       recovered=recovered, text=text, labels=_group_labels(cluster, g, alertname), value=f"{total:,}")
 
 
 def _dlq(key: str, name: str, depth: int, rate: float | None, t: Thresholds, w: WatchSettings,
@@ -148,7 +148,7 @@ def _dlq(key: str, name: str, depth: int, rate: float | None, t: Thresholds, w: 
         text += f"; {rate:.1f}% of its source's messages fail (warning above {t.error_rate_percent:g}%)"
     recovered = depth < w.recover_ratio * t.dlq_warning and (rate is None or rate <= t.error_rate_percent)
     return Observation(key=key, kind="dlq", runbook="dlq-filling", level=level, recovered=recovered, text=text,
-                       labels=labels)
+                       labels=labels, value=f"{depth:,}")
 
 
 def kafka_dlq(settings: Settings, cluster: str, d: KafkaDlq) -> Observation:
