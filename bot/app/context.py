@@ -25,6 +25,7 @@ from bot.probes.clients import Clients
 from bot.recent import Recent
 from bot.reports.report import Report
 from bot.runbooks import Runbook
+from bot.singleflight import SingleFlight
 from bot.slack.chat import SlackChat
 from bot.slack.client import make_client
 
@@ -39,6 +40,8 @@ class Caches:
     # bot.evidence.checks: reports by (check, subject), so that incidents reaching a
     # ladder step together share one probe.
     reports: Recent[Any, Report] = field(default_factory=Recent)
+    # bot.slack.app: the replies of read-only commands (CommandSpec.shared) by command and text.
+    answers: SingleFlight[Any, Any] = field(default_factory=SingleFlight)
 
 
 @dataclass

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# How long a read-only command's reply is handed to whoever asks the same again: short
+# enough that nobody waits for a fresher number, long enough that a burst costs one probe.
+SHARE_S = 2.0
+
+
 def _message(reply: Reply) -> dict[str, Any]:
     out: dict[str, Any] = {"text": reply.text, "response_type": "in_channel" if reply.in_channel else "ephemeral"}
     if reply.content is not None:
@@ -85,6 +90,9 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
         else:
             ack()
         metrics.command_latency.labels(name, "ack").observe(time.perf_counter() - started)
+        if spec.shared:
+            key, work = (name, " ".join(text.split())), outcome.run
+            outcome = Deferred(run=lambda: ctx.caches.answers.run(key, work, SHARE_S), ack=outcome.ack)
         _run_later(ctx, name, outcome, respond, started, inv)
 
     for name in {settings.umbrella_command, *(f"/{n}" for n in SLASH_COMMANDS)}:
