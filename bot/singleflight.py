@@ -1,7 +1,7 @@
 """One answer for many askers: identical read-only questions asked together share one
-piece of work, and a question asked again within a few seconds gets the answer just
-made. At a hundred `/lag` a second this is the difference between one probe of the
-cluster every couple of seconds and a hundred (each describing every group), which
+piece of work (and, when the caller allows it, one asked again within `max_age` gets
+the answer just made). At a hundred `/lag` a second this is the difference between one
+probe of the cluster at a time and a hundred (each describing every group), which
 would queue the replies for minutes and load the brokers the bot is meant to watch."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class SingleFlight(Generic[K, V]):
         is not kept: the next asker tries again."""
         with self._lock:
             kept = self._answers.get(key)
-            if kept is not None and time.monotonic() - kept[0] <= max_age:
+            if kept is not None and max_age > 0 and time.monotonic() - kept[0] <= max_age:
                 return kept[1]
             flight = self._flying.get(key)
             mine = flight is None

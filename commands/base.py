@@ -72,6 +72,6 @@ class CommandSpec:
     summary: str
     usage: list[str] = field(default_factory=list)
     handle: Handler | None = None
-    # A read-only summary: the same question asked together (or within a couple of
-    # seconds) is answered by one probe (bot.singleflight); its reply shows when it was taken.
+    # A read-only summary: the same question asked while it is being answered shares that
+    # answer (bot.singleflight); its reply shows when it was taken.
     shared: bool = False

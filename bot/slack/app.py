@@ -20,6 +20,8 @@ from slack_bolt.error import BoltUnhandledRequestError
 from bot import metrics
 from bot.chat import Place
 from bot.incidents import flows, service
+from bot.reports.markup import escape
+from bot.reports.report import Report
 from bot.slack import approval_actions, inbound, incident_actions, modals
 from bot.slack.chat import render
 from bot.slack.ids import Callback
@@ -34,15 +36,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-# How long a read-only command's reply is handed to whoever asks the same again: short
-# enough that nobody waits for a fresher number, long enough that a burst costs one probe.
-SHARE_S = 2.0
+# How old a read-only command's finished reply may be to be handed to whoever asks the
+# same again. None: the questions asked while one probe runs share it, and a question
+# asked after it ended gets a fresh probe (each `/lag` stores its own lag samples).
+SHARE_S = 0.0
 
 
 def _message(reply: Reply) -> dict[str, Any]:
     out: dict[str, Any] = {"text": reply.text, "response_type": "in_channel" if reply.in_channel else "ephemeral"}
     if reply.content is not None:
         _, shown = render(reply.content)
+        if isinstance(reply.content, Report):
+            # Beside a report the text is its plain text (commands.common.report_reply), which
+            # Slack reads as mrkdwn in notifications: broker data in it is escaped like in the blocks.
+            out["text"] = escape(reply.text)
         if shown:
             out["blocks"] = shown
     return out
