@@ -146,6 +146,12 @@ def start_serve(folder: Path, slack_url: str) -> tuple[subprocess.Popen[bytes], 
     raise SystemExit(f"incidentbot serve did not start: {log.read_text()[-2000:]}")
 
 
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of the process and its children (the timer process, if any)."""
     family, total = {pid}, 0
@@ -329,6 +335,7 @@ def drill(args: argparse.Namespace, slack: Slack, process: subprocess.Popen[byte
     storm = [(body, alert_headers) for body in bodies]
 
     peak = [rss_mb(process.pid)]
+    cpu_before, load_before = cpu_s(process.pid), os.getloadavg()[0]
     stop_sampling = threading.Event()
 
     def sample() -> None:
@@ -359,6 +366,7 @@ def drill(args: argparse.Namespace, slack: Slack, process: subprocess.Popen[byte
             break
         time.sleep(1)
     last_reply = max([*first_reply.values(), *ephemerals, t0])
+    cpu_used = cpu_s(process.pid) - cpu_before
     stop_sampling.set()
     sampler.join()
 
@@ -386,6 +394,11 @@ def drill(args: argparse.Namespace, slack: Slack, process: subprocess.Popen[byte
         "sender_late_p99_ms": round(percentile([late for _, late, _, _ in command_results], 99), 1),
         # When the last reply arrived, counted from the end of sending: how far the work fell behind.
         "last_reply_after_s": round(last_reply - t0 - args.seconds, 1),
+        # The bot's own CPU for the whole drill (commands, storm, replies) per request,
+        # and how busy the host was: on a shared machine the latencies depend on it.
+        "serve_cpu_ms_per_request": round(cpu_used * 1000 / (total + storm_total), 2),
+        "host_load_1m": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+        "cpus": os.cpu_count(),
     }
 
 
