@@ -168,7 +168,7 @@ def _describe(err: Any) -> str:
         message = "unknown setting (check the spelling)"
     message = " ".join(message.split())  # one line, whatever a validator quoted
     # The environment variable, for names an environment variable can spell.
-    env = all(re.fullmatch(r"\w+", str(p)) for p in err["loc"])
+    env = all(re.fullmatch(r"[\w.\-]+", str(p)) for p in err["loc"])
     hint = f" [env {ENV_PREFIX}{'__'.join(str(p) for p in err['loc']).upper()}]" if env else ""
     value = err.get("input")
     shown = ""
