@@ -1,6 +1,7 @@
 """One answer for many askers: identical read-only questions asked together share one
-piece of work (and, when the caller allows it, one asked again within `max_age` gets
-the answer just made). At a hundred `/lag` a second this is the difference between one
+piece of work, and while questions keep coming together (a burst: someone waited for
+the last answer) one asked within `max_age` of the last answer gets it too. A person
+asking twice in a row, alone, gets a fresh look each time. At a hundred `/lag` a second this is the difference between one
 probe of the cluster at a time and a hundred (each describing every group), which
 would queue the replies for minutes and load the brokers the bot is meant to watch."""
 
@@ -20,6 +21,7 @@ class _Flight(Generic[V]):
         self.done = threading.Event()
         self.value: V | None = None
         self.error: BaseException | None = None
+        self.waiters = 0
 
 
 class SingleFlight(Generic[K, V]):
@@ -30,17 +32,19 @@ class SingleFlight(Generic[K, V]):
         self._limit = limit
 
     def run(self, key: K, work: Callable[[], V], max_age: float) -> V:
-        """`work()`'s answer, or the answer of the same `key` in progress or at most
-        `max_age` seconds old. An error is raised to everyone who waited for it and
-        is not kept: the next asker tries again."""
+        """`work()`'s answer, or the answer of the same `key` in progress, or one at
+        most `max_age` seconds old when others shared it. An error is raised to everyone
+        who waited for it and is not kept: the next asker tries again."""
         with self._lock:
             kept = self._answers.get(key)
-            if kept is not None and max_age > 0 and time.monotonic() - kept[0] <= max_age:
+            if kept is not None and time.monotonic() - kept[0] <= max_age:
                 return kept[1]
             flight = self._flying.get(key)
             mine = flight is None
             if flight is None:
                 flight = self._flying[key] = _Flight()
+            else:
+                flight.waiters += 1
         if not mine:
             flight.done.wait()
             if flight.error is not None:
@@ -54,7 +58,8 @@ class SingleFlight(Generic[K, V]):
         finally:
             with self._lock:
                 del self._flying[key]
-                if flight.error is None:
+                self._answers.pop(key, None)
+                if flight.error is None and flight.waiters:  # a burst: the next askers may take it
                     self._answers[key] = (time.monotonic(), flight.value)  # type: ignore[assignment]
                     if len(self._answers) > self._limit:
                         for old in sorted(self._answers, key=lambda k: self._answers[k][0])[: self._limit // 2]:

@@ -73,5 +73,6 @@ class CommandSpec:
     usage: list[str] = field(default_factory=list)
     handle: Handler | None = None
     # A read-only summary: the same question asked while it is being answered shares that
-    # answer (bot.singleflight); its reply shows when it was taken.
+    # answer, and in a burst one a couple of seconds old (bot.singleflight); its reply
+    # shows when it was taken.
     shared: bool = False

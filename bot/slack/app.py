@@ -36,10 +36,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-# How old a read-only command's finished reply may be to be handed to whoever asks the
-# same again. None: the questions asked while one probe runs share it, and a question
-# asked after it ended gets a fresh probe (each `/lag` stores its own lag samples).
-SHARE_S = 0.0
+# How old a read-only command's reply may be to be handed to whoever asks the same in a
+# burst (bot.singleflight): short enough that nobody is shown an old number, long enough
+# that a hundred `/lag` a second cost one probe every couple of seconds. Asked alone,
+# twice in a row, a command probes twice (each `/lag` stores its own samples then).
+SHARE_S = 2.0
 
 
 def _message(reply: Reply) -> dict[str, Any]:
