@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App, BoltResponse, Respond
 from slack_bolt.error import BoltUnhandledRequestError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import metrics
 from bot.chat import Place
+from bot.db import writable
 from bot.incidents import flows, service
 from bot.reports.markup import escape
 from bot.reports.report import Report
@@ -88,6 +90,13 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
         except UsageError as exc:
             ack(text=str(exc), response_type="ephemeral")
             metrics.command_latency.labels(name, "ack").observe(time.perf_counter() - started)
+            return
+        except SQLAlchemyError as exc:
+            # New work the database could not take (disk full, read-only): said, not a 500.
+            why = writable.storage_problem(exc) or "it did not answer"
+            log.warning("/%s refused: the database cannot take it (%s)", name, type(exc).__name__)
+            ack(text=f"Nothing was done: the bot's database cannot take it ({why}). Tell whoever runs the bot.",
+                response_type="ephemeral")
             return
         if isinstance(outcome, Reply):
             ack(**_message(outcome))
