@@ -143,6 +143,9 @@ def load(config_file: str | Path | None = None, **overrides: Any) -> Settings:
             raise ConfigError(f"--config: {path} is not valid YAML{where}") from None
         if data is not None and not isinstance(data, dict):
             raise ConfigError(f"--config: {path} must hold a mapping of settings at the top")
+        odd = [key for key in (data or {}) if not isinstance(key, str)]
+        if odd:  # YAML allows any key (`? ` alone is a null one); settings are named
+            raise ConfigError(f"--config: {path}: a setting's name must be text, found {odd[0]!r}")
     Settings._yaml_file = path
     try:
         return Settings(**overrides)

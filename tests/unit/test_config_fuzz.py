@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot import config
@@ -55,11 +55,14 @@ def _load(tmp_path: Path, content: bytes) -> None:
 
 @FUZZ
 @given(document=DOCUMENT)
+@example(document={"\r": None})  # a name with a line break broke the one-line message
 def test_any_settings_document_loads_or_says_what_is_wrong(tmp_path: Path, document: dict[str, object]) -> None:
     _load(tmp_path, yaml.safe_dump(document, allow_unicode=True).encode())
 
 
 @FUZZ
 @given(content=st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+@example(content=b"?")  # a YAML mapping with a null key: pydantic-settings called .lower() on it
+@example(content=b"\x80")  # not UTF-8
 def test_any_bytes_as_the_file_load_or_say_what_is_wrong(tmp_path: Path, content: bytes) -> None:
     _load(tmp_path, content)
