@@ -10,10 +10,15 @@ from typing import Any
 
 from cheroot import wsgi
 
+LISTEN_BACKLOG = 256
+
 
 class HttpServer:
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = 16) -> None:
-        self._server = wsgi.Server((host, port), app, numthreads=threads, timeout=30, shutdown_timeout=5)
+        # The listen backlog: cheroot's default of 5 reset connections (ECONNRESET at the
+        # sender) when a burst of Slack requests and alert webhooks arrived together.
+        self._server = wsgi.Server((host, port), app, numthreads=threads, timeout=30, shutdown_timeout=5,
+                                   request_queue_size=LISTEN_BACKLOG)
         # stop() waits for the selector loop to notice; cheroot polls every 0.5 s by
         # default, which would add half a second to every stop (and every test).
         self._server.expiration_interval = 0.05

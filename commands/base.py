@@ -72,3 +72,7 @@ class CommandSpec:
     summary: str
     usage: list[str] = field(default_factory=list)
     handle: Handler | None = None
+    # A read-only summary: the same question asked while it is being answered shares that
+    # answer, and in a burst one a couple of seconds old (bot.singleflight); its reply
+    # shows when it was taken.
+    shared: bool = False

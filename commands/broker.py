@@ -40,4 +40,5 @@ SPEC = CommandSpec(
     summary="Kafka broker health: controller, missing brokers, under-replicated and offline partitions",
     usage=[USAGE],
     handle=handle,
+    shared=True,
 )

@@ -78,4 +78,5 @@ SPEC = CommandSpec(
     summary="dead-letter queues: depth, growth, error patterns and sampled messages (Kafka and RabbitMQ)",
     usage=[USAGE, "/dlq orders.dlq --sample 20"],
     handle=handle,
+    shared=True,
 )

@@ -79,4 +79,5 @@ SPEC = CommandSpec(
     summary="consumer lag per partition with trend, seconds behind and scaling advice; all groups worst first",
     usage=[USAGE, "/lag billing", "/lag billing orders", "/lag billing --chart"],
     handle=handle,
+    shared=True,
 )

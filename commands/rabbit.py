@@ -76,4 +76,5 @@ SPEC = CommandSpec(
     summary="RabbitMQ nodes (alarms, memory, disk) and queues, or one queue in detail",
     usage=[USAGE],
     handle=handle,
+    shared=True,
 )

@@ -28,4 +28,5 @@ SPEC = CommandSpec(
     summary="check the bot's connections to Kafka, RabbitMQ and its database",
     usage=["/ops status"],
     handle=handle,
+    shared=True,
 )

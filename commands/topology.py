@@ -65,4 +65,5 @@ SPEC = CommandSpec(
     summary="which consumer groups read which topics, with lag and owning team",
     usage=[USAGE],
     handle=handle,
+    shared=True,
 )

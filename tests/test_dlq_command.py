@@ -30,7 +30,7 @@ def test_kafka_dlq_with_error_patterns(bot: LocalBot, unique: str) -> None:
     text = post["text"]
     assert text.startswith(f"DLQ {dlq} (local): OK:")
     assert f"3 messages in 2 partitions; source topic {source}" in text
-    assert "3  DataException: Failed to deserialize record <n>: unknown magic byte" in text
+    assert "3  DataException: Failed to deserialize record &lt;n&gt;: unknown magic byte" in text  # escaped for Slack
     assert "orders[2]@1002" in text  # the original position, from Connect's headers
     assert f"--topic {dlq} --from-beginning --max-messages 10" in text
 

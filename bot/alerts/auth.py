@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import time
 from collections.abc import Mapping
 
@@ -35,6 +36,8 @@ def refusal_reason(source: AlertSourceSettings, headers: Mapping[str, str], body
             try:
                 skew = abs((now or time.time()) - float(stamp))
             except ValueError:
+                return f"missing or unreadable {source.hmac_timestamp_header} header"
+            if not math.isfinite(skew):  # "nan" compares false with everything: a signature that never expires
                 return f"missing or unreadable {source.hmac_timestamp_header} header"
             if skew > MAX_SKEW_SECONDS:
                 return f"{source.hmac_timestamp_header} is more than 5 minutes off: replayed or clock skew"

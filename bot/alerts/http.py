@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.alerts import auth as alert_auth
 from bot.alerts import models as alerts
 from bot.config import AlertSettings
+from bot.db import writable
 
 if TYPE_CHECKING:
     from bot.incidents.ingest import Outcome
@@ -61,7 +62,9 @@ def blueprint(settings: AlertSettings, take: Callable[[alerts.AlertBatch], Outco
             outcome = take(batch)
         except SQLAlchemyError as exc:
             log.error("could not store an alert from %s: %s", source, type(exc).__name__)
-            response, status = _error(503, "storage unavailable", "the alert could not be stored; retry later")
+            why = writable.storage_problem(exc)
+            response, status = _error(503, "storage unavailable", "the alert could not be stored"
+                                      + (f": the database cannot take writes ({why})" if why else "") + "; retry later")
             response.headers["Retry-After"] = "30"
             return response, status
         incident = outcome.incident

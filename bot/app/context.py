@@ -27,6 +27,7 @@ from bot.probes.clients import Clients
 from bot.recent import Recent
 from bot.reports.report import Report
 from bot.runbooks import Runbook
+from bot.singleflight import SingleFlight
 from bot.slack.chat import SlackChat
 from bot.slack.client import make_client
 from bot.watch.round import Watcher
@@ -43,6 +44,8 @@ class Caches:
     # ladder step together share one probe.
     reports: Recent[Any, Report] = field(default_factory=Recent)
     oncall: OncallCache = field(default_factory=OncallCache)  # bot.oncall.lookup: vendors' on-call answers
+    # bot.slack.app: the replies of read-only commands (CommandSpec.shared) by command and text.
+    answers: SingleFlight[Any, Any] = field(default_factory=SingleFlight)
 
 
 @dataclass

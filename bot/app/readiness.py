@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from bot import db
+from bot.db import writable
 from bot.probes.clients import Clients
 from bot.text import plural
 
@@ -47,6 +48,9 @@ def _rabbitmq(clients: Clients, cluster: str) -> str:
 
 def _database(engine: Engine) -> str:
     db.ping(engine)
+    refused = writable.problem(engine)
+    if refused:
+        raise RuntimeError(refused)
     return engine.url.get_backend_name()
 
 

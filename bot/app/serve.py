@@ -9,6 +9,7 @@ import signal
 import threading
 
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import DBAPIError
 
 from bot.app import context, people, web
 from bot.config import Settings
@@ -53,9 +54,19 @@ def open_socket(socket: SocketTransport) -> None:
             from None
 
 
+def _build(settings: Settings) -> context.BotContext:
+    try:
+        return context.build(settings)
+    except DBAPIError as exc:
+        # The driver's first line says what failed (host, port, refused, authentication);
+        # the URL, which may hold the password, is not in it.
+        why = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+        raise StartupError(f"database_url: cannot use the database ({why})") from None
+
+
 def serve(settings: Settings) -> None:
     _check_credentials(settings)
-    ctx = context.build(settings)
+    ctx = _build(settings)
     try:
         bolt = slack_app.build(ctx)
     except Exception as exc:  # Bolt raises BoltError on a token Slack rejects

@@ -158,13 +158,18 @@ def load(config_file: str | Path | None = None, **overrides: Any) -> Settings:
         if not path.is_file():
             raise ConfigError(f"--config: {path} does not exist or is not a file")
         try:
-            data = yaml.safe_load(path.read_text())
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"--config: {path} is not UTF-8 text (byte {exc.start})") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""
             raise ConfigError(f"--config: {path} is not valid YAML{where}") from None
         if data is not None and not isinstance(data, dict):
             raise ConfigError(f"--config: {path} must hold a mapping of settings at the top")
+        odd = [key for key in (data or {}) if not isinstance(key, str)]
+        if odd:  # YAML allows any key (`? ` alone is a null one); settings are named
+            raise ConfigError(f"--config: {path}: a setting's name must be text, found {odd[0]!r}")
     Settings._yaml_file = path
     try:
         return Settings(**overrides)
@@ -174,19 +179,29 @@ def load(config_file: str | Path | None = None, **overrides: Any) -> Settings:
         Settings._yaml_file = None
 
 
+def _name(part: object) -> str:
+    """A setting's name as the file spells it; a name with spaces, line breaks or other
+    odd characters quoted, so that the message stays one readable line."""
+    text = str(part)
+    return text if re.fullmatch(r"[\w.\-:/@#^~]+", text) else repr(text)
+
+
 def _describe(err: Any) -> str:
     message = err["msg"].removeprefix("Value error, ")
     if not err["loc"]:  # a rule across fields; the message names them
         return f"configuration error: {message}"
-    field = ".".join(str(part) for part in err["loc"])
+    field = ".".join(_name(part) for part in err["loc"])
     if err["type"] == "extra_forbidden":
         message = "unknown setting (check the spelling)"
-    hint = f"{ENV_PREFIX}{'__'.join(str(p) for p in err['loc']).upper()}"
+    message = " ".join(message.split())  # one line, whatever a validator quoted
+    # The environment variable, for names an environment variable can spell.
+    env = all(re.fullmatch(r"[\w.\-]+", str(p)) for p in err["loc"])
+    hint = f" [env {ENV_PREFIX}{'__'.join(str(p) for p in err['loc']).upper()}]" if env else ""
     value = err.get("input")
     shown = ""
     if not SECRET_KEY_PATTERN.search(field) and isinstance(value, (str, int, float)):
         shown = f" (got {value!r})"
-    return f"configuration error: {field}: {message}{shown} [env {hint}]"
+    return f"configuration error: {field}: {message}{shown}{hint}"
 
 
 def masked(settings: Settings) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, create_engine, event, insert, select, text, update
 from sqlalchemy.engine import Connection, make_url
 
+from bot.db import writable
 from bot.db.migrations import STEPS, Migration
 
 metadata = MetaData()
@@ -91,9 +92,15 @@ def write(engine: Engine) -> Iterator[Connection]:
     """A write transaction. On SQLite writers take turns on the writer lock: SQLite
     allows one writer at a time, and its own busy-wait sleeps up to 100 ms between
     tries, which is what an alert sender would feel. Reads (engine.connect()) never
-    wait: WAL lets them run beside the writer."""
-    with writer_lock(engine), engine.begin() as conn:
-        yield conn
+    wait: WAL lets them run beside the writer. A write the storage refused (disk
+    full, read-only) is remembered for readiness (bot.db.writable) until one succeeds."""
+    try:
+        with writer_lock(engine), engine.begin() as conn:
+            yield conn
+    except BaseException as exc:
+        writable.record(engine, exc)
+        raise
+    writable.record(engine, None)
 
 
 def shareable_url(engine: Engine) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from pydantic import BaseModel, Field
 
-from bot.probes.clients import Clients
+from bot.probes.clients import Clients, op_timeout
 
 INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state", "__share_group_state"})
 NO_LEADER = -1
@@ -260,7 +260,7 @@ def kafka_cluster_snapshot(clients: Clients, cluster: str) -> KafkaClusterSnapsh
     try:
         # Started first so that it runs while list_topics blocks: run one after the
         # other, a dead cluster would cost two timeouts.
-        described = admin.describe_cluster(include_authorized_operations=False, request_timeout=timeout)
+        described = admin.describe_cluster(include_authorized_operations=False, request_timeout=op_timeout(timeout))
         metadata = admin.list_topics(timeout=timeout)
     except KafkaException as exc:
         error, code = _describe_error(exc)

@@ -27,7 +27,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from bot.config import DlqSettings, KafkaClusterSettings
-from bot.probes.clients import Clients, kafka_config
+from bot.probes.clients import Clients, kafka_config, op_timeout
 from bot.probes.dlq_models import (
     REPLAY_HEADER,
     DepthObservation,
@@ -123,8 +123,8 @@ def fetch_offsets(admin: AdminClient, partitions: Iterable[tuple[str, int]], tim
     tps = [TopicPartition(topic, p) for topic, p in partitions]
     if not tps:
         return {}, []
-    earliest = admin.list_offsets({tp: OffsetSpec.earliest() for tp in tps}, request_timeout=timeout_s)
-    latest = admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=timeout_s)
+    earliest = admin.list_offsets({tp: OffsetSpec.earliest() for tp in tps}, request_timeout=op_timeout(timeout_s))
+    latest = admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=op_timeout(timeout_s))
     result: dict[tuple[str, int], tuple[int, int]] = {}
     notes: list[str] = []
     # The requests are in flight together; the deadline covers both.

@@ -29,6 +29,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from bot.probes.clients import op_timeout
 from bot.probes.lag_models import GroupLag, LagSnapshot, Member, PartitionLag
 from bot.text import plural
 
@@ -60,7 +61,7 @@ def group_states(admin: AdminClient, timeout: float) -> dict[str, str]:
     """Every consumer group of the cluster (not share groups) with its state, from
     one ListGroups request."""
     try:
-        result = admin.list_consumer_groups(request_timeout=timeout).result(timeout=timeout + 1)
+        result = admin.list_consumer_groups(request_timeout=op_timeout(timeout)).result(timeout=timeout + 1)
     except KafkaException as exc:
         raise KafkaUnavailable(f"listing consumer groups failed: {_error_text(exc)}") from None
     except TimeoutError:
@@ -75,9 +76,12 @@ def list_groups(admin: AdminClient, timeout: float) -> list[str]:
     return list(group_states(admin, timeout))
 
 
-def _wait(future: Future[Any], timeout: float) -> tuple[Any, str | None]:
+def _wait(future: Future[Any], timeout: float, deadline: float | None = None) -> tuple[Any, str | None]:
+    """The future's result or error text, waiting at most `timeout` or until `deadline`
+    (time.monotonic()): the futures of one probe share its time, not one each."""
+    left = timeout if deadline is None else max(0.01, deadline - time.monotonic())
     try:
-        return future.result(timeout=timeout), None
+        return future.result(timeout=left), None
     except KafkaException as exc:
         return None, _error_text(exc)
     except TimeoutError:
@@ -89,10 +93,11 @@ def _offsets(admin: AdminClient, partitions: Iterable[tuple[str, int]], spec: Of
     request = {TopicPartition(t, p): spec for t, p in partitions}
     if not request:
         return {}
-    futures = admin.list_offsets(request, request_timeout=timeout)
+    futures = admin.list_offsets(request, request_timeout=op_timeout(timeout))
     found: dict[tuple[str, int], int] = {}
+    deadline = time.monotonic() + timeout + 1
     for tp, future in futures.items():
-        info, error = _wait(future, timeout + 1)
+        info, error = _wait(future, timeout + 1, deadline)
         if error is None:
             found[(tp.topic, tp.partition)] = info.offset
     return found
@@ -110,21 +115,23 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
         return LagSnapshot(cluster=cluster, taken_at=taken_at, groups=[], elapsed_ms=0.0)
     # An Empty group has no members to describe: the listing already says all there is.
     to_describe = [g for g in ids if listed.get(g) != "Empty"]
-    described = admin.describe_consumer_groups(to_describe, request_timeout=timeout) if to_describe else {}
+    long = op_timeout(timeout)
+    described = admin.describe_consumer_groups(to_describe, request_timeout=long) if to_describe else {}
     committed_futures = {
-        g: admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(g)], request_timeout=timeout)[g]
+        g: admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(g)], request_timeout=long)[g]
         for g in ids
     }
+    deadline = time.monotonic() + timeout + 1
 
     groups_out: list[GroupLag] = []
     wanted: set[tuple[str, int]] = set()
     rows: dict[str, dict[tuple[str, int], PartitionLag]] = {}
     for g in ids:
         if g in described:
-            description, describe_error = _wait(described[g], timeout + 1)
+            description, describe_error = _wait(described[g], timeout + 1, deadline)
         else:
             description, describe_error = None, None
-        committed, offsets_error = _wait(committed_futures[g], timeout + 1)
+        committed, offsets_error = _wait(committed_futures[g], timeout + 1, deadline)
         group = _group(cluster, g, description, describe_error or offsets_error, listed.get(g))
         by_partition: dict[tuple[str, int], PartitionLag] = {}
         for tp in committed.topic_partitions if committed else []:
@@ -154,7 +161,8 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
     # below: the whole cluster's metadata (thousands of topics on a shared cluster)
     # costs more than everything else the probe does.
     topics = sorted({t for t, _ in wanted})
-    described_topics = admin.describe_topics(TopicCollection(topics), request_timeout=timeout) if topics else {}
+    described_topics = admin.describe_topics(TopicCollection(topics), request_timeout=long) if topics else {}
+    topics_deadline = time.monotonic() + timeout + 1
     ends = _offsets(admin, wanted, OffsetSpec.latest(), timeout)
     starts = _offsets(admin, wanted, OffsetSpec.earliest(), timeout)
     for group in groups_out:
@@ -172,7 +180,7 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
             group.error = f"{group.error}; {note}" if group.error else note
     counts: dict[str, int] = {}
     for name, future in described_topics.items():
-        description, _ = _wait(future, timeout + 1)
+        description, _ = _wait(future, timeout + 1, topics_deadline)
         if description is not None:  # a deleted topic has no count; its rows are gone too
             counts[name] = len(description.partitions)
     return LagSnapshot(cluster=cluster, taken_at=taken_at, groups=groups_out, partitions_per_topic=counts,

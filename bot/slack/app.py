@@ -16,10 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack, App, BoltResponse, Respond
 from slack_bolt.error import BoltUnhandledRequestError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import metrics
 from bot.chat import Place
+from bot.db import writable
 from bot.incidents import flows, service
+from bot.reports.markup import escape
+from bot.reports.report import Report
 from bot.slack import approval_actions, inbound, incident_actions, modals
 from bot.slack.chat import render
 from bot.slack.ids import Callback
@@ -34,10 +38,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+# How old a read-only command's reply may be to be handed to whoever asks the same in a
+# burst (bot.singleflight): short enough that nobody is shown an old number, long enough
+# that a hundred `/lag` a second cost one probe every couple of seconds. Asked alone,
+# twice in a row, a command probes twice (each `/lag` stores its own samples then).
+SHARE_S = 2.0
+
+
 def _message(reply: Reply) -> dict[str, Any]:
     out: dict[str, Any] = {"text": reply.text, "response_type": "in_channel" if reply.in_channel else "ephemeral"}
     if reply.content is not None:
         _, shown = render(reply.content)
+        if isinstance(reply.content, Report):
+            # Beside a report the text is its plain text (commands.common.report_reply), which
+            # Slack reads as mrkdwn in notifications: broker data in it is escaped like in the blocks.
+            out["text"] = escape(reply.text)
         if shown:
             out["blocks"] = shown
     return out
@@ -76,6 +91,13 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
             ack(text=str(exc), response_type="ephemeral")
             metrics.command_latency.labels(name, "ack").observe(time.perf_counter() - started)
             return
+        except SQLAlchemyError as exc:
+            # New work the database could not take (disk full, read-only): said, not a 500.
+            why = writable.storage_problem(exc) or "it did not answer"
+            log.warning("/%s refused: the database cannot take it (%s)", name, type(exc).__name__)
+            ack(text=f"Nothing was done: the bot's database cannot take it ({why}). Tell whoever runs the bot.",
+                response_type="ephemeral")
+            return
         if isinstance(outcome, Reply):
             ack(**_message(outcome))
             metrics.command_latency.labels(name, "ack").observe(time.perf_counter() - started)
@@ -85,6 +107,9 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
         else:
             ack()
         metrics.command_latency.labels(name, "ack").observe(time.perf_counter() - started)
+        if spec.shared:
+            key, work = (name, " ".join(text.split())), outcome.run
+            outcome = Deferred(run=lambda: ctx.caches.answers.run(key, work, SHARE_S), ack=outcome.ack)
         _run_later(ctx, name, outcome, respond, started, inv)
 
     for name in {settings.umbrella_command, *(f"/{n}" for n in SLASH_COMMANDS)}:

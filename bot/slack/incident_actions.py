@@ -39,19 +39,26 @@ def register(app: App, ctx: BotContext) -> None:
     def on_status(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user, channel = _who(body)
-        incident = incident_of(action.get("value", ""))
-        if incident is None:
-            ctx.work.submit(slack_may_refuse(lambda: _tell(ctx, channel, user, "That incident no longer exists.")))
-            return
-        now = time.time()
-        if action["action_id"] == Action.ACKNOWLEDGE:
-            change = service.acknowledge(ctx.engine, incident, actor=user, now=now)
-        else:
-            change = service.resolve(ctx.engine, incident, actor=user, now=now)
-        if change.changed:
-            flows.announce_change(ctx, change.incident, change.message)
-        else:
-            ctx.work.submit(slack_may_refuse(lambda: _tell(ctx, channel, user, change.message, incident)))
+        ref, acknowledge = action.get("value", ""), action["action_id"] == Action.ACKNOWLEDGE
+
+        # After the acknowledgement (Bolt answers Slack when this handler returns): the
+        # change is a database write, which waits its turn behind an alert storm's.
+        def press() -> None:
+            incident = incident_of(ref)
+            if incident is None:
+                _tell(ctx, channel, user, "That incident no longer exists.")
+                return
+            now = time.time()
+            if acknowledge:
+                change = service.acknowledge(ctx.engine, incident, actor=user, now=now)
+            else:
+                change = service.resolve(ctx.engine, incident, actor=user, now=now)
+            if change.changed:
+                flows.announce_change(ctx, change.incident, change.message)
+            else:
+                _tell(ctx, channel, user, change.message, incident)
+
+        ctx.work.submit(slack_may_refuse(press), key=f"press:{ref}")
 
     @app.action(Action.RUN_CHECKS)
     def on_run_checks(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

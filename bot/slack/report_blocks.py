@@ -30,7 +30,9 @@ def to_blocks(report: Report) -> list[Block]:
 
 
 def message(report: Report) -> tuple[str, list[Block]]:
-    return to_text(report), to_blocks(report)
+    # The plain text is the message's `text`, which Slack reads as mrkdwn in notifications:
+    # broker data in it (a DLQ payload saying <!channel>) is escaped like in the blocks.
+    return blocks.escape(to_text(report)), to_blocks(report)
 
 
 def page_message(page: Page) -> tuple[str, list[Block]]:

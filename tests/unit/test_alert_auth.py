@@ -72,6 +72,11 @@ CASES: list[tuple[str, AlertSourceSettings, Mapping[str, str], str | None]] = [
      "missing or unreadable X-Grafana-Alerting-Signature-Timestamp header"),
     ("grafana timestamp malformed", GRAFANA, stamped("yesterday"),
      "missing or unreadable X-Grafana-Alerting-Signature-Timestamp header"),
+    # "nan" is a float that compares false with everything: it would never go stale.
+    ("grafana timestamp nan, correctly signed", GRAFANA, stamped("nan"),
+     "missing or unreadable X-Grafana-Alerting-Signature-Timestamp header"),
+    ("grafana timestamp inf, correctly signed", GRAFANA, stamped("inf"),
+     "missing or unreadable X-Grafana-Alerting-Signature-Timestamp header"),
     ("grafana signature missing", GRAFANA, {"X-Grafana-Alerting-Signature-Timestamp": str(int(NOW))},
      "missing X-Grafana-Alerting-Signature header"),
     ("grafana signature of the body alone", GRAFANA,

@@ -1,0 +1,42 @@
+"""bot.db.writable: which database errors mean the storage cannot take writes, and
+the remembered state readiness reads."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from bot.db import writable
+
+CASES = [
+    ("sqlite full", OperationalError("INSERT", {}, sqlite3.OperationalError("database or disk is full")),
+     "its disk is full"),
+    ("sqlite read-only", OperationalError("INSERT", {}, sqlite3.OperationalError(
+        "attempt to write a readonly database")), "it is read-only"),
+    ("postgres full", OperationalError("INSERT", {}, Exception('could not extend file "base/1/2": No space left '
+                                                                "on device")), "its disk is full"),
+    ("postgres read-only", OperationalError("INSERT", {}, Exception(
+        "cannot execute INSERT in a read-only transaction")), "it is read-only"),
+    ("I/O", OperationalError("INSERT", {}, sqlite3.OperationalError("disk I/O error")), "its disk gives I/O errors"),
+    ("locked is not storage", OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked")), None),
+    ("a constraint is not storage", IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed")), None),
+]
+
+
+@pytest.mark.parametrize(("exc", "said"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_storage_problem(exc: Exception, said: str | None) -> None:
+    assert writable.storage_problem(exc) == said
+
+
+def test_a_refused_write_is_remembered_until_one_goes_through() -> None:
+    engine = create_engine("sqlite://")
+    assert writable.problem(engine) is None
+    writable.record(engine, OperationalError("INSERT", {}, sqlite3.OperationalError("database or disk is full")))
+    assert (writable.problem(engine) or "").startswith("the database cannot take writes: its disk is full")
+    writable.record(engine, OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked")))
+    assert writable.problem(engine) is not None  # another error says nothing about the disk
+    writable.record(engine, None)
+    assert writable.problem(engine) is None
