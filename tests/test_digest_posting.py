@@ -29,7 +29,8 @@ def prefix(unique: str) -> str:
 
 def test_digest_command_posts_summary_thread_and_chart(tmp_path: Path, local_slack: LocalSlack, brokers: None,
                                                        prefix: str) -> None:
-    running = start_bot(make_settings(tmp_path, digests={"include": [prefix]}), local_slack)
+    running = start_bot(make_settings(tmp_path, digests={"include": [prefix]},
+                                      backups={"directory": str(tmp_path / "backups")}), local_slack)
     try:
         now = time.time()
         topic_row(running.ctx.engine, f"{prefix}-t", now - 2 * HOUR, [0])
@@ -43,7 +44,7 @@ def test_digest_command_posts_summary_thread_and_chart(tmp_path: Path, local_sla
         replies = [r for r in replies if r.text]  # the chart upload is a reply of its own
         assert [r.text.split(":")[0] for r in replies] == [
             "DLQs", "Consumer lag over the week (p95)", "Produce and consume rates over the week",
-            "Schema changes this week (local)"]
+            "Schema changes this week (local)", "Backups"]
         assert "0.10/s" in replies[2].text  # 360 messages in an hour
         uploads = [f for f in local_slack.state.files() if f.filename == "rates-local.png"]
         assert len(uploads) == 1 and uploads[0].data and uploads[0].data.startswith(b"\x89PNG")
@@ -51,10 +52,13 @@ def test_digest_command_posts_summary_thread_and_chart(tmp_path: Path, local_sla
         shared = local_slack.state.message(channel, ts)
         assert shared is not None and shared.thread_ts == parents[0].ts  # in the digest's thread
 
+        assert replies[4].text.startswith(f"Backups: WARNING: No backup in {tmp_path / 'backups'}: nothing to "
+                                          "restore from. Take one with `/backup all`, and set backups.every_hours")
+
         # Asked inside a thread, the summary and its sections stay in that thread.
         running.slash("/digest daily", channel="C0GENERAL", thread=parents[0].ts)
         assert [m.text.split(":")[0] for m in local_slack.state.messages("C0GENERAL", parents[0].ts)
-                if m.text][4:] == ["Daily digest " + parents[0].text[len("Weekly digest "):].split(":")[0],
+                if m.text][5:] == ["Daily digest " + parents[0].text[len("Weekly digest "):].split(":")[0],
                                    "Consumer lag (local)", "DLQ depth", "Error-rate leaders (last 24 h)",
                                    "Broker health (local)", "Incidents (last 24 h)"]
         assert len([m for m in local_slack.state.messages("C0GENERAL") if not m.is_reply]) == 1
@@ -115,3 +119,28 @@ def test_due_digest_is_posted_once_by_two_replicas(replicas: tuple[LocalBot, Loc
     assert run.due_digests(second.ctx, at + 86400) == ["daily"]  # the next day's is due again
     second.ctx.work.wait_idle(120)
     assert len(daily_parents(local_slack)) == 2
+
+
+def test_weekly_digest_lists_the_backups_and_attaches_the_newest(tmp_path: Path, local_slack: LocalSlack,
+                                                                 brokers: None, prefix: str) -> None:
+    import io
+    import json
+    import tarfile
+
+    from bot.backups import run as backups
+
+    settings = make_settings(tmp_path, digests={"include": [prefix]}, backups={"directory": str(tmp_path / "b")})
+    with start_bot(settings, local_slack) as running:
+        older = backups.take(running.ctx.clients, ["topics"], created_by="test", only=prefix)
+        newest = backups.take(running.ctx.clients, ["topics"], created_by="test", only=prefix)
+        running.slash("/digest weekly", channel="C0GENERAL")
+        parent = [m for m in local_slack.state.messages("C0GENERAL") if not m.is_reply][-1]
+        [kept] = [r.text for r in local_slack.state.messages("C0GENERAL", parent.ts) if r.text.startswith("Backups")]
+        assert kept.startswith(f"Backups: OK: 2 backups kept; the newest, {newest.id}, is ")
+        assert older.id in kept and f"attached to this thread as {newest.id}.tar.gz" in kept
+        [upload] = [f for f in local_slack.state.files() if f.filename == f"{newest.id}.tar.gz"]
+        [(channel, ts)] = upload.shares
+        assert local_slack.state.message(channel, ts).thread_ts == parent.ts  # type: ignore[union-attr]
+        with tarfile.open(fileobj=io.BytesIO(upload.data), mode="r:gz") as tar:
+            manifest = json.load(tar.extractfile(f"{newest.id}/manifest.json"))  # type: ignore[arg-type]
+        assert manifest["id"] == newest.id and manifest["kinds"] == ["topics"]

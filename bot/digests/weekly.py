@@ -12,7 +12,7 @@ from confluent_kafka import KafkaException
 from bot.actions.base import ActionError
 from bot.actions.kafka_read import read_range
 from bot.chat import Attachment
-from bot.digests import charts, history, tables
+from bot.digests import backups, charts, history, tables
 from bot.digests.model import Digest, missing
 from bot.digests.stats import DAY, counter_rate, duration, p95, rank_patterns, rate_text
 from bot.evidence import dlq as dlq_evidence
@@ -31,10 +31,10 @@ def build(ctx: BotContext, cluster: str, rabbit: str, now: datetime | None = Non
     now = now or datetime.now(timezone.utc)
     digest = Digest("weekly", now)
     rates, chart = rate_section(ctx, cluster, now)
+    kept, newest = backups.section(ctx, now)
     digest.sections = [dlq_section(ctx, cluster, rabbit, now), lag_p95_section(ctx, cluster, now), rates,
-                       *schema_sections(ctx, now)]
-    if chart is not None:
-        digest.charts.append(chart)
+                       *schema_sections(ctx, now), kept]
+    digest.charts += [a for a in (chart, newest) if a is not None]
     return digest
 
 
