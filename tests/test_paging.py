@@ -105,7 +105,11 @@ def test_ladder_pages_at_20_and_30_once_each_then_ack_and_resolve_follow(
         wait_until(lambda: len(pagers.accepted("opsgenie-create")) >= 1)
         bot.ctx.work.wait_idle(30)
         triggers = pd_events(pagers, "trigger")
-        assert len(triggers) == 1
+        # The 20-minute page, and at the 30-minute step (nobody has acknowledged) the same
+        # alert paged again: the same dedup key, so PagerDuty keeps one incident.
+        assert len(triggers) == 2 and {t["dedup_key"] for t in triggers} == {ref}
+        again = triggers[1]["payload"]["custom_details"]
+        assert again["step"] == "repage:30" and again["evidence"] == f"{ref} is still unacknowledged at the 30-minute step"
         trigger = triggers[0]
         assert trigger["dedup_key"] == ref and trigger["routing_key"] == pagers.routing_key
         assert trigger["payload"]["severity"] == "critical" and trigger["payload"]["summary"].startswith(ref)
@@ -118,6 +122,7 @@ def test_ladder_pages_at_20_and_30_once_each_then_ack_and_resolve_follow(
         texts = thread_texts(bot, ref)
         assert any("*20-minute step*" in t and "Paging PagerDuty (platform-pd)." in t for t in texts)
         assert any("*30-minute step*" in t and "Paging Opsgenie (payments-og)." in t for t in texts)
+        assert "Nobody has acknowledged yet: paging again PagerDuty (platform-pd)." in texts
         wait_until(lambda: "payments-og" in parent_text(bot, ref))
         card = parent_text(bot, ref)
         assert "PagerDuty *platform-pd*: :pager: paged, not acknowledged" in card
@@ -131,7 +136,7 @@ def test_ladder_pages_at_20_and_30_once_each_then_ack_and_resolve_follow(
         bot.slash(f"/incident resolve {ref} fixed", user="U0ALICE")
         wait_until(lambda: pd_events(pagers, "resolve") and og_actions(pagers, "close"))
         time.sleep(1.5)  # a few more ticks of the paging duty: nothing is sent twice
-        assert [len(pd_events(pagers, a)) for a in ("trigger", "acknowledge", "resolve")] == [1, 1, 1]
+        assert [len(pd_events(pagers, a)) for a in ("trigger", "acknowledge", "resolve")] == [2, 1, 1]
         assert len(og_actions(pagers, "acknowledge")) == 1 and len(og_actions(pagers, "close")) == 1
         assert len(pagers.accepted("opsgenie-create")) == 1
         assert pd_events(pagers, "resolve")[0] == {"routing_key": pagers.routing_key, "event_action": "resolve",
@@ -293,5 +298,21 @@ def test_grafana_oncall_and_signed_webhook_pages(tmp_path: Path, local_slack: Lo
         wait_until(lambda: len(pagers.accepted("grafana_oncall")) == 2 and len(pagers.accepted("webhook")) == 3)
         assert [r.body["state"] for r in pagers.accepted("grafana_oncall")] == ["alerting", "ok"]
         assert [r.body["event"] for r in pagers.accepted("webhook")] == ["trigger", "acknowledge", "resolve"]
+    finally:
+        bot.close()
+
+
+def test_an_acknowledged_incident_is_not_paged_again(tmp_path: Path, local_slack: LocalSlack, brokers: None,
+                                                     pagers: PagerStandIn, unique: str) -> None:
+    bot = paging_bot(tmp_path, local_slack, pagers, scale=120)  # 5 s between the 20- and 30-minute steps
+    try:
+        ref = open_incident(bot, unique)
+        wait_until(lambda: len(pd_events(pagers, "trigger")) == 1, timeout=60)  # the 20-minute page
+        parent = next(m for m in bot.slack.state.messages("C0INCIDENTS") if ref in m.text and m.thread_ts in (None, m.ts))
+        bot.click(parent, "incident_acknowledge", user="U0ALICE")
+        assert [s.status for s in wait_steps(bot, ref, 5, timeout=90)] == ["fired"] * 5
+        bot.ctx.work.wait_idle(30)
+        assert len(pd_events(pagers, "trigger")) == 1  # the lead step pages its own pager, not this one again
+        assert not [t for t in thread_texts(bot, ref) if t.startswith("Nobody has acknowledged yet")]
     finally:
         bot.close()

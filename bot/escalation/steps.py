@@ -267,6 +267,10 @@ def _post(ctx: BotContext, incident: Incident, step: Step, late: float) -> None:
     header = f":alarm_clock: *{step.minute:g}-minute step*: {step.label}{note}."
     try:
         KINDS[step.kind](ctx, fresh, header)
+        again = pager.repage(ctx, fresh, step.kind, step.minute)
+        if again:
+            flows.post(ctx, fresh, "Nobody has acknowledged yet: paging again "
+                                   + ", ".join(f"{escape(pager.vendor(ctx, n))} ({escape(n)})" for n in again) + ".")
     except ChatError as exc:  # a thread post, after the client's own retries (429, 5xx, network)
         error = exc.code
         log.warning("%g-minute step of %s not posted: %s; retried at the next start", step.minute, fresh.ref, error)

@@ -65,6 +65,33 @@ def page(ctx: BotContext, incident: Incident, step: str, reason: str,
     return [(name, page_id is not None) for name, page_id in written.items()]
 
 
+def repage(ctx: BotContext, incident: Incident, step: str, minute: float) -> list[str]:
+    """At each ladder step of an incident nobody has acknowledged, the pagers an earlier
+    step paged are paged again (once per step, as every page). The trigger carries the
+    incident's id as its dedup key, so it lands on the same PagerDuty alert, Opsgenie
+    alert or OnCall group: the vendor re-notifies by its own rules, nothing is opened
+    twice. Returns the pagers paged again now."""
+    if incident.status is not Status.OPEN:
+        return []
+    with ctx.engine.connect() as conn:
+        earlier = outbox.for_incident(conn, incident.id)
+    now_paging = set(ctx.settings.paging.for_step(step))
+    names = list(dict.fromkeys(r.pager for r in earlier if r.action == "trigger" and r.status == "sent"
+                               and r.pager not in now_paging and r.pager in ctx.settings.paging.pagers))
+    if not names:
+        return []
+    me, now = owners.this_process(), time.time()
+    reason = f"{incident.ref} is still unacknowledged at the {minute:g}-minute step"
+    with db.write(ctx.engine) as conn:
+        written = [outbox.enqueue(conn, incident_id=incident.id, step=f"repage:{minute:g}", pager=name,
+                                  action="trigger", owner=me, now=now, ttl=ctx.settings.paging.lease_s,
+                                  detail={"reason": reason}) for name in names]
+    for page_id in written:
+        if page_id is not None:
+            submit(ctx, page_id)
+    return [name for name, page_id in zip(names, written) if page_id is not None]
+
+
 def submit(ctx: BotContext, page_id: int) -> None:
     marker = (id(ctx.engine), page_id)
     with _in_flight_lock:
@@ -177,6 +204,8 @@ def _finish(ctx: BotContext, incident: Incident, row: outbox.Page, status: str, 
 
 
 def _step_name(step: str) -> str:
+    if step.startswith("repage:"):
+        return f"{step.removeprefix('repage:')}-minute re-page"
     manual = step.startswith("manual:")
     kind = step.removeprefix("manual:")
     return f"{kind} escalation by hand" if manual else f"{kind} step"
