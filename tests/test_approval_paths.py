@@ -42,7 +42,7 @@ def purge_request(bot: LocalBot, unique: str) -> Iterator[tuple[str, str]]:
         channel.basic_publish("", dlq, f"dead {i}".encode())
     conn.close()
     _, thread = incident_thread(bot, "Approval paths")
-    bot.slash(f"/purge-dlq {dlq}", thread=thread, user="U0ALICE")
+    bot.slash(f"/purge-dlq {dlq} --reason \"drill: who may approve\"", thread=thread, user="U0ALICE")
     yield last_request(bot), dlq
     conn = pika.BlockingConnection(pika.ConnectionParameters("127.0.0.1", RABBIT_PORT))
     conn.channel().queue_delete(dlq)
