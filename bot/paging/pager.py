@@ -75,9 +75,12 @@ def repage(ctx: BotContext, incident: Incident, step: str, minute: float) -> lis
         return []
     with ctx.engine.connect() as conn:
         earlier = outbox.for_incident(conn, incident.id)
-    now_paging = set(ctx.settings.paging.for_step(step))
-    names = list(dict.fromkeys(r.pager for r in earlier if r.action == "trigger" and r.status == "sent"
-                               and r.pager not in now_paging and r.pager in ctx.settings.paging.pagers))
+    # Pages of earlier steps; one still being tried counts as paged (the re-page goes out
+    # behind it). This step's own pages were just written: not paged again.
+    mine = {r.pager for r in earlier if r.step == step}
+    names = list(dict.fromkeys(r.pager for r in earlier if r.action == "trigger" and r.status != "failed"
+                               and r.step not in (step, f"repage:{minute:g}") and r.pager not in mine
+                               and r.pager in ctx.settings.paging.pagers))
     if not names:
         return []
     me, now = owners.this_process(), time.time()
