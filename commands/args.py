@@ -17,13 +17,13 @@ which imports it."""
 from __future__ import annotations
 
 import difflib
-import re
 import shlex
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from bot.text import duration_text, parse_duration
 from commands.base import UsageError
 
 M = TypeVar("M", bound=BaseModel)
@@ -109,15 +109,11 @@ def not_found(kind: str, name: str, known: Iterable[str]) -> UsageError:
     return UsageError(f"No {kind} named `{name}`.{hint}")
 
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 def duration(word: str, *, usage: str, most: float = 30 * 86400) -> float:
-    """`90s`, `30m`, `2h`, `1d`, `1h30m` in seconds; anything else is a UsageError."""
-    parts = re.findall(r"(\d+)([smhdw])", word.lower())
-    if not parts or "".join(n + u for n, u in parts) != word.lower():
+    """A duration a person typed, in seconds; anything else is a UsageError."""
+    seconds = parse_duration(word)
+    if seconds is None:
         raise UsageError(f"`{word}` is not a duration: write it like 30m, 2h, 1d or 1h30m.\nUsage: {usage}")
-    seconds = float(sum(int(n) * _UNITS[u] for n, u in parts))
     if not 0 < seconds <= most:
-        raise UsageError(f"`{word}` is out of range: between 1s and {most / 86400:g} days.\nUsage: {usage}")
+        raise UsageError(f"`{word}` is out of range: between 1s and {duration_text(most)}.\nUsage: {usage}")
     return seconds

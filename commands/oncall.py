@@ -12,6 +12,7 @@ from bot.config.oncall import LocalRotation
 from bot.oncall import lookup, store
 from bot.oncall.rotation import local_time
 from bot.reports.markup import escape, user, users
+from bot.text import parse_duration as text_duration
 from commands import args
 from commands.base import CommandSpec, Deferred, Invocation, Outcome, Reply, UsageError
 
@@ -21,21 +22,18 @@ if TYPE_CHECKING:
 COVER_USAGE = "/oncall cover <@user> <duration, e.g. 2h, 30m, 1d12h> [team]"
 USAGE = ["/oncall [team]", COVER_USAGE]
 MENTION = re.compile(r"^<@([UW][A-Z0-9]{2,})(\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
-DURATION = re.compile(r"(\d+)\s*([dhm])")
 MAX_COVER_DAYS = 31
 
 
 def parse_duration(text: str) -> float:
     """Seconds of `2h`, `30m`, `1d12h`; UsageError for anything else."""
-    cleaned = text.strip().lower()
-    parts = DURATION.findall(cleaned)
-    if not parts or DURATION.sub("", cleaned).strip():
+    seconds = text_duration(text)
+    if seconds is None:
         raise UsageError(f"`{text}` is not a duration: use minutes, hours or days such as `30m`, `2h`, `1d12h`. "
                          f"Usage: `{COVER_USAGE}`")
-    seconds = sum(int(n) * {"d": 86400, "h": 3600, "m": 60}[unit] for n, unit in parts)
-    if seconds <= 0 or seconds > MAX_COVER_DAYS * 86400:
+    if seconds < 60 or seconds > MAX_COVER_DAYS * 86400:
         raise UsageError(f"A cover lasts from a minute to {MAX_COVER_DAYS} days; `{text}` does not.")
-    return float(seconds)
+    return seconds
 
 
 def parse_user(text: str) -> str:

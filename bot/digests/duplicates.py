@@ -6,7 +6,6 @@ to the end offsets of the moment, with a cap on the messages read."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,11 +19,9 @@ from bot.config import KafkaClusterSettings
 from bot.digests.stats import duration
 from bot.health.verdict import Level, Verdict
 from bot.reports.report import Report, Table
-from bot.text import plural
+from bot.text import parse_duration, plural
 
 KEY_SHAPES = "header:<name> | json:<path> | message-key"
-_WINDOW = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|min|h|d)")
-_UNIT = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
 class BadKey(ValueError):
@@ -54,10 +51,10 @@ def parse_key(text: str | None) -> KeySpec:
 def parse_window(text: str | None, default: float = 3600.0) -> float:
     if not text:
         return default
-    match = _WINDOW.fullmatch(text.strip().lower())
-    if not match or float(match.group(1)) <= 0:
+    seconds = parse_duration(text)
+    if not seconds:
         raise BadKey(f"`--window {text}` is not a duration: use e.g. 90s, 30m, 1h or 2d.")
-    return float(match.group(1)) * _UNIT[match.group(2)]
+    return seconds
 
 
 def extract(spec: KeySpec, key: bytes | None, value: bytes | None,

@@ -141,8 +141,11 @@ class SocketModeServer:
                                      "approximate_connection_time": 18060},
                       "connection_info": {"app_id": self.state.bot.app_id}}
         try:
-            link.send(link.hello)
-            with self._cond:  # deliverable only once greeted
+            # Greeted and listed in one step: an app that has read its hello finds its
+            # link open (a disconnect or a delivery right after it must see it), and
+            # nothing is delivered before the hello.
+            with self._cond:
+                link.send(link.hello)
                 self._links.append(link)
                 self._cond.notify_all()
             for raw in ws:

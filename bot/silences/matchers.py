@@ -23,6 +23,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from bot.alerts.label_rules import CLUSTER_LABELS, GROUP_LABELS, QUEUE_LABELS, TOPIC_LABELS
+from bot.text import duration_text, parse_duration
 
 Op = Literal["=", "!=", "=~", "!~"]
 SUBJECT_LABELS: dict[str, tuple[str, ...]] = {
@@ -32,8 +33,6 @@ SUBJECT_LABELS: dict[str, tuple[str, ...]] = {
 _LABEL = re.compile(r"^([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)(.*)$", re.S)
 _SUBJECT = re.compile(rf"^({'|'.join(SUBJECT_LABELS)}):(.+)$", re.S)
 _PLAIN = re.compile(r"^[A-Za-z0-9_.:/@-]+$")
-_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
-_UNITS = (7 * 86400, 86400, 3600, 60, 1)
 EXAMPLES = ("`alertname=KafkaConsumerLagHigh`, `consumergroup=~\"orders-.*\"`, `severity!=info`, "
             "`group:orders-svc`, `topic:…`, `queue:…`, `cluster:…`, `broker:1`")
 
@@ -144,26 +143,8 @@ def check(matchers: Sequence[Matcher]) -> None:
                            "Add a matcher that names something, such as `alertname=…` or `group:…`.")
 
 
-def parse_duration(word: str) -> float | None:
-    """`30m`, `2h`, `1d`, `1h30m`, `45s`, `1w` in seconds; None if `word` is not a duration."""
-    found = _DURATION.match(word.strip().lower())
-    if not found or not any(found.groups()):
-        return None
-    return float(sum(int(n) * unit for n, unit in zip(found.groups(), _UNITS) if n))
-
-
 def looks_like_duration(word: str) -> bool:
     return bool(re.fullmatch(r"\d+[a-zA-Z]+|\d+", word))
-
-
-def duration_text(seconds: float) -> str:
-    """`1d 2h`, `30m`, `45s`: the two largest units (days at most)."""
-    left, parts = int(round(seconds)), []
-    for unit, name in zip(_UNITS[1:], "dhms"):
-        if left >= unit:
-            parts.append(f"{left // unit}{name}")
-            left %= unit
-    return " ".join(parts[:2]) or "0s"
 
 
 def parse_silence(words: Sequence[str], *, max_seconds: float,

@@ -162,12 +162,12 @@ def test_bad_key_says_the_shapes(text: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "seconds"), [(None, 3600.0), ("90s", 90.0), ("30m", 1800.0), ("1h", 3600.0),
-                                               ("2d", 172800.0), ("1.5h", 5400.0)])
+                                               ("2d", 172800.0), ("1h30m", 5400.0), ("1w", 604800.0)])
 def test_parse_window(text: str | None, seconds: float) -> None:
     assert duplicates.parse_window(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["0h", "h", "1w", "soon"])
+@pytest.mark.parametrize("text", ["0h", "h", "1.5h", "soon"])
 def test_bad_window(text: str) -> None:
     with pytest.raises(duplicates.BadKey, match="is not a duration"):
         duplicates.parse_window(text)
