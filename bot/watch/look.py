@@ -107,10 +107,8 @@ def _kafka(ctx: BotContext, cluster: str, watch: KafkaWatch, memory: Memory, out
                 out.answered.add(f"dlq:{cluster}:")
         except (KafkaException, KafkaUnavailable) as exc:
             error = dlq.kafka_error(exc) if isinstance(exc, KafkaException) else str(exc)
-    if error is not None and not any(o.key == f"kafka:{cluster}" for o in found):
-        found.append(observe.unreachable(cluster, "Kafka", error))
-    elif error is not None:
-        found = [o if o.key != f"kafka:{cluster}" else observe.unreachable(cluster, "Kafka", error) for o in found]
+    if error is not None:  # the cluster's own breach is that it could not be probed
+        found = [o for o in found if o.key != f"kafka:{cluster}"] + [observe.unreachable(cluster, "Kafka", error)]
     else:
         out.answered.add(f"kafka:{cluster}")
     out.observations += found

@@ -82,7 +82,11 @@ class Watcher:
         w = ctx.settings.watch
         if not w.enabled or time.monotonic() - self._last_start < w.interval_s:
             return False
-        return self.start(ctx)
+        if self.start(ctx):
+            return True
+        # A round overran: this one is skipped (counted once), the next comes an interval later.
+        self._last_start = time.monotonic()
+        return False
 
     def start(self, ctx: BotContext) -> bool:
         if not self._busy.acquire(blocking=False):
