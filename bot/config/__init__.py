@@ -109,17 +109,17 @@ class Settings(BaseSettings):
     def _teams_exist(self) -> "Settings":
         for prefix, team in self.ownership.items():
             if team not in self.teams:
-                raise ValueError(f"ownership: '{prefix}' names team '{team}', which is not under teams")
+                raise ValueError(f"ownership: {prefix!r} names team {team!r}, which is not under teams")
         if self.default_team is not None and self.default_team not in self.teams:
-            raise ValueError(f"default_team: '{self.default_team}' is not under teams")
+            raise ValueError(f"default_team: {self.default_team!r} is not under teams")
         named = [(f"teams.{t}.lead_oncall", team.lead_oncall) for t, team in self.teams.items()]
         named.append(("escalation.platform_oncall", self.escalation.platform_oncall))
         for where, schedule in named:
             if schedule is not None and schedule not in self.oncall.schedules:
-                raise ValueError(f"{where}: '{schedule}' is not under oncall.schedules")
+                raise ValueError(f"{where}: {schedule!r} is not under oncall.schedules")
         for team in self.paging.teams:
             if team not in self.teams:
-                raise ValueError(f"paging.teams: '{team}' is not under teams")
+                raise ValueError(f"paging.teams: {team!r} is not under teams")
         return self
 
     @field_validator("database_url")
