@@ -43,7 +43,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
                 known = kafka_lag.list_groups(admin, settings.request_timeout_s)
                 if a.group not in known:
                     return common.problem(str(args.not_found("consumer group", a.group, known)))
-            report = lag.record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster,
+            report = lag.record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, memory=ctx.lag_memory, cluster=cluster,
                                            groups=[a.group] if a.group else None, topic=a.topic)
         except kafka_lag.KafkaUnavailable as exc:
             return common.problem(f"Kafka cluster `{cluster}` is unreachable (tried {settings.bootstrap_servers}): {exc}")

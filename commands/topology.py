@@ -32,7 +32,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
 
     def run() -> Reply:
         try:
-            report = lag.record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, cluster=cluster)
+            report = lag.record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, memory=ctx.lag_memory, cluster=cluster)
         except kafka_lag.KafkaUnavailable as exc:
             return common.problem(f"Kafka cluster `{cluster}` is unreachable (tried {settings.bootstrap_servers}): {exc}")
         rows = []

@@ -21,6 +21,7 @@ from bot.chat import Chat
 from bot.config import Settings
 from bot.escalation import ownership
 from bot.escalation.scheduler import Escalator
+from bot.evidence.lag_memory import LagMemory
 from bot.incidents.ingest import SeenGroups
 from bot.oncall.lookup import Cache as OncallCache
 from bot.probes.clients import Clients
@@ -59,6 +60,8 @@ class BotContext:
     runbooks: dict[str, Runbook]
     escalator: Escalator | None = None
     caches: Caches = field(default_factory=Caches)
+    # Lag samples between looks (/lag, the ladder's checks): trends without reading the window back.
+    lag_memory: LagMemory = field(default_factory=LagMemory)
     watcher: Watcher = field(default_factory=Watcher)  # watch rounds, run while this process holds the timers
     running: Running = field(default_factory=Running)  # destructive actions executing in this process
     socket_link: Callable[[], str] | None = None  # Slack's Socket Mode link, when Slack comes that way
@@ -85,6 +88,7 @@ class BotContext:
             self.escalator.stop()
         self.watcher.stop()
         self.work.shutdown(wait=True)
+        self.clients.close()
         db.dispose(self.engine)
 
 

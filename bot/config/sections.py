@@ -67,6 +67,10 @@ class KafkaClusterSettings(BaseModel):
     # Extra librdkafka settings (security.protocol, sasl.*, ssl.*); values whose key
     # looks secret are masked whenever the configuration is shown.
     client_config: dict[str, str] = Field(default_factory=dict)
+    # Where a look at many groups reads committed offsets: "log" follows the cluster's
+    # __consumer_offsets topic (one question a look; needs Read on that topic, and falls
+    # back by itself when refused), "requests" asks each group (one round trip a group).
+    committed_offsets: Literal["log", "requests"] = "log"
 
     @field_validator("bootstrap_servers")
     @classmethod

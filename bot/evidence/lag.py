@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from bot.config import Thresholds
 from bot.evidence import lag_history
+from bot.evidence.lag_memory import LagMemory
 from bot.health.lag import GroupAssessment, assess
 from bot.health.verdict import Level, Verdict, combine
 from bot.probes import kafka_lag
@@ -32,21 +33,35 @@ class LagReport:
 def record_and_assess(clients: Clients, engine: Engine, thresholds: Thresholds, *, cluster: str,
                       groups: list[str] | None = None, topic: str | None = None,
                       window_seconds: float = WINDOW_SECONDS, oldest_unread: bool | None = None,
-                      keep: Callable[[str], bool] | None = None) -> LagReport:
-    """Probes the groups' lag, stores it as a sample (every call writes lag_history),
-    and assesses each group against the samples of the last `window_seconds`.
+                      keep: Callable[[str], bool] | None = None, memory: LagMemory | None = None) -> LagReport:
+    """Probes the groups' lag, stores it as a sample, and assesses each group against
+    the samples of the last `window_seconds`. With `memory` (the process's), the window
+    comes from it; without, it is read back from the database.
 
     `oldest_unread` reads the first unconsumed record of the worst lagging partitions
     for an exact "behind" on the first look; by default only for named groups (the
     detail views): the all-groups look stays a few admin round trips."""
     settings = clients.settings.kafka[cluster]
     timeout = settings.request_timeout_s
-    snap = kafka_lag.snapshot(clients.kafka_admin(cluster), cluster, groups, timeout, topic=topic, keep=keep)
+    snap = kafka_lag.snapshot(clients.kafka_admin(cluster), cluster, groups, timeout, topic=topic, keep=keep,
+                              offsets=clients.offsets_log(cluster))
     if oldest_unread if oldest_unread is not None else groups is not None:
         kafka_lag.read_oldest_unread(kafka_config(settings), snap, timeout)
-    lag_history.record(engine, snap)
     now = snap.taken_at.timestamp()
-    history = lag_history.window(engine, cluster, [g.group for g in snap.groups], now - window_seconds)
+    names = [g.group for g in snap.groups]
+    if memory is None:
+        lag_history.record(engine, snap)
+        history = lag_history.window(engine, cluster, names, now - window_seconds)
+    else:
+        fresh = memory.unseeded(cluster, names)
+        if fresh:
+            memory.seed(cluster, fresh, lag_history.window(engine, cluster, fresh, now - memory.window_s))
+        added = memory.add(snap, forget_missing=False)
+        # A look at named groups stores every sample (a person following a group charts
+        # each look); a look at every group stores those a minute apart, or a few
+        # looks would write hundreds of thousands of rows.
+        lag_history.record(engine, snap, only=None if groups is not None else added.kept)
+        history = added.history
     assessed = [assess(g, history, snap.partitions_per_topic, thresholds, now) for g in snap.groups]
     assessed.sort(key=lambda a: (a.verdict.level, a.total_lag), reverse=True)
     overall = combine(*(a.verdict for a in assessed))

@@ -32,11 +32,13 @@ COLUMNS = ("cluster", "group_id", "topic", "partition", "committed", "log_end", 
 _MARKS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
-def record(engine: Engine, snap: LagSnapshot) -> None:
+def record(engine: Engine, snap: LagSnapshot, only: set[PartitionKey] | None = None) -> None:
+    """Stores the snapshot's rows (those of the partitions in `only`, when given)."""
     taken = snap.taken_at.timestamp()
     cluster = snap.cluster
     rows = [(cluster, g.group, p.topic, p.partition, p.committed, p.log_end, taken)
-            for g in snap.groups for p in g.partitions]
+            for g in snap.groups for p in g.partitions
+            if only is None or (g.group, p.topic, p.partition) in only]
     if not rows:
         return
     with db.write(engine) as conn:

@@ -76,25 +76,37 @@ def assess(group: GroupLag, history: dict[PartitionKey, list[Sample]], partition
     lasts: list[Sample] = []
     catch_ups: list[float | None] = []  # of lagging partitions with history
     history_seen = False
+    worst: PartitionTrend | None = None  # the partition whose next message waited longest
     name = group.group
+    # The loop below runs for every partition of every group at each look (tens of
+    # thousands): the row's lag and the window's ends are worked out once, inline.
     for row in group.partitions:
-        lag = row.lag or 0
+        committed = row.committed
+        lag = 0 if committed is None else row.log_end - (committed if committed > row.log_start else row.log_start)
         samples = history.get((name, row.topic, row.partition), ())
-        behind, source = partition_behind(row, lag, samples, now)  # type: ignore[arg-type]
-        trends.append(PartitionTrend(row=row, status=lag_trend.status(samples, has_members),  # type: ignore[arg-type]
-                                     seconds_behind=behind, behind_source=source))
+        if lag > 0:
+            behind, source = partition_behind(row, lag, samples, now)  # type: ignore[arg-type]
+        else:
+            behind, source = None, None
+        trend = PartitionTrend(row=row, status=lag_trend.status(samples, has_members),  # type: ignore[arg-type]
+                               seconds_behind=behind, behind_source=source)
+        trends.append(trend)
+        if behind is not None and (worst is None or behind > (worst.seconds_behind or 0.0)):
+            worst = trend
         lags.append(lag)
         if len(samples) >= 2:
-            committed = [s for s in samples if s.committed is not None]
-            if len(committed) >= 2:
-                history_seen = True
-                firsts.append(committed[0])
-                lasts.append(committed[-1])
-                if lag > 0:
-                    catch_ups.append(lag_trend.catch_up_seconds(committed))
+            first, last = samples[0], samples[-1]
+            if first.committed is None or last.committed is None:  # rare: trim to the committed ones
+                points = [s for s in samples if s.committed is not None]
+                if len(points) < 2:
+                    continue
+                first, last = points[0], points[-1]
+            history_seen = True
+            firsts.append(first)
+            lasts.append(last)
+            if lag > 0:
+                catch_ups.append(lag_trend.catch_up_between(first, last))
     growth = lag_trend.growth_per_minute(firsts, lasts)
-    worst = max((t for t in trends if t.seconds_behind is not None), key=lambda t: t.seconds_behind or 0.0,
-                default=None)
     if not history_seen:
         catching_up, eta = None, None
     elif any(c is None for c in catch_ups):
@@ -103,13 +115,16 @@ def assess(group: GroupLag, history: dict[PartitionKey, list[Sample]], partition
         catching_up, eta = True, max((c for c in catch_ups if c is not None), default=0.0)
     order = sorted(range(len(trends)), key=lags.__getitem__, reverse=True)
     assessment = GroupAssessment(
-        group=group, verdict=Verdict(), partitions=[trends[i] for i in order], growth_per_minute=growth,
+        group=group, verdict=_PENDING, partitions=[trends[i] for i in order], growth_per_minute=growth,
         seconds_behind=worst.seconds_behind if worst else None, catch_up_seconds=eta, catching_up=catching_up,
         behind_source=worst.behind_source if worst else None, total_lag=sum(lags),
     )
     assessment.advice = scaling_advice(group, partitions_per_topic, persistent=_persistent(assessment, thresholds))
     assessment.verdict = judge(assessment, thresholds)
     return assessment
+
+
+_PENDING = Verdict()  # until judged; one shared instance, never changed
 
 
 def _persistent(a: GroupAssessment, t: Thresholds) -> bool:

@@ -19,7 +19,11 @@ class Sample(NamedTuple):
 
     @property
     def lag(self) -> int | None:
-        return None if self.committed is None else max(0, self.log_end - self.committed)
+        committed = self.committed
+        if committed is None:
+            return None
+        lag = self.log_end - committed
+        return lag if lag > 0 else 0  # not max(): read for every sample of every look
 
 
 class Status(StrEnum):
@@ -82,15 +86,16 @@ def seconds_behind(samples: list[Sample], committed: int | None, now: float) -> 
     the samples cannot tell."""
     if committed is None or not samples:
         return None
-    ends = [(s.taken_at, s.log_end) for s in samples]
-    if committed >= ends[-1][1]:
+    t_last, _, e_last = samples[-1]
+    if committed >= e_last:
         return 0.0
-    for (t0, e0), (t1, e1) in zip(ends, ends[1:]):
+    t0, _, e0 = samples[0]
+    t_first, e_first = t0, e0
+    for t1, _, e1 in samples[1:]:
         if e0 <= committed < e1:
             at = t0 + (committed - e0) / (e1 - e0) * (t1 - t0)
             return max(0.0, now - at)
-    t_first, e_first = ends[0]
-    t_last, e_last = ends[-1]
+        t0, e0 = t1, e1
     if committed < e_first and t_last > t_first and e_last > e_first:
         rate = (e_last - e_first) / (t_last - t_first)  # messages/s over the window
         return max(0.0, now - (t_first - (e_first - committed) / rate))
@@ -103,13 +108,17 @@ def catch_up_seconds(samples: list[Sample]) -> float | None:
     points = [s for s in samples if s.committed is not None]
     if len(points) < 2:
         return None
-    first, last = points[0], points[-1]
-    if (last.lag or 0) == 0:
+    return catch_up_between(points[0], points[-1])
+
+
+def catch_up_between(first: Sample, last: Sample) -> float | None:
+    """catch_up_seconds of a window given by its first and last samples with a
+    committed offset."""
+    lag = last.lag or 0
+    if lag == 0:
         return 0.0
     dt = last.taken_at - first.taken_at
     if dt <= 0:
         return None
-    consumed = (last.committed - first.committed) / dt  # type: ignore[operator]
-    produced = (last.log_end - first.log_end) / dt
-    net = consumed - produced
-    return (last.lag or 0) / net if net > 0 else None
+    net = ((last.committed - first.committed) - (last.log_end - first.log_end)) / dt  # type: ignore[operator]
+    return lag / net if net > 0 else None

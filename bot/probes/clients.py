@@ -14,6 +14,7 @@ import requests
 from confluent_kafka.admin import AdminClient
 
 from bot.config import KafkaClusterSettings, RabbitMQSettings, Settings
+from bot.probes.offsets_log import OffsetsLog
 from bot.probes.schema_registry import SchemaRegistryProbe
 
 log = logging.getLogger(__name__)
@@ -67,12 +68,31 @@ class Clients:
         self._admins: dict[str, AdminClient] = {}
         self._http: dict[str, requests.Session] = {}
         self._registries: dict[str, SchemaRegistryProbe] = {}
+        self._offsets_logs: dict[str, OffsetsLog] = {}
 
     def kafka_admin(self, cluster: str) -> AdminClient:
         with self._lock:
             if cluster not in self._admins:
                 self._admins[cluster] = AdminClient(kafka_config(self.settings.kafka[cluster]))
             return self._admins[cluster]
+
+    def offsets_log(self, cluster: str) -> OffsetsLog | None:
+        """The follower of the cluster's committed offsets, started at the first look that
+        wants it; None when configured off or when the cluster refused it."""
+        settings = self.settings.kafka[cluster]
+        if settings.committed_offsets != "log":
+            return None
+        with self._lock:
+            follower = self._offsets_logs.get(cluster)
+            if follower is None:
+                follower = self._offsets_logs[cluster] = OffsetsLog(kafka_config(settings), cluster)
+        return None if follower.refused else follower
+
+    def close(self) -> None:
+        with self._lock:
+            followers, self._offsets_logs = list(self._offsets_logs.values()), {}
+        for follower in followers:
+            follower.close()
 
     def rabbit_http(self, cluster: str) -> requests.Session:
         """A session for the RabbitMQ management API, with its credentials set."""

@@ -3,7 +3,9 @@
 
 - one ListGroups (only when every group is wanted),
 - one DescribeGroups for all groups,
-- one OffsetFetch per group, all in flight at once (the protocol takes one group a call),
+- the committed offsets from the follower of `__consumer_offsets` (bot.probes.offsets_log:
+  one ListOffsets), or one OffsetFetch per group, all in flight at once (the protocol
+  takes one group a call) when there are few groups or the topic cannot be read,
 - one ListOffsets for the log ends and one for the log starts of every partition,
 - one Metadata request for the partition counts of the groups' topics (not all topics).
 """
@@ -31,6 +33,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from bot.probes.clients import op_timeout
 from bot.probes.lag_models import GroupLag, LagSnapshot, Member, PartitionLag
+from bot.probes.offsets_log import OffsetsLog
 from bot.text import plural
 
 # Kafka's own names for group states, as its command-line tool prints them.
@@ -43,6 +46,9 @@ STATE_NAMES = {
     ConsumerGroupState.UNKNOWN: "Unknown",
 }
 
+
+# From this many groups on, one question to the offsets log beats a request per group.
+LOG_MIN_GROUPS = 10
 
 # How librdkafka and _wait word "the cluster did not answer".
 UNREACHABLE = ("Timed out", "no answer within", "ransport", "broker connections are down")
@@ -104,9 +110,11 @@ def _offsets(admin: AdminClient, partitions: Iterable[tuple[str, int]], spec: Of
 
 
 def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout: float,
-             topic: str | None = None, keep: Callable[[str], bool] | None = None) -> LagSnapshot:
+             topic: str | None = None, keep: Callable[[str], bool] | None = None,
+             offsets: OffsetsLog | None = None) -> LagSnapshot:
     """Lag of the named groups (all groups when None, or those `keep` keeps), optionally
-    of one topic only."""
+    of one topic only. With `offsets`, a look at many groups reads their committed
+    offsets from it instead of asking each group."""
     started = time.perf_counter()
     taken_at = datetime.now(timezone.utc)
     listed = group_states(admin, timeout) if groups is None else {}
@@ -117,7 +125,13 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
     to_describe = [g for g in ids if listed.get(g) != "Empty"]
     long = op_timeout(timeout)
     described = admin.describe_consumer_groups(to_describe, request_timeout=long) if to_describe else {}
-    committed_futures = {
+    from_log = None
+    if offsets is not None and len(ids) >= LOG_MIN_GROUPS:
+        try:
+            from_log = offsets.committed(admin, ids, timeout)
+        except TimeoutError:
+            raise KafkaUnavailable(f"reading committed offsets failed: no answer within {timeout:.0f} s") from None
+    committed_futures = {} if from_log is not None else {
         g: admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(g)], request_timeout=long)[g]
         for g in ids
     }
@@ -131,13 +145,18 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
             description, describe_error = _wait(described[g], timeout + 1, deadline)
         else:
             description, describe_error = None, None
-        committed, offsets_error = _wait(committed_futures[g], timeout + 1, deadline)
-        group = _group(cluster, g, description, describe_error or offsets_error, listed.get(g))
         by_partition: dict[tuple[str, int], PartitionLag] = {}
-        for tp in committed.topic_partitions if committed else []:
-            if tp.error is None and tp.offset >= 0:
-                by_partition[(tp.topic, tp.partition)] = PartitionLag(
-                    topic=tp.topic, partition=tp.partition, committed=tp.offset, log_start=0, log_end=0)
+        if from_log is not None:
+            offsets_error = None
+            for (t, p), offset in from_log[g].items():
+                by_partition[(t, p)] = PartitionLag(topic=t, partition=p, committed=offset, log_start=0, log_end=0)
+        else:
+            committed, offsets_error = _wait(committed_futures[g], timeout + 1, deadline)
+            for tp in committed.topic_partitions if committed else []:
+                if tp.error is None and tp.offset >= 0:
+                    by_partition[(tp.topic, tp.partition)] = PartitionLag(
+                        topic=tp.topic, partition=tp.partition, committed=tp.offset, log_start=0, log_end=0)
+        group = _group(cluster, g, description, describe_error or offsets_error, listed.get(g))
         for member in group.members:
             for t, p in member.partitions:
                 row = by_partition.get((t, p))

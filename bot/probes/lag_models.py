@@ -46,9 +46,10 @@ class PartitionLag:
 
     @property
     def lag(self) -> int | None:
-        if self.committed is None:
+        committed = self.committed
+        if committed is None:
             return None
-        return self.log_end - max(self.committed, self.log_start)
+        return self.log_end - (committed if committed > self.log_start else self.log_start)
 
 
 @dataclass(slots=True, kw_only=True)

@@ -14,6 +14,7 @@ from confluent_kafka import KafkaException
 from bot.config.watch import KafkaWatch, RabbitWatch
 from bot.evidence import dlq, lag_history
 from bot.evidence.lag_history import PartitionKey
+from bot.evidence.lag_memory import LagMemory
 from bot.health.lag_trend import Sample
 from bot.probes import kafka_cluster, kafka_lag, rabbitmq, rabbitmq_nodes
 from bot.probes.kafka_cluster import KafkaClusterSnapshot
@@ -22,7 +23,6 @@ from bot.probes.lag_models import GroupLag
 from bot.probes.schema_registry import SchemaRegistryError
 from bot.watch import observe
 from bot.watch.judge import Observation
-from bot.watch.samples import LagMemory
 from bot.watch.store import Round
 
 log = logging.getLogger(__name__)
@@ -71,12 +71,14 @@ def _lag(ctx: BotContext, cluster: str, watch: KafkaWatch, memory: Memory,
     stored ones at the first round); stored every watch.store_samples_every_s."""
     timeout = ctx.settings.kafka[cluster].request_timeout_s
     snap = kafka_lag.snapshot(ctx.clients.kafka_admin(cluster), cluster, None, timeout,
-                              keep=lambda g: observe.watched(g, watch.groups, watch.exclude_groups))
+                              keep=lambda g: observe.watched(g, watch.groups, watch.exclude_groups),
+                              offsets=ctx.clients.offsets_log(cluster))
     taken = snap.taken_at.timestamp()
-    if not memory.samples.seeded(cluster):
-        memory.samples.seed(cluster, lag_history.window(ctx.engine, cluster, [g.group for g in snap.groups],
-                                                        taken - memory.samples.window_s))
-    history = memory.samples.add(snap)
+    fresh = memory.samples.unseeded(cluster, [g.group for g in snap.groups])
+    if fresh:
+        memory.samples.seed(cluster, fresh,
+                            lag_history.window(ctx.engine, cluster, fresh, taken - memory.samples.window_s))
+    history = memory.samples.add(snap).history
     if taken - memory.stored_at.get(cluster, -float("inf")) >= ctx.settings.watch.store_samples_every_s:
         lag_history.record(ctx.engine, snap)
         memory.stored_at[cluster] = taken
