@@ -16,10 +16,19 @@ from tests import kafka_fixtures as kf
 from tests.conftest import KAFKA
 
 
+def started(log: OffsetsLog) -> OffsetsLog:
+    """Once it has read the topic's history: until then it leaves looks to the requests."""
+    deadline = time.monotonic() + 60
+    while log.committed(kf.admin(), [], 10) is None:
+        assert time.monotonic() < deadline, "the follower did not read __consumer_offsets to its end in 60 s"
+        time.sleep(0.05)
+    return log
+
+
 @pytest.fixture(scope="module")
 def follower() -> Iterator[OffsetsLog]:
     log = OffsetsLog({"bootstrap.servers": KAFKA}, "local")
-    yield log
+    yield started(log)
     log.close()
 
 

@@ -101,6 +101,8 @@ class OffsetsLog:
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self.refused: str | None = None  # why the topic cannot be followed; the caller falls back
+        self._at_end: set[int] = set()  # partitions read to their end at least once
+        self._at_end_once = False  # every partition read to its end: from then on the follower keeps up
         self.records = 0
         self._thread = threading.Thread(target=self._follow, name=f"offsets-log-{cluster}", daemon=True)
         self._thread.start()
@@ -112,11 +114,11 @@ class OffsetsLog:
     def committed(self, admin: AdminClient, groups: Iterable[str],
                   timeout: float) -> dict[str, dict[tuple[str, int], int]] | None:
         """The committed offsets of `groups` as of now; None when the follower cannot say
-        (refused, or not read that far within half of `timeout`: the caller asks the
-        groups instead, in the time left). Raises TimeoutError when the cluster did not
+        (refused, still reading the topic's history, or not read as far as the topic goes
+        now within half of `timeout`): the caller asks the groups instead. Raises TimeoutError when the cluster did not
         say how far the topic goes within `timeout`."""
-        if self.refused is not None:
-            return None
+        if self.refused is not None or not self._at_end_once:
+            return None  # still reading the topic's history (seconds on a big cluster): ask the groups
         started = time.monotonic()
         targets = self._ends(admin, timeout)
         if targets is None:
@@ -204,6 +206,9 @@ class OffsetsLog:
                 elif error.code() == KafkaError._PARTITION_EOF:
                     # The end as of this fetch; past any transaction markers a reader never sees.
                     reached[message.partition()] = max(reached.get(message.partition(), 0), message.offset())
+                    if not self._at_end_once:
+                        self._at_end.add(message.partition())
+                        self._at_end_once = len(self._at_end) == len(reached)
                 elif error.code() in _REFUSED:
                     self.refused = error.str()
                     log.warning("cannot follow %s of cluster %s (%s); committed offsets are asked group by "
