@@ -163,6 +163,9 @@ class OffsetsLog:
             "enable.partition.eof": True, "auto.offset.reset": "earliest",
             # librdkafka logs a refused fetch each time it retries; one line here says it.
             "fetch.error.backoff.ms": 1000,
+            # Its prefetch queue holds up to 64 MB by default; records are a few dozen
+            # bytes and are taken as they come, so a small queue loses no speed.
+            "queued.max.messages.kbytes": 4096,
         })
         try:
             while not self._stop.is_set():
