@@ -244,6 +244,36 @@ def test_restart_between_approval_and_execution_executes_once(tmp_path: Path, lo
     assert [t[2] for t in store.trail(second.ctx.engine, request_id)].count("executing") == 1
 
 
+def test_taking_the_timers_over_leaves_this_processs_own_execution_running(tmp_path: Path, local_slack: LocalSlack,
+                                                                           brokers: None, unique: str) -> None:
+    """A replica executing a request takes the timers over from one that died: the
+    resume duty fails what the dead one left, never what this one is running."""
+    topic, group = f"own-{unique}", f"own-g-{unique}"
+    kf.create_topic(topic, 1)
+    kf.produce(topic, {0: 12})
+    kf.commit(group, {(topic, 0): 12})
+    running = start_bot(approvals_settings(tmp_path), local_slack)
+    try:
+        _, thread = incident_thread(running, "Own execution")
+        running.slash(f"/reset-offsets {group} --topic {topic} --shift-by -2 --reason 'test run'", thread=thread)
+        mine, theirs = last_request(running), None
+        running.slash(f"/reset-offsets {group} --topic {topic} --shift-by -1 --reason 'test run'", thread=thread)
+        theirs = last_request(running)
+        for request_id in (mine, theirs):
+            request = store.get(running.ctx.engine, request_id)
+            assert request is not None and store.move(running.ctx.engine, request, frm="requested", to="approved",
+                                                      actor="U0BOB", now=time.time(), decided_by="U0BOB")
+            assert store.move(running.ctx.engine, request, frm="approved", to="executing", actor="bot",
+                              now=time.time())
+        running.ctx.running.start(mine)
+        flow.resume(running.ctx)
+        assert store.get(running.ctx.engine, mine).state == "executing"  # type: ignore[union-attr]
+        assert store.get(running.ctx.engine, theirs).state == "failed"  # type: ignore[union-attr]
+    finally:
+        running.ctx.running.finish(mine)
+        running.close()
+
+
 def test_destructive_commands_outside_an_incident_or_disabled(tmp_path: Path, local_slack: LocalSlack,
                                                               brokers: None) -> None:
     running = start_bot(approvals_settings(tmp_path, disabled={"local": ["purge_dlq"]}), local_slack)

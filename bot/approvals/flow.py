@@ -271,6 +271,10 @@ def resume(ctx: BotContext) -> None:
     approved = store.in_state(ctx.engine, State.APPROVED)
     interrupted = store.in_state(ctx.engine, State.EXECUTING)
     for request in interrupted:
+        if request.id in ctx.running:
+            # This process runs it now: it took the timers over from a replica that
+            # stopped while this one was executing a request of its own.
+            continue
         if request.plan.kind == "replay_dlq":
             _resume_replay(ctx, request)
             continue

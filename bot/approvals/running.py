@@ -19,6 +19,10 @@ class Running:
         with self._lock:
             self._events.pop(request_id, None)
 
+    def __contains__(self, request_id: object) -> bool:
+        with self._lock:
+            return request_id in self._events
+
     def abort(self, request_id: str) -> bool:
         """Ask a running execution to stop; False when none runs here."""
         with self._lock:
