@@ -124,10 +124,12 @@ def test_unreachable_cluster_answers_within_the_timeout(tmp_path: Path) -> None:
                                                         "request_timeout_s": 2}})
     engine = db.create(settings.database_url)
     db.migrate(engine)
+    clients = Clients(settings)
     started = time.monotonic()
     with pytest.raises(kafka_lag.KafkaUnavailable):
-        lag.record_and_assess(Clients(settings), engine, settings.thresholds, cluster="local")
+        lag.record_and_assess(clients, engine, settings.thresholds, cluster="local")
     assert time.monotonic() - started < 4
+    clients.close()
 
 
 def test_unreachable_cluster_for_a_named_group_answers_within_the_timeout() -> None:
@@ -168,7 +170,9 @@ def clients_and_engine(tmp_path: Path):  # type: ignore[no-untyped-def]
     settings = make_settings(tmp_path)
     engine = db.create(settings.database_url)
     db.migrate(engine)
-    return Clients(settings), engine, settings
+    clients = Clients(settings)
+    yield clients, engine, settings
+    clients.close()  # its follower of __consumer_offsets, if a look started one
 
 
 def test_first_look_shows_seconds_behind_from_the_oldest_unread_record(brokers: None, unique: str,

@@ -121,4 +121,5 @@ def covered_lag(ctx: BotContext, cluster: str) -> LagSnapshot:
     groups = [g for g in kafka_lag.list_groups(admin, timeout) if ctx.settings.digests.covers(g)]
     if not groups:
         return LagSnapshot(cluster=cluster, taken_at=datetime.now(timezone.utc), groups=[])
-    return kafka_lag.snapshot(admin, cluster, groups, timeout, offsets=ctx.clients.offsets_log(cluster))
+    return kafka_lag.snapshot(admin, cluster, groups, timeout,
+                              offsets=ctx.clients.offsets_log(cluster) if kafka_lag.many(groups) else None)
