@@ -146,18 +146,18 @@ READ_ONLY_RECHECK_S = 2.0
 
 
 def _note_read_only(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
-    if _opened_read_only(dbapi_connection, record):
+    if _opened_read_only(dbapi_connection):
         record.info["read_only_since"] = time.monotonic()
 
 
-def _opened_read_only(dbapi_connection, record) -> bool:  # type: ignore[no-untyped-def]
+def _opened_read_only(dbapi_connection) -> bool:  # type: ignore[no-untyped-def]
     path = _sqlite_path(dbapi_connection)
     if path is not None:
         return not writable.takes_writes(path)
     if type(dbapi_connection).__module__.startswith("psycopg"):
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("SHOW default_transaction_read_only")
+            cursor.execute("SHOW transaction_read_only")  # the database's default, or a standby's
             row = cursor.fetchone()
         finally:
             cursor.close()
