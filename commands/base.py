@@ -43,11 +43,15 @@ class Reply:
     """What a command answers: `text` always (notifications, screen readers, the
     console), `content` when there is more to show (a Report, a Page, a View).
     `in_channel` replies inside an incident's thread go into that thread. An
-    `attachment` is uploaded beside the reply; a `form` asks the person a question."""
+    `attachment` is uploaded beside the reply; a `form` asks the person a question.
+    An `outage` reply says a cluster could not be reached: answered to the person
+    alone elsewhere, but inside an incident's thread it goes into the thread and the
+    timeline, because what could not be seen, and when, is part of the incident."""
 
     text: str
     content: Content | None = None
     in_channel: bool = False
+    outage: bool = False
     attachment: Attachment | None = None
     form: Form | None = None
 

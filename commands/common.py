@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bot.reports.markup import escape
 from bot.reports.report import Report, to_text
 from commands.base import Reply, UsageError
 
@@ -36,3 +37,10 @@ def report_reply(report: Report) -> Reply:
 def problem(text: str) -> Reply:
     """Something the person should know that is not a report (not found, unreachable)."""
     return Reply(text=text)
+
+
+def kafka_unreachable(cluster: str, servers: str, exc: Exception) -> Reply:
+    """A Kafka cluster that could not be reached: said to the person, and in an
+    incident's thread also to the thread and its timeline."""
+    return Reply(text=f"Kafka cluster `{cluster}` is unreachable (tried {escape(servers)}): {escape(str(exc))}",
+                 outage=True)

@@ -46,7 +46,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
             report = lag.record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, memory=ctx.lag_memory, cluster=cluster,
                                            groups=[a.group] if a.group else None, topic=a.topic)
         except kafka_lag.KafkaUnavailable as exc:
-            return common.problem(f"Kafka cluster `{cluster}` is unreachable (tried {settings.bootstrap_servers}): {exc}")
+            return common.kafka_unreachable(cluster, settings.bootstrap_servers, exc)
         if a.topic is not None and not any(g.group.partitions for g in report.groups):
             topics = list(admin.list_topics(timeout=settings.request_timeout_s).topics)
             if a.topic not in topics:

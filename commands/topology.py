@@ -34,7 +34,7 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
         try:
             report = lag.record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, memory=ctx.lag_memory, cluster=cluster)
         except kafka_lag.KafkaUnavailable as exc:
-            return common.problem(f"Kafka cluster `{cluster}` is unreachable (tried {settings.bootstrap_servers}): {exc}")
+            return common.kafka_unreachable(cluster, settings.bootstrap_servers, exc)
         rows = []
         for assessment in report.groups:
             g = assessment.group

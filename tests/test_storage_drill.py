@@ -1,7 +1,6 @@
 """The database cannot take writes: its SQLite file lives on a small tmpfs of the
-test's own, which is filled to the last byte. (Remounting it read-only is refused by
-the kernel while the bot holds the file open for writing, so that case is left to
-the unit table of bot.db.writable.) New work is
+test's own, which is filled to the last byte. (A read-only database is
+tests/test_readonly_drill.py.) New work is
 refused with a clear reason (an alert: 503 and the reason, Alertmanager retries; a
 command: said in Slack, nothing done), /readyz answers 503 naming the database, and
 when the storage is back the next alert is stored and /readyz is ready again.

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from bot.chat import ChatError
+from bot.db import writable
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class WorkPool:
                     # The chat said no, after its own retries: its error code says why,
                     # and a traceback through the HTTP client would bury it.
                     log.warning("background work stopped (ref %s): the chat answered %s", ref, exc.code)
+                elif why := writable.refused(exc):  # a disk full or read-only: said once in /readyz too
+                    log.warning("background work stopped (ref %s): the database cannot take writes (%s)", ref, why)
                 else:
                     log.exception("background work failed (ref %s)", ref)
                 if on_error is not None:

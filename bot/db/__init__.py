@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, create_engine, event, insert, select, text, update
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DisconnectionError
 
 from bot.db import writable
 from bot.db.migrations import STEPS, Migration
@@ -128,7 +131,55 @@ def create(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    event.listen(engine, "connect", _note_read_only)
+    event.listen(engine, "checkout", _reopen_read_only)
     return engine
+
+
+# A connection opened while the storage was read-only stays read-only once it is
+# writable again (SQLite opened the file read-only; a PostgreSQL session keeps the
+# default_transaction_read_only it started with), so the bot would refuse work until
+# restarted. Such a connection is opened anew at checkout once the file takes writes
+# again (SQLite) or once it is a few seconds old (PostgreSQL, which cannot be asked
+# cheaply); the read-only drill (tests/test_readonly_drill.py) found it.
+READ_ONLY_RECHECK_S = 2.0
+
+
+def _note_read_only(dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+    if _opened_read_only(dbapi_connection):
+        record.info["read_only_since"] = time.monotonic()
+
+
+def _opened_read_only(dbapi_connection) -> bool:  # type: ignore[no-untyped-def]
+    path = _sqlite_path(dbapi_connection)
+    if path is not None:
+        return not writable.takes_writes(path)
+    if type(dbapi_connection).__module__.startswith("psycopg"):
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SHOW transaction_read_only")  # the database's default, or a standby's
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+        dbapi_connection.rollback()  # SHOW began a transaction; the pool hands connections out without one
+        return bool(row) and row[0] == "on"
+    return False
+
+
+def _reopen_read_only(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+    since = record.info.get("read_only_since")
+    if since is None:
+        return
+    path = _sqlite_path(dbapi_connection)
+    if (writable.takes_writes(path) if path is not None else time.monotonic() - since > READ_ONLY_RECHECK_S):
+        raise DisconnectionError("opened while the database was read-only")  # the pool opens a new one
+
+
+def _sqlite_path(dbapi_connection) -> str | None:  # type: ignore[no-untyped-def]
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return None
+    row = dbapi_connection.execute("PRAGMA database_list").fetchone()
+    return row[2] if row and row[2] else None
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

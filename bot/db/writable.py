@@ -4,38 +4,69 @@ asks this too, and an entry point that could not store something says why."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+FULL, READ_ONLY, IO_ERRORS = "its disk is full", "it is read-only", "its disk gives I/O errors"
 # SQLite's and PostgreSQL's words for storage that cannot take a write, and ours.
 _KINDS = (
-    ("database or disk is full", "its disk is full"),
-    ("no space left on device", "its disk is full"),
-    ("could not extend file", "its disk is full"),
-    ("readonly database", "it is read-only"),
-    ("read-only", "it is read-only"),
-    ("disk i/o error", "its disk gives I/O errors"),
+    ("database or disk is full", FULL),
+    ("no space left on device", FULL),
+    ("could not extend file", FULL),
+    ("readonly database", READ_ONLY),
+    ("read-only", READ_ONLY),
+    ("disk i/o error", IO_ERRORS),
 )
 
 _lock = threading.Lock()
 _failed: dict[int, tuple[float, str]] = {}
 
 
-def storage_problem(exc: BaseException) -> str | None:
-    """`exc` in a few words when it says the storage cannot take writes, else None."""
+def storage_problem(exc: BaseException, database: str | None = None) -> str | None:
+    """`exc` in a few words when it says the storage cannot take writes, else None.
+    `database`: the SQLite file, to tell a read-only one from a failing disk."""
+    known = getattr(exc, "storage_problem", None)
+    if isinstance(known, str):
+        return known
     text = str(getattr(exc, "orig", None) or exc).lower()
-    return next((said for words, said in _KINDS if words in text), None)
+    said = next((said for words, said in _KINDS if words in text), None)
+    if said == IO_ERRORS and database and not takes_writes(database):
+        # A file SQLite holds open that turns read-only (the kernel refuses the write with
+        # EPERM or EROFS) is a "disk I/O error" to it; a connection opened after says "readonly".
+        return READ_ONLY
+    return said
+
+
+def refused(exc: BaseException) -> str | None:
+    """For a loop that logs its failures: the storage problem when `exc` is the database
+    refusing a write (said in one line: a traceback adds nothing), else None."""
+    return storage_problem(exc) if isinstance(exc, DBAPIError) else None
+
+
+def takes_writes(path: str) -> bool:
+    """Whether a SQLite file and its folder accept writes now (root included: a read-only
+    mount or an immutable file refuses root too)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    return os.access(path, os.W_OK) and os.access(folder, os.W_OK)
+
+
+def sqlite_file(engine: Engine) -> str | None:
+    database = engine.url.database
+    return database if engine.dialect.name == "sqlite" and database and database != ":memory:" else None
 
 
 def record(engine: Engine, exc: BaseException | None) -> None:
-    """After a write: None when it went through, else its error."""
+    """After a write: None when it went through, else its error. A refusal's diagnosis
+    is kept on the error too, for whoever words the answer (storage_problem)."""
     with _lock:
         if exc is None:
             _failed.pop(id(engine), None)
-        elif isinstance(exc, DBAPIError) and (problem := storage_problem(exc)):
+        elif isinstance(exc, DBAPIError) and (problem := storage_problem(exc, sqlite_file(engine))):
+            exc.storage_problem = problem  # type: ignore[attr-defined]
             _failed[id(engine)] = (time.time(), problem)
 
 

@@ -25,9 +25,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
 from sqlalchemy import Engine, null, select, true
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot import db
+from bot.db import writable
 from bot.escalation import lease
 from bot.escalation.timer_process import TimerLink
 from bot.incidents import ladder
@@ -216,8 +217,14 @@ class Escalator:
                     self._tick()
                 elif self.leader:
                     self.sync()
-            except Exception:  # a database outage must not end the timers: try again next tick
-                log.exception("escalation timers: tick failed")
+            except Exception as exc:  # a database outage must not end the timers: try again next tick
+                if why := writable.refused(exc):
+                    log.warning("escalation timers: tick skipped, the database cannot take writes (%s)", why)
+                elif isinstance(exc, DBAPIError) and exc.connection_invalidated:  # ended by the server
+                    log.warning("escalation timers: tick skipped, the database connection was lost (%s)",
+                                type(exc.orig).__name__)
+                else:
+                    log.exception("escalation timers: tick failed")
             if self._wake.wait(max(0.0, self.tick - (time.monotonic() - last_tick))):
                 # New incidents come in bursts: give the ones arriving with this one
                 # their timers in the same write.

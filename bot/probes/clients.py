@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pika
 import requests
@@ -20,6 +21,34 @@ from bot.probes.schema_registry import SchemaRegistryProbe
 log = logging.getLogger(__name__)
 _librdkafka_log = logging.getLogger("librdkafka")
 
+RECONNECT_BACKOFF_MAX_MS = 1000
+# Clients replaced because their cluster did not answer are kept this long past their
+# operations' timeout, then dropped; at most this many at once (a cluster that stays
+# down keeps its last client rather than making a new one per question).
+RETIRE_MARGIN_S = 10
+MAX_RETIRED = 8
+_failed: set[int] = set()
+_failed_lock = threading.Lock()
+
+
+def admin_failed(admin: AdminClient) -> None:
+    """A probe found `admin`'s cluster unreachable. An AdminClient whose group
+    coordinator died with requests in flight never asks that coordinator again, even
+    once the broker is back: in the Kafka outage drill (tests/test_kafka_outage_drill.py)
+    DescribeGroups and OffsetFetch got no answer for 150 s after the restart while a new
+    client was answered at once, so every `/lag` said "unreachable" until the bot was
+    restarted. The next use of the cluster gets a new client."""
+    with _failed_lock:
+        _failed.add(id(admin))
+
+
+def _take_failed(admin: AdminClient) -> bool:
+    with _failed_lock:
+        if id(admin) in _failed:
+            _failed.discard(id(admin))
+            return True
+        return False
+
 
 # librdkafka aborts the whole process (`rd_kafka_enq_once_del_source_return: Assertion
 # eonce->refcnt > 0`, librdkafka issue #4605, still open in 2.16) when an admin
@@ -28,6 +57,8 @@ _librdkafka_log = logging.getLogger("librdkafka")
 # 0.5 s timeouts did too, while 30 s timeouts survived. So librdkafka is given a long
 # time, and the bot's waits (`request_timeout_s`, bounded in Python) decide when a
 # person is told the cluster did not answer; an abandoned operation ends in the client.
+
+
 def op_timeout(request_timeout_s: float) -> float:
     """The timeout handed to librdkafka for a request or admin operation."""
     return max(60.0, 4 * request_timeout_s)
@@ -38,6 +69,10 @@ def kafka_config(cluster: KafkaClusterSettings) -> dict[str, object]:
         "bootstrap.servers": cluster.bootstrap_servers,
         "client.id": "incidentbot",
         "socket.timeout.ms": int(op_timeout(cluster.request_timeout_s) * 1000),
+        # librdkafka waits up to 10 s between tries to reach a broker that went away; a
+        # broker back in the meantime would still be "unreachable" to the next command.
+        # A try a second costs nothing and makes the first command after it comes back work.
+        "reconnect.backoff.max.ms": RECONNECT_BACKOFF_MAX_MS,
         # librdkafka prints to stderr by default; route it through logging so a
         # broker that is down does not flood the console.
         "logger": _librdkafka_log,
@@ -66,15 +101,24 @@ class Clients:
         self.settings = settings
         self._lock = threading.Lock()
         self._admins: dict[str, AdminClient] = {}
+        self._retired: list[tuple[float, AdminClient]] = []
         self._http: dict[str, requests.Session] = {}
         self._registries: dict[str, SchemaRegistryProbe] = {}
         self._offsets_logs: dict[str, OffsetsLog] = {}
 
     def kafka_admin(self, cluster: str) -> AdminClient:
         with self._lock:
-            if cluster not in self._admins:
-                self._admins[cluster] = AdminClient(kafka_config(self.settings.kafka[cluster]))
-            return self._admins[cluster]
+            now = time.monotonic()
+            # Dropped once their abandoned operations have ended (dropping earlier cancels them in flight).
+            self._retired = [(until, a) for until, a in self._retired if until > now]
+            admin = self._admins.get(cluster)
+            if admin is not None and len(self._retired) < MAX_RETIRED and _take_failed(admin):
+                timeout = op_timeout(self.settings.kafka[cluster].request_timeout_s)
+                self._retired.append((now + timeout + RETIRE_MARGIN_S, admin))
+                admin = None
+            if admin is None:
+                admin = self._admins[cluster] = AdminClient(kafka_config(self.settings.kafka[cluster]))
+            return admin
 
     def offsets_log(self, cluster: str) -> OffsetsLog | None:
         """The follower of the cluster's committed offsets, started at the first look that

@@ -31,7 +31,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from bot.probes.clients import op_timeout
+from bot.probes.clients import admin_failed, op_timeout
 from bot.probes.lag_models import GroupLag, LagSnapshot, Member, PartitionLag
 from bot.probes.offsets_log import OffsetsLog
 from bot.text import plural
@@ -74,11 +74,14 @@ def group_states(admin: AdminClient, timeout: float) -> dict[str, str]:
     try:
         result = admin.list_consumer_groups(request_timeout=op_timeout(timeout)).result(timeout=timeout + 1)
     except KafkaException as exc:
+        admin_failed(admin)
         raise KafkaUnavailable(f"listing consumer groups failed: {_error_text(exc)}") from None
     except TimeoutError:
+        admin_failed(admin)
         raise KafkaUnavailable(f"listing consumer groups took longer than {timeout:.0f} s") from None
     if result.errors and not result.valid:
         # An unreachable cluster is reported here, not raised: every broker failed.
+        admin_failed(admin)
         raise KafkaUnavailable(f"listing consumer groups failed: {result.errors[0].str()}")
     return {g.group_id: STATE_NAMES.get(g.state, "Unknown") for g in sorted(result.valid, key=lambda g: g.group_id)}
 
@@ -180,6 +183,7 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
     # group's error, judged with the group.)
     failed = [g.error for g in groups_out if g.error and any(s in g.error for s in UNREACHABLE)]
     if len(failed) == len(groups_out) and not wanted:
+        admin_failed(admin)
         raise KafkaUnavailable(f"reading consumer groups failed: {failed[0]}")
     # Partition counts of the groups' topics only, in flight with the ListOffsets
     # below: the whole cluster's metadata (thousands of topics on a shared cluster)

@@ -177,7 +177,8 @@ def _run_later(ctx: BotContext, name: str, outcome: Deferred, respond: Respond, 
         # A summary asked for in an incident's thread (or channel) belongs to the incident:
         # it goes into the thread and its timeline, with its attachment. Anything else
         # answers the person, the attachment beside it.
-        incident = service.in_thread(ctx.engine, inv.channel_id, inv.thread_ts) if reply.in_channel else None
+        shared = reply.in_channel or reply.outage
+        incident = service.in_thread(ctx.engine, inv.channel_id, inv.thread_ts) if shared else None
         if incident is None:
             respond(**_message(reply))
             if reply.attachment is not None:
@@ -186,7 +187,8 @@ def _run_later(ctx: BotContext, name: str, outcome: Deferred, respond: Respond, 
         flows.post(ctx, incident, reply.content or reply.text)
         if reply.attachment is not None:
             ctx.chat.upload(flows.parent(flows.ensure_parent(ctx, incident)).thread(), reply.attachment)
-        service.record(ctx.engine, incident, actor=inv.user_id, kind="check", now=time.time(),
+        service.record(ctx.engine, incident, actor=inv.user_id, kind="outage" if reply.outage else "check",
+                       now=time.time(),
                        text=f"/{name}: {reply.text.splitlines()[0]}", data={"report": reply.text})
 
     def failed(ref: str) -> None:

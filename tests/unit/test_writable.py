@@ -40,3 +40,25 @@ def test_a_refused_write_is_remembered_until_one_goes_through() -> None:
     assert writable.problem(engine) is not None  # another error says nothing about the disk
     writable.record(engine, None)
     assert writable.problem(engine) is None
+
+
+IO_ERROR = OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"))
+
+
+@pytest.mark.parametrize(("file_writable", "said"), [(True, "its disk gives I/O errors"), (False, "it is read-only")])
+def test_an_io_error_on_a_sqlite_file_that_refuses_writes_is_read_only(
+        monkeypatch: pytest.MonkeyPatch, file_writable: bool, said: str) -> None:
+    # A file SQLite holds open that turns read-only is "disk I/O error" to it (the kernel's EPERM or EROFS).
+    monkeypatch.setattr(writable.os, "access", lambda path, mode: file_writable)
+    assert writable.storage_problem(IO_ERROR, "/data/bot.db") == said
+    assert writable.storage_problem(IO_ERROR) == "its disk gives I/O errors"  # no file to look at
+
+
+def test_the_diagnosis_recorded_is_the_one_answers_give() -> None:
+    engine = create_engine("sqlite://")
+    exc = OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"))
+    exc.storage_problem = "it is read-only"  # type: ignore[attr-defined] - what record() found with the file
+    assert writable.storage_problem(exc) == "it is read-only"
+    assert writable.refused(exc) == "it is read-only"
+    assert writable.refused(RuntimeError("read-only")) is None  # not the database's answer
+    assert writable.problem(engine) is None
