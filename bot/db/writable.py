@@ -30,6 +30,23 @@ def storage_problem(exc: BaseException) -> str | None:
     return next((said for words, said in _KINDS if words in text), None)
 
 
+# How a server that is down, stopping or starting answers (PostgreSQL through psycopg).
+_AWAY = ("connection failed", "connection refused", "could not connect", "server closed the connection",
+         "terminating connection", "the database system is starting up", "the database system is shutting down",
+         "connection is closed", "connection timeout expired")
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the database server cannot be reached (stopped, restarting,
+    the network): a passing outage to retry, not a fault worth a traceback."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return any(words in text for words in _AWAY)
+
+
 def record(engine: Engine, exc: BaseException | None) -> None:
     """After a write: None when it went through, else its error."""
     with _lock:
