@@ -285,6 +285,10 @@ def _post(ctx: BotContext, incident: Incident, step: Step, late: float) -> None:
     progress, deadline, said = _Progress(), time.time() + OUTAGE_WAIT, False
     while True:
         try:
+            if said and step.claimed_by and not ladder.still_claimed(ctx.engine, step):
+                log.warning("%g-minute step of %s was taken over by another timer owner during the outage; "
+                            "left to it", step.minute, incident.ref)
+                return
             _post_once(ctx, incident, step, late, progress)
             return
         except SQLAlchemyError as exc:
