@@ -63,8 +63,9 @@ def blueprint(settings: AlertSettings, take: Callable[[alerts.AlertBatch], Outco
         except SQLAlchemyError as exc:
             log.error("could not store an alert from %s: %s", source, type(exc).__name__)
             why = writable.storage_problem(exc)
-            response, status = _error(503, "storage unavailable", "the alert could not be stored"
-                                      + (f": the database cannot take writes ({why})" if why else "") + "; retry later")
+            said = (f": the database cannot take writes ({why})" if why
+                    else ": the database is unreachable" if writable.unreachable(exc) else "")
+            response, status = _error(503, "storage unavailable", f"the alert could not be stored{said}; retry later")
             response.headers["Retry-After"] = "30"
             return response, status
         incident = outcome.incident

@@ -59,6 +59,23 @@ def sqlite_file(engine: Engine) -> str | None:
     return database if engine.dialect.name == "sqlite" and database and database != ":memory:" else None
 
 
+# How a server that is down, stopping or starting answers (PostgreSQL through psycopg).
+_AWAY = ("connection failed", "connection refused", "could not connect", "server closed the connection",
+         "terminating connection", "the database system is starting up", "the database system is shutting down",
+         "connection is closed", "connection timeout expired")
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the database server cannot be reached (stopped, restarting,
+    the network): a passing outage to retry, not a fault worth a traceback."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    return any(words in text for words in _AWAY)
+
+
 def record(engine: Engine, exc: BaseException | None) -> None:
     """After a write: None when it went through, else its error. A refusal's diagnosis
     is kept on the error too, for whoever words the answer (storage_problem)."""

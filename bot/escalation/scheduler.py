@@ -25,7 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.util import datetime_to_utc_timestamp, utc_timestamp_to_datetime
 from sqlalchemy import Engine, null, select, true
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import db
 from bot.db import writable
@@ -182,6 +182,7 @@ class Escalator:
         self._sync_lock = threading.Lock()
         self._done: dict[str, float] = {}  # duty -> start of its last successful run in this lease
         self._thread: threading.Thread | None = None
+        self._away = False  # the database was unreachable at the last tick (said once)
 
     def start(self) -> None:
         try:
@@ -218,18 +219,30 @@ class Escalator:
                 elif self.leader:
                     self.sync()
             except Exception as exc:  # a database outage must not end the timers: try again next tick
-                if why := writable.refused(exc):
-                    log.warning("escalation timers: tick skipped, the database cannot take writes (%s)", why)
-                elif isinstance(exc, DBAPIError) and exc.connection_invalidated:  # ended by the server
-                    log.warning("escalation timers: tick skipped, the database connection was lost (%s)",
-                                type(exc.orig).__name__)
-                else:
-                    log.exception("escalation timers: tick failed")
+                self._failed(exc, "escalation timers: tick failed")
+            else:
+                if self._away:
+                    log.warning("escalation timers: the database answers again")
+                    self._away = False
             if self._wake.wait(max(0.0, self.tick - (time.monotonic() - last_tick))):
                 # New incidents come in bursts: give the ones arriving with this one
                 # their timers in the same write.
                 self._stop.wait(self.GATHER)
             self._wake.clear()
+
+    def _failed(self, exc: Exception, what: str) -> None:
+        """A database that is away (stopped, restarting) is said in one line when it
+        goes and one when it is back, not a traceback every tick; anything else is."""
+        if why := writable.refused(exc):
+            log.warning("%s: the database cannot take writes (%s)", what, why)
+            return
+        if not writable.unreachable(exc):  # (a connection the server ended counts as unreachable)
+            log.exception(what)
+            return
+        if not self._away:
+            cause = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+            log.warning("%s: the database is unreachable (%s); trying again every %g s", what, cause, self.tick)
+        self._away = True
 
     def _tick(self) -> None:
         holds = lease.hold(self.ctx.engine, LEASE, self.owner, self.lease_ttl)
@@ -254,8 +267,8 @@ class Escalator:
             started = time.monotonic()
             try:
                 duty.run(self.ctx)
-            except Exception:  # one failing duty must not stop the others, nor the ladder
-                log.exception("timer owner duty %s failed; trying again at the next tick", duty.name)
+            except Exception as exc:  # one failing duty must not stop the others, nor the ladder
+                self._failed(exc, f"timer owner duty {duty.name} failed; trying again at the next tick")
                 continue
             self._done[duty.name] = started
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.chat import ChatError
+from bot.db import writable
 from bot.escalation import ownership
 from bot.evidence import checks, lag_history
 from bot.health.verdict import Level
@@ -257,32 +261,98 @@ def dispatch(ctx: BotContext, claimed: list[Step]) -> None:
                             key=flows.key(incident), lane="evidence")
 
 
+# Seconds a step being posted waits for a database that went away (a restart)
+# before giving up; it stays claimed then, and a later timer owner makes it pending.
+OUTAGE_WAIT = 300.0
+
+
+@dataclass
+class _Progress:
+    """How far a step got, kept across the tries of a database outage."""
+    fresh: Incident | None = None
+    note: str = ""
+    out: bool = False  # its thread posts are out: never posted again
+    repaged: bool = False
+    finished: bool = False
+    refused: str | None = None  # Slack's error: the step is recorded failed, nothing else
+
+
 def _post(ctx: BotContext, incident: Incident, step: Step, late: float) -> None:
-    with ctx.engine.connect() as conn:
-        fresh = store.get(conn, pk=incident.id)
-    if fresh is None or fresh.status is Status.RESOLVED:
-        ladder.finish(ctx.engine, step, status="cancelled", now=time.time(), late_by=late)
+    """Post a claimed step once. The database going away meanwhile (restarting) is
+    waited for, one line in the log: the parts not done yet are done when it answers,
+    and what Slack already has is not posted again. Without that the step stayed
+    `firing` under a live owner, never finished, or (retried whole) posted twice."""
+    progress, deadline, said = _Progress(), time.time() + OUTAGE_WAIT, False
+    while True:
+        try:
+            if said and step.claimed_by and not ladder.still_claimed(ctx.engine, step):
+                log.warning("%g-minute step of %s was taken over by another timer owner during the outage; "
+                            "left to it", step.minute, incident.ref)
+                return
+            _post_once(ctx, incident, step, late, progress)
+            return
+        except SQLAlchemyError as exc:
+            if not writable.unreachable(exc) or time.time() > deadline:
+                raise
+            if not said:
+                log.warning("%g-minute step of %s waits for the database (unreachable)%s", step.minute,
+                            incident.ref, "; its post is out" if progress.out else "")
+                said = True
+            time.sleep(1.0)
+
+
+def _post_once(ctx: BotContext, incident: Incident, step: Step, late: float, progress: _Progress) -> None:
+    if progress.refused is not None and progress.fresh is not None:
+        _not_posted(ctx, progress.fresh, step, late, progress.refused)
         return
-    note = f" (late by {late:.0f} s: the bot was down)" if late > ctx.settings.escalation.late_note_seconds else ""
-    header = f":alarm_clock: *{step.minute:g}-minute step*: {step.label}{note}."
-    try:
-        KINDS[step.kind](ctx, fresh, header)
+    if not progress.out:
+        with ctx.engine.connect() as conn:
+            fresh = store.get(conn, pk=incident.id)
+        if fresh is None or fresh.status is Status.RESOLVED:
+            ladder.finish(ctx.engine, step, status="cancelled", now=time.time(), late_by=late)
+            return
+        late_note = ctx.settings.escalation.late_note_seconds
+        progress.fresh, progress.note = fresh, f" (late by {late:.0f} s: the bot was down)" if late > late_note else ""
+        header = f":alarm_clock: *{step.minute:g}-minute step*: {step.label}{progress.note}."
+        before = flows.posts_here()
+        try:
+            KINDS[step.kind](ctx, fresh, header)
+        except ChatError as exc:  # a thread post, after the client's own retries (429, 5xx, network)
+            progress.refused = exc.code
+            _not_posted(ctx, fresh, step, late, exc.code)
+            return
+        finally:
+            # Failed after its header was out (the database went away): the rest is bookkeeping.
+            progress.out = progress.out or flows.posts_here() > before
+        progress.out = True
+    fresh, note = progress.fresh, progress.note
+    assert fresh is not None
+    if not progress.repaged:
         again = pager.repage(ctx, fresh, step.kind, step.minute)
+        progress.repaged = True
         if again:
-            flows.post(ctx, fresh, "Nobody has acknowledged yet: paging again "
-                                   + ", ".join(f"{escape(pager.vendor(ctx, n))} ({escape(n)})" for n in again) + ".")
-    except ChatError as exc:  # a thread post, after the client's own retries (429, 5xx, network)
-        error = exc.code
-        log.warning("%g-minute step of %s not posted: %s; retried at the next start", step.minute, fresh.ref, error)
-        ladder.finish(ctx.engine, step, status="failed", now=time.time(), late_by=late, error=error)
-        service.record(ctx.engine, fresh, actor="bot", kind="escalation.failed", now=time.time(),
-                       text=f"{step.minute:g}-minute step ({step.label}) could not be posted: {error}; "
-                            "it is retried at the next start")
-        return
-    ladder.finish(ctx.engine, step, status="fired", now=time.time(), late_by=late)
-    service.record(ctx.engine, fresh, actor="bot", kind=f"escalation.{step.kind}", now=time.time(),
-                   text=f"{step.minute:g}-minute step: {step.label}{note}", data={"late_by": round(late, 3)})
+            try:
+                flows.post(ctx, fresh, "Nobody has acknowledged yet: paging again "
+                                       + ", ".join(f"{escape(pager.vendor(ctx, n))} ({escape(n)})" for n in again)
+                                       + ".")
+            except ChatError as exc:
+                progress.refused = exc.code
+                _not_posted(ctx, fresh, step, late, exc.code)
+                return
+    if not progress.finished:
+        ladder.finish(ctx.engine, step, status="fired", now=time.time(), late_by=late)
+        service.record(ctx.engine, fresh, actor="bot", kind=f"escalation.{step.kind}", now=time.time(),
+                       text=f"{step.minute:g}-minute step: {step.label}{note}", data={"late_by": round(late, 3)})
+        progress.finished = True
     flows.refresh_parent(ctx, fresh)
+
+
+def _not_posted(ctx: BotContext, fresh: Incident, step: Step, late: float, error: str) -> None:
+    log.warning("%g-minute step of %s not posted: %s; retried at the next start", step.minute, fresh.ref, error)
+    ladder.finish(ctx.engine, step, status="failed", now=time.time(), late_by=late, error=error)
+    service.record(ctx.engine, fresh, actor="bot", kind="escalation.failed", now=time.time(),
+                   text=f"{step.minute:g}-minute step ({step.label}) could not be posted: {error}; "
+                        "it is retried at the next start")
 
 
 def escalate_now(ctx: BotContext, incident: Incident, kind: str, actor: str) -> None:

@@ -36,6 +36,7 @@ from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot import db
+from bot.db import writable
 from bot.incidents import ladder
 from bot.incidents.ladder import Step
 
@@ -184,6 +185,9 @@ class _Timers:
             executors={"default": HandOver(self.due)},
             # Run a step however late (the bot was down), once, never twice at a time.
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
+            # After the job store could not be read (the database restarting), look
+            # again in 2 s, not APScheduler's 10: steps due meanwhile fire that much sooner.
+            jobstore_retry_interval=2,
             timezone=timezone.utc,
         )
         self._due: list[tuple[int, float]] = []
@@ -207,8 +211,12 @@ class _Timers:
             try:
                 claimed = ladder.claim(self.engine, batch, time.time(), self.owner)
                 self.store.flush()
-            except Exception:  # the database is away: keep the steps and try again shortly
-                log.exception("escalation timers: could not claim %d due step(s); retrying", len(batch))
+            except Exception as exc:  # the database is away: keep the steps and try again shortly
+                if writable.unreachable(exc):  # one line a second, not a traceback
+                    log.warning("escalation timers: could not claim %d due step(s), the database is unreachable; "
+                                "retrying", len(batch))
+                else:
+                    log.exception("escalation timers: could not claim %d due step(s); retrying", len(batch))
                 with self._due_ready:
                     self._due[:0] = batch
                 self._stop.wait(1.0)

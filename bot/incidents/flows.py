@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -127,10 +128,21 @@ def repost_parent(ctx: BotContext, incident: Incident, why: str) -> Incident:
     return fresh
 
 
+_posted = threading.local()
+
+
+def posts_here() -> int:
+    """How many thread replies this thread has posted (post): a caller whose work
+    failed half-way can tell whether Slack already has something of it."""
+    return int(getattr(_posted, "count", 0))
+
+
 def post(ctx: BotContext, incident: Incident, content: Content) -> str:
     """A reply in the incident's thread (and the parent first, if it is missing)."""
     incident = ensure_parent(ctx, incident)
-    return ctx.chat.post(parent(incident).thread(), content).ts
+    ts = ctx.chat.post(parent(incident).thread(), content).ts
+    _posted.count = posts_here() + 1
+    return ts
 
 
 def post_report(ctx: BotContext, incident: Incident, report: Report, actor: str, step: str) -> None:

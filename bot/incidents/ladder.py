@@ -68,6 +68,8 @@ class Step:
     late_by: float | None
     attempts: int
     last_error: str | None
+    claimed_by: str | None = None
+    claimed_at: float | None = None
 
     @property
     def label(self) -> str:
@@ -101,7 +103,18 @@ def _step(row: object) -> Step:
     m = row._mapping  # type: ignore[attr-defined]
     return Step(row_id=m["id"], incident_id=m["incident_id"], minute=m["minute"], kind=m["kind"], due_at=m["due_at"],
                 status=m["status"], fired_at=m["fired_at"], late_by=m["late_by"], attempts=m["attempts"],
-                last_error=m["last_error"])
+                last_error=m["last_error"], claimed_by=m["claimed_by"], claimed_at=m["claimed_at"])
+
+
+def still_claimed(engine: Engine, step: Step) -> bool:
+    """Whether `step` is still firing under the claim it was handed over with: after
+    a database outage long enough for the timer lease to move, the next owner may
+    have made it pending again and claimed it itself."""
+    with engine.connect() as conn:
+        return conn.execute(select(escalation_steps.c.id).where(
+            (escalation_steps.c.id == step.row_id) & (escalation_steps.c.status == "firing")
+            & (escalation_steps.c.claimed_by == step.claimed_by)
+            & (escalation_steps.c.claimed_at == step.claimed_at))).first() is not None
 
 
 def steps(conn: Connection, incident_id: int) -> list[Step]:

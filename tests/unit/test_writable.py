@@ -62,3 +62,29 @@ def test_the_diagnosis_recorded_is_the_one_answers_give() -> None:
     assert writable.refused(exc) == "it is read-only"
     assert writable.refused(RuntimeError("read-only")) is None  # not the database's answer
     assert writable.problem(engine) is None
+
+
+def _invalidated() -> OperationalError:
+    exc = OperationalError("SELECT 1", {}, Exception("SSL SYSCALL error: EOF detected"))
+    exc.connection_invalidated = True  # what SQLAlchemy sets when the dialect calls it a disconnect
+    return exc
+
+
+UNREACHABLE = [
+    ("refused", OperationalError(None, None, Exception(
+        'connection failed: connection to server at "127.0.0.1", port 5433 failed: Connection refused')), True),
+    ("stopping", OperationalError("SELECT 1", {}, Exception(
+        "terminating connection due to administrator command")), True),
+    ("starting", OperationalError(None, None, Exception("FATAL:  the database system is starting up")), True),
+    ("closed under a query", OperationalError("SELECT 1", {}, Exception(
+        "server closed the connection unexpectedly")), True),
+    ("invalidated", _invalidated(), True),
+    ("disk full is reachable", OperationalError("INSERT", {}, Exception("No space left on device")), False),
+    ("a constraint", IntegrityError("INSERT", {}, Exception("duplicate key value")), False),
+    ("not a database error", ConnectionRefusedError("connection refused"), False),
+]
+
+
+@pytest.mark.parametrize(("exc", "away"), [c[1:] for c in UNREACHABLE], ids=[c[0] for c in UNREACHABLE])
+def test_unreachable(exc: Exception, away: bool) -> None:
+    assert writable.unreachable(exc) is away
