@@ -85,7 +85,7 @@ def test_a_look_at_many_groups_matches_the_per_group_requests(follower: OffsetsL
     for i, group in enumerate(groups):
         kf.commit(group, {(topic, p): (i + p) % 20 for p in range(4) if (i + p) % 3})
     keep = set(groups).__contains__
-    by_log = kafka_lag.snapshot(kf.admin(), "local", None, 10, keep=keep, offsets=follower)
+    by_log = kafka_lag.snapshot(kf.admin(), "local", None, 10, keep=keep, offsets=lambda: follower)
     by_requests = kafka_lag.snapshot(kf.admin(), "local", None, 10, keep=keep)
     assert len(by_log.groups) == len(groups)
     assert rows(by_log) == rows(by_requests) and len(rows(by_log)) == sum(
@@ -102,7 +102,7 @@ def test_a_follower_that_cannot_read_the_topic_leaves_the_look_to_the_requests(b
     try:
         log.refused = "Broker: Topic authorization failed"  # what a principal without Read on it gets
         assert log.committed(kf.admin(), groups, 10) is None
-        snap = kafka_lag.snapshot(kf.admin(), "local", groups, 10, offsets=log)
+        snap = kafka_lag.snapshot(kf.admin(), "local", groups, 10, offsets=lambda: log)
     finally:
         log.close()
     assert {g.group: [p.committed for p in g.partitions] for g in snap.groups} == {g: [i] for i, g in enumerate(groups)}

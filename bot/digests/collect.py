@@ -117,9 +117,8 @@ def covered_lag(ctx: BotContext, cluster: str) -> LagSnapshot:
     admin = ctx.clients.kafka_admin(cluster)
     timeout = ctx.settings.kafka[cluster].request_timeout_s
     if not ctx.settings.digests.include:
-        return kafka_lag.snapshot(admin, cluster, None, timeout, offsets=ctx.clients.offsets_log(cluster))
+        return kafka_lag.snapshot(admin, cluster, None, timeout, offsets=lambda: ctx.clients.offsets_log(cluster))
     groups = [g for g in kafka_lag.list_groups(admin, timeout) if ctx.settings.digests.covers(g)]
     if not groups:
         return LagSnapshot(cluster=cluster, taken_at=datetime.now(timezone.utc), groups=[])
-    return kafka_lag.snapshot(admin, cluster, groups, timeout,
-                              offsets=ctx.clients.offsets_log(cluster) if kafka_lag.many(groups) else None)
+    return kafka_lag.snapshot(admin, cluster, groups, timeout, offsets=lambda: ctx.clients.offsets_log(cluster))

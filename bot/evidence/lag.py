@@ -44,7 +44,7 @@ def record_and_assess(clients: Clients, engine: Engine, thresholds: Thresholds, 
     settings = clients.settings.kafka[cluster]
     timeout = settings.request_timeout_s
     snap = kafka_lag.snapshot(clients.kafka_admin(cluster), cluster, groups, timeout, topic=topic, keep=keep,
-                              offsets=clients.offsets_log(cluster) if kafka_lag.many(groups) else None)
+                              offsets=lambda: clients.offsets_log(cluster))
     if oldest_unread if oldest_unread is not None else groups is not None:
         kafka_lag.read_oldest_unread(kafka_config(settings), snap, timeout)
     now = snap.taken_at.timestamp()

@@ -119,10 +119,11 @@ def _offsets(admin: AdminClient, partitions: Iterable[tuple[str, int]], spec: Of
 
 def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout: float,
              topic: str | None = None, keep: Callable[[str], bool] | None = None,
-             offsets: OffsetsLog | None = None) -> LagSnapshot:
+             offsets: Callable[[], OffsetsLog | None] | None = None) -> LagSnapshot:
     """Lag of the named groups (all groups when None, or those `keep` keeps), optionally
-    of one topic only. With `offsets`, a look at many groups reads their committed
-    offsets from it instead of asking each group."""
+    of one topic only. With `offsets` (the follower of the cluster's committed offsets,
+    got only when the cluster answered and the look is at many groups), their committed
+    offsets are read from it instead of asking each group."""
     started = time.perf_counter()
     taken_at = datetime.now(timezone.utc)
     listed = group_states(admin, timeout) if groups is None else {}
@@ -134,9 +135,10 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
     long = op_timeout(timeout)
     described = admin.describe_consumer_groups(to_describe, request_timeout=long) if to_describe else {}
     from_log = None
-    if offsets is not None and many(ids):
+    follower = offsets() if offsets is not None and many(ids) else None
+    if follower is not None:
         try:
-            from_log = offsets.committed(admin, ids, timeout)
+            from_log = follower.committed(admin, ids, timeout)
         except TimeoutError:
             raise KafkaUnavailable(f"reading committed offsets failed: no answer within {timeout:.0f} s") from None
     committed_futures = {} if from_log is not None else {

@@ -187,7 +187,7 @@ class OffsetsLog:
 
     def _assign(self, consumer: Consumer) -> bool:
         try:
-            topic = consumer.list_topics(TOPIC, timeout=5).topics.get(TOPIC)
+            topic = consumer.list_topics(TOPIC, timeout=1).topics.get(TOPIC)  # short: close() waits for it
         except KafkaException:
             return False
         if topic is None or topic.error is not None or not topic.partitions:

@@ -72,7 +72,7 @@ def _lag(ctx: BotContext, cluster: str, watch: KafkaWatch, memory: Memory,
     timeout = ctx.settings.kafka[cluster].request_timeout_s
     snap = kafka_lag.snapshot(ctx.clients.kafka_admin(cluster), cluster, None, timeout,
                               keep=lambda g: observe.watched(g, watch.groups, watch.exclude_groups),
-                              offsets=ctx.clients.offsets_log(cluster))
+                              offsets=lambda: ctx.clients.offsets_log(cluster))
     taken = snap.taken_at.timestamp()
     fresh = memory.samples.unseeded(cluster, [g.group for g in snap.groups])
     if fresh:
