@@ -18,6 +18,7 @@ from bot.actions.kafka_read import read_range
 from bot.config import KafkaClusterSettings
 from bot.digests.stats import duration
 from bot.health.verdict import Level, Verdict
+from bot.probes.clients import op_timeout
 from bot.reports.report import Report, Table
 from bot.text import parse_duration, plural
 
@@ -139,8 +140,9 @@ def window_ranges(admin: AdminClient, topic: str, since_ms: int, timeout: float)
     if info is None or info.error is not None or not info.partitions:
         raise LookupError(f"There is no topic `{topic}`.")
     tps = [TopicPartition(topic, p) for p in sorted(info.partitions)]
-    starts = admin.list_offsets({tp: OffsetSpec.for_timestamp(since_ms) for tp in tps}, request_timeout=timeout)
-    ends = admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=timeout)
+    long = op_timeout(timeout)
+    starts = admin.list_offsets({tp: OffsetSpec.for_timestamp(since_ms) for tp in tps}, request_timeout=long)
+    ends = admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=long)
     out = {}
     for tp in tps:
         end = ends[tp].result(timeout=timeout + 1).offset

@@ -18,7 +18,7 @@ from bot.digests.stats import DAY, duration, idle_partitions
 from bot.evidence.dlq import kafka_error
 from bot.health.verdict import Level, Verdict
 from bot.probes import kafka_lag, rabbitmq
-from bot.probes.clients import kafka_config
+from bot.probes.clients import kafka_config, op_timeout
 from bot.probes.lag_models import LagSnapshot
 from bot.reports.report import Report, Table
 from bot.text import plural
@@ -124,7 +124,8 @@ def retention_section(ctx: BotContext, cluster: str, snap: LagSnapshot, topics: 
     configs: dict[str, dict[str, Any]] = {}
     resources = [ConfigResource(ResourceType.TOPIC, t) for t in topics]
     notes: list[str] = []
-    for resource, future in (admin.describe_configs(resources, request_timeout=settings.request_timeout_s).items()
+    long = op_timeout(settings.request_timeout_s)
+    for resource, future in (admin.describe_configs(resources, request_timeout=long).items()
                              if resources else []):
         try:
             entries = future.result(timeout=settings.request_timeout_s + 1)
