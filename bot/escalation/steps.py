@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.chat import ChatError
-from bot.escalation import ownership
+from bot.escalation import attached, ownership
 from bot.evidence import checks, lag_history
 from bot.health.verdict import Level
 from bot.incidents import flows, ladder, service, store
@@ -136,6 +136,9 @@ def lag_dlq(ctx: BotContext, incident: Incident, header: str) -> None:
                 if change:
                     report.notes.insert(0, change)
             flows.post_report(ctx, incident, report, "bot", header)
+    others = attached.summary(ctx, incident, EVIDENCE_MAX_AGE)  # a root cause's incident: what hangs on it
+    if others:
+        flows.post(ctx, incident, others)
 
 
 def consumer_health(ctx: BotContext, incident: Incident, header: str) -> None:
