@@ -280,4 +280,4 @@ STEPS: list[Migration] = [_1_lag_samples, _2_incidents, _3_depth_samples, _4_act
                           _6_approvals, _7_announce_claims, step_watch.watch_tables, step_oncall,
                           step_paging.paging_outbox, approval_policy,
                           silences_and_maintenance, _8_digests, step_correlate.subjects,
-                          step_watch_claims.watch_recoveries]
+                          step_watch_claims.watch_recoveries, step_watch_claims.maintenance_finish_claims]

@@ -1,5 +1,5 @@
-"""Migration step: the watch's recoveries, posted once under a claim (frozen DDL; see
-bot.db.migrations)."""
+"""Migration steps: the watch's recoveries, and the end of a maintenance window, posted
+once under a claim (frozen DDL; see bot.db.migrations)."""
 
 from __future__ import annotations
 
@@ -22,3 +22,8 @@ def watch_recoveries(conn: Connection) -> None:
         Column("posted_at", Float),
     )
     m.create_all(conn, checkfirst=True)
+
+
+def maintenance_finish_claims(conn: Connection) -> None:
+    for column in ("finish_owner VARCHAR(64)", "finish_until FLOAT", "finish_step INTEGER"):
+        conn.exec_driver_sql(f"ALTER TABLE maintenance_windows ADD COLUMN {column}")
