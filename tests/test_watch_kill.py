@@ -7,10 +7,11 @@ parent and checklist posted once, no breach lost, "Recovered" once, and the roun
 carry on at their interval.
 
 Each kill is preceded by SIGSTOP, which freezes every thread at once: the test then
-reads the database and the Slack stand-in at that instant and lets the bot run a few
-more milliseconds when a post is in flight (in the stand-in, its record not yet
-written), because no design can tell whether a post whose answer it never read went
-out; the kill lands between two steps, at points of the round the test chooses."""
+lets the stand-in answer what was already sent, reads the database and the stand-in,
+and lets the bot run a few more milliseconds when a post is in flight (in the
+stand-in, its record not yet written), because no design can tell whether a post
+whose answer it never read went out; the kill lands between two steps, at points of
+the round the test chooses."""
 
 from __future__ import annotations
 
@@ -26,12 +27,11 @@ import pytest
 from sqlalchemy import Engine, select
 
 from bot import db
-from bot.incidents import flows
 from bot.incidents.tables import incidents
 from bot.localslack.server import LocalSlack
 from bot.watch.tables import watch_breaches, watch_recoveries, watch_rounds
 from tests import kafka_fixtures as kf
-from tests.conftest import free_port, start_bot
+from tests.conftest import free_port
 from tests.test_escalation_restart import serve
 
 GROUPS = 12  # a round opens (and recovers) them one after another: room to kill it half-way
@@ -92,6 +92,9 @@ class Drill:
             assert time.time() < deadline, f"never saw: {what}"
             if condition():
                 os.kill(pid, signal.SIGSTOP)
+                # A request already sent is still answered by the stand-in (it runs here):
+                # let it land before telling what is in flight.
+                time.sleep(0.1)
                 if condition() and not self.in_flight():
                     break
                 os.kill(pid, signal.SIGCONT)
@@ -210,38 +213,3 @@ def test_a_watch_killed_mid_round_opens_and_recovers_each_breach_once(drill: Dri
     assert drill.kills == ["breaches stored, none open", "a round half-way through opening",
                            "announcements half-way", "a round half-way through its recoveries"]
 
-
-# ---------------------------------------------------------------- the take-over, in one process
-
-
-@pytest.mark.parametrize("posted", [False, True], ids=["killed-before-the-post", "killed-after-the-post"])
-def test_a_recovery_left_by_a_dead_process_is_finished_once_by_the_next_round(
-        tmp_path: Path, local_slack: LocalSlack, brokers: None, unique: str, monkeypatch: pytest.MonkeyPatch,
-        posted: bool) -> None:
-    from sqlalchemy import update
-
-    from bot.watch import recoveries
-    from tests.test_announce_claims import dead_local_owner
-    from tests.test_watch import incidents_of, lagging, round_, thread_texts, watch_settings
-
-    with start_bot(watch_settings(tmp_path, unique), local_slack) as bot:
-        topic, group = lagging(unique, LAG)
-        round_(bot)
-        round_(bot)
-        [incident] = incidents_of(bot, group)
-        kf.commit(group, {(topic, 0): LAG})
-        with monkeypatch.context() as m:  # the round decides, and its process dies before any post
-            m.setattr(recoveries, "submit", lambda *a, **k: None)
-            round_(bot)
-        if posted:  # …or right after Slack took "Recovered"
-            flows.post(bot.ctx, incident, "(posted before the kill)")
-        with db.write(bot.ctx.engine) as conn:
-            conn.execute(update(watch_recoveries).values(owner=dead_local_owner(),
-                                                         posted_at=time.time() if posted else None))
-        round_(bot)
-        round_(bot)
-        texts = thread_texts(bot, incident)
-        assert sum(t.startswith(RECOVERED) for t in texts) == (0 if posted else 1)
-        assert texts[-1].startswith("Every alert of this incident is resolved.")  # the alert resolved either way
-        with bot.ctx.engine.connect() as conn:
-            assert conn.execute(select(watch_recoveries)).all() == []
