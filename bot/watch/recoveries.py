@@ -66,6 +66,16 @@ def now_in(conn: Connection, key: str) -> int | None:
     return conn.execute(select(alert_dedup.c.incident_id).where(alert_dedup.c.key == f"{SOURCE}:{key}")).scalar()
 
 
+def all_now_in(conn: Connection, keys: list[str]) -> dict[str, int]:
+    """now_in() for many keys, a few queries for a whole round's breaches."""
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), 500):
+        wanted = [f"{SOURCE}:{k}" for k in keys[start:start + 500]]
+        rows = conn.execute(select(alert_dedup.c.key, alert_dedup.c.incident_id).where(alert_dedup.c.key.in_(wanted)))
+        found.update({key.removeprefix(f"{SOURCE}:"): pk for key, pk in rows})
+    return found
+
+
 def target(ctx: BotContext, key: str, fallback: int | None) -> Incident | None:
     with ctx.engine.connect() as conn:
         pk = now_in(conn, key) or fallback

@@ -179,7 +179,7 @@ def _reconcile(ctx: BotContext, states: dict[str, State]) -> dict[str, State]:
     just before its process died (the state not yet saved) feeds that incident; one
     split off or merged follows its alerts."""
     with ctx.engine.connect() as conn:
-        now_in = {key: recoveries.now_in(conn, key) for key in states}
+        now_in = recoveries.all_now_in(conn, list(states))
     found = _incidents(ctx, {s.incident_id for s in states.values()} | set(now_in.values()))
     out = {}
     for key, s in states.items():
