@@ -18,6 +18,7 @@ from __future__ import annotations
 import shlex
 import threading
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from typing import Any, Literal
 
@@ -210,6 +211,8 @@ def _delete_records(ctx: ActionContext, plan: Plan, started: datetime) -> Result
             deleted += max(0, low - bounds[(dlq, tp.partition)][0])
         except KafkaException as exc:
             errors.append(f"{dlq}[{tp.partition}]: {error_text(exc)}")
+        except FutureTimeout:  # librdkafka may still finish it: the verification reads what is left
+            errors.append(f"{dlq}[{tp.partition}]: no answer within {cs.request_timeout_s + 1:g} s")
     if errors:
         return result(plan, "failed", f"Kafka refused to delete records of {plural(len(errors), 'partition')}: "
                                       f"{errors[0]}.", started, counts={"deleted": deleted})
@@ -236,9 +239,10 @@ def _recreate(ctx: ActionContext, plan: Plan, started: datetime) -> Result:
         try:
             admin.create_topics([new], operation_timeout=long, request_timeout=long)[dlq].result(timeout * 2)
             break
-        except KafkaException as exc:
+        except (KafkaException, FutureTimeout) as exc:
             if time.monotonic() > deadline:
-                raise ActionError(f"Topic {dlq} was deleted but could not be created again ({error_text(exc)}); "
+                why = error_text(exc) if isinstance(exc, KafkaException) else f"no answer within {timeout * 2:g} s"
+                raise ActionError(f"Topic {dlq} was deleted but could not be created again ({why}); "
                                   f"create it with {plural(plan.details['partitions'], 'partition')} and config "
                                   f"{plan.details['config']}.") from None
             time.sleep(0.5)

@@ -78,6 +78,9 @@ class Run:
                                               request_timeout=op_timeout(timeout))[parking]
             try:
                 future.result(timeout + 5)
+            except FutureTimeout:
+                raise ActionError(f"Creating the parking topic {parking} got no answer within {timeout + 5:g} s.") \
+                    from None
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise ActionError(f"Creating the parking topic {parking} failed: {error_text(exc)}.") from None

@@ -6,6 +6,7 @@ to the end offsets of the moment, with a cap on the messages read."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -15,6 +16,7 @@ from confluent_kafka import Message, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from bot.actions.kafka_read import read_range
+from bot.actions.kafka_util import wait
 from bot.config import KafkaClusterSettings
 from bot.digests.stats import duration
 from bot.health.verdict import Level, Verdict
@@ -144,9 +146,12 @@ def window_ranges(admin: AdminClient, topic: str, since_ms: int, timeout: float)
     starts = admin.list_offsets({tp: OffsetSpec.for_timestamp(since_ms) for tp in tps}, request_timeout=long)
     ends = admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=long)
     out = {}
+    deadline = time.monotonic() + timeout + 1  # librdkafka has a minute (op_timeout); the reply does not
     for tp in tps:
-        end = ends[tp].result(timeout=timeout + 1).offset
-        start = starts[tp].result(timeout=timeout + 1).offset
+        end = wait(ends[tp], max(0.1, deadline - time.monotonic()),
+                   f"Reading the end offset of {tp.topic}[{tp.partition}]").offset
+        start = wait(starts[tp], max(0.1, deadline - time.monotonic()),
+                     f"Looking up the window's first offset of {tp.topic}[{tp.partition}]").offset
         out[tp.partition] = (end if start < 0 else start, end)  # -1: nothing at or after the time
     return out
 

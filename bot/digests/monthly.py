@@ -5,6 +5,7 @@ month."""
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -132,6 +133,9 @@ def retention_section(ctx: BotContext, cluster: str, snap: LagSnapshot, topics: 
             configs[resource.name] = {k: entries[k].value for k in ("retention.ms", "retention.bytes") if k in entries}
         except KafkaException as exc:
             notes.append(f"{resource.name}: configuration unreadable ({kafka_error(exc)}).")
+        except FutureTimeout:
+            notes.append(f"{resource.name}: configuration unreadable (no answer within "
+                         f"{settings.request_timeout_s + 1:g} s).")
     kafka_lag.read_oldest_unread(kafka_config(settings), snap, settings.request_timeout_s,
                                  limit=max(kafka_lag.MAX_OLDEST_PARTITIONS, 500))
     ts_ms = now.timestamp() * 1000
