@@ -135,3 +135,35 @@ def test_ending_a_window_early_and_bad_input(ops_bot: LocalBot, unique: str) -> 
     ops_bot.ctx.work.wait_idle(30)
     assert any("Nothing fired while M-1 silenced its noise" in t for t in thread_texts(ops_bot))
     assert "No silence is in force" in ops_bot.slash("/silence list").json()["text"]
+
+
+@pytest.mark.parametrize("posted", [0, 1], ids=["killed-before-the-verdict", "killed-after-the-verdict"])
+def test_the_end_of_a_window_whose_process_died_is_posted_once_by_another(ops_bot: LocalBot, unique: str,
+                                                                          posted: int) -> None:
+    """The process that claimed a window's end died (before posting anything, or right
+    after the verdict): the timer owner takes its claim over and posts what is missing."""
+    from sqlalchemy import update
+
+    from bot import db
+    from bot.silences import store as silence_store
+    from bot.silences import windows
+    from bot.silences.tables import maintenance_windows
+    from tests.test_announce_claims import dead_local_owner
+
+    ops_bot.slash(f"/maintenance broker 1 1h drill {unique}")
+    until(lambda: len(thread_texts(ops_bot)) >= 2)  # checklist and first reading: announced
+    now = time.time()
+    with db.write(ops_bot.ctx.engine) as conn:  # ended, and its end claimed by a process that is gone now
+        conn.execute(update(maintenance_windows).where(maintenance_windows.c.id == 1).values(
+            ends_at=now, ended_by="U0ALICE", finished_at=now, finish_owner=dead_local_owner(), finish_until=now + 600,
+            finish_step=posted or None))
+    silence_store.expire_window(ops_bot.ctx.engine, 1, by="U0ALICE", now=now)
+    until(lambda: any("Nothing fired while M-1 silenced its noise" in t for t in thread_texts(ops_bot)))
+    ops_bot.ctx.work.wait_idle(30)
+    time.sleep(1.5)  # the duty runs every tick: a second claim would have posted by now
+    texts = thread_texts(ops_bot)
+    assert sum("Maintenance M-1 ended" in t for t in texts) == (0 if posted else 1)
+    assert sum("Nothing fired while M-1 silenced its noise" in t for t in texts) == 1
+    parent = next(m for m in ops_bot.slack.state.messages("C0INCIDENTS") if "Maintenance M-1" in (m.text or ""))
+    assert "Maintenance M-1 ended" in parent.text
+    assert windows.to_finish(ops_bot.ctx.engine, time.time()) == []

@@ -13,6 +13,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, KafkaE
 from confluent_kafka.admin import AdminClient, ClusterMetadata, OffsetSpec
 
 from bot.actions.base import ActionError, plural
+from bot.probes.clients import op_timeout
 
 TP = tuple[str, int]
 T = TypeVar("T")
@@ -49,7 +50,7 @@ def _list_offsets(admin: AdminClient, request: dict[TopicPartition, OffsetSpec],
                   what: str, **kwargs: Any) -> dict[TP, Any]:
     if not request:
         return {}
-    futures = admin.list_offsets(request, request_timeout=timeout, **kwargs)
+    futures = admin.list_offsets(request, request_timeout=op_timeout(timeout), **kwargs)
     deadline = time.monotonic() + timeout + 1
     found: dict[TP, Any] = {}
     for tp, future in futures.items():
@@ -67,8 +68,9 @@ def log_bounds(admin: AdminClient, partitions: Iterable[TP], timeout: float, *,
     if not tps:
         return {}
     isolation = {"isolation_level": IsolationLevel.READ_COMMITTED} if committed_only else {}
-    earliest = admin.list_offsets({tp: OffsetSpec.earliest() for tp in tps}, request_timeout=timeout)
-    latest = admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=timeout, **isolation)
+    earliest = admin.list_offsets({tp: OffsetSpec.earliest() for tp in tps}, request_timeout=op_timeout(timeout))
+    latest = admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=op_timeout(timeout),
+                                **isolation)
     deadline = time.monotonic() + timeout + 1
     bounds: dict[TP, tuple[int, int]] = {}
     for tp in tps:
@@ -98,7 +100,8 @@ def committed_offsets(admin: AdminClient, group: str, timeout: float, *,
 
 def committed_with_metadata(admin: AdminClient, group: str, timeout: float, *,
                             require_stable: bool = False) -> dict[TP, tuple[int, str]]:
-    future = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=timeout,
+    future = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)],
+                                               request_timeout=op_timeout(timeout),
                                                require_stable=require_stable)[group]
     answer = wait(future, timeout + 1, f"Reading the committed offsets of group {group}")
     return {(tp.topic, tp.partition): (tp.offset, tp.metadata or "") for tp in answer.topic_partitions or []

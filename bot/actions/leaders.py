@@ -31,6 +31,7 @@ from bot.actions.base import (
 )
 from bot.actions.kafka_util import TP, error_text, metadata, wait
 from bot.actions.reset_spec import SpecError, parse_topic
+from bot.probes.clients import op_timeout
 
 NOTHING = "Nothing to do: every partition is led by its preferred replica."
 USAGE = "[topic[:p]]"
@@ -109,8 +110,9 @@ def execute(ctx: ActionContext, plan: Plan, *, progress: ProgressFn | None = Non
                 if t in md.topics and p in md.topics[t].partitions and md.topics[t].partitions[p].leader != preferred]
         if not todo:
             return result(plan, "nothing_to_do", NOTHING, started)
-        answers = wait(admin.elect_leaders(ElectionType.PREFERRED, todo, request_timeout=timeout,
-                                           operation_timeout=timeout), timeout * 2 + 1, "The preferred leader election")
+        answers = wait(admin.elect_leaders(ElectionType.PREFERRED, todo, request_timeout=op_timeout(timeout),
+                                           operation_timeout=op_timeout(timeout)),
+                       timeout * 2 + 1, "The preferred leader election")
     except ActionError as exc:
         return result(plan, "failed", f"Not completed: {exc}", started)
     errors = {}

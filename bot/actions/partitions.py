@@ -33,6 +33,7 @@ from bot.actions.base import (
 from bot.actions.kafka_util import metadata, wait, wait_until_served
 from bot.actions.reset_spec import SpecError
 from bot.probes import kafka_lag
+from bot.probes.clients import op_timeout
 
 USAGE = "<topic> <new-total>"
 
@@ -84,7 +85,7 @@ def plan(ctx: ActionContext, cluster: str, topic: str, new_total: int) -> Plan:
                 severity=len(g.members)) for g in readers]
     rows.sort(key=lambda r: (-r.severity, r.key))
     resource = ConfigResource(ResourceType.TOPIC, topic)
-    config = wait(admin.describe_configs([resource], request_timeout=timeout)[resource], timeout + 1,
+    config = wait(admin.describe_configs([resource], request_timeout=op_timeout(timeout))[resource], timeout + 1,
                   f"Reading the configuration of {topic}")
     warnings = [
         f"Ordering: keys are hashed over {new_total} partitions instead of {current}, so most keys' new messages go "
@@ -126,8 +127,8 @@ def execute(ctx: ActionContext, plan: Plan, *, progress: ProgressFn | None = Non
         if now_count != current:
             return refused(plan, started, [Refusal(reason=(
                 f"{topic} has {plural(now_count, 'partition')} now, not the {current} the plan showed: plan again."))])
-        future = admin.create_partitions([NewPartitions(topic, total)], operation_timeout=timeout,
-                                         request_timeout=timeout)[topic]
+        future = admin.create_partitions([NewPartitions(topic, total)], operation_timeout=op_timeout(timeout),
+                                         request_timeout=op_timeout(timeout))[topic]
         wait(future, timeout * 2 + 1, f"Adding partitions to {topic}")
         wait_until_served(admin, topic, total, time.monotonic() + max(30.0, timeout * 6), timeout)
     except ActionError as exc:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import shlex
 import threading
 import time
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from typing import Any, Literal
 
@@ -46,6 +47,7 @@ from bot.actions.locate import check_cluster, which_broker
 from bot.actions.rabbit_util import connect, queue_counts
 from bot.actions.reset_spec import SpecError
 from bot.probes import kafka_dlq, rabbitmq
+from bot.probes.clients import op_timeout
 from bot.probes.dlq_models import PartitionDepth, group_patterns
 
 RULE = ("The operations guide's rule: purge a DLQ only after investigation, once its messages are not needed; "
@@ -124,7 +126,7 @@ def _plan_kafka(ctx: ActionContext, cluster: str, spec: PurgeSpec) -> Plan:
     if spec.mode == "recreate":
         replicas = len(md.topics[spec.dlq].partitions[parts[0]].replicas)
         resource = ConfigResource(ResourceType.TOPIC, spec.dlq)
-        entries = wait(admin.describe_configs([resource], request_timeout=cs.request_timeout_s)[resource],
+        entries = wait(admin.describe_configs([resource], request_timeout=op_timeout(cs.request_timeout_s))[resource],
                        cs.request_timeout_s + 1, f"Reading the configuration of {spec.dlq}")
         config = {name: e.value for name, e in entries.items()
                   if e.source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value and e.value is not None and not e.is_sensitive}
@@ -200,7 +202,8 @@ def _delete_records(ctx: ActionContext, plan: Plan, started: datetime) -> Result
     if not wanted:
         return result(plan, "nothing_to_do", f"Nothing to delete: {dlq} holds none of the planned messages any more.",
                       started)
-    futures = admin.delete_records(wanted, request_timeout=cs.request_timeout_s, operation_timeout=cs.request_timeout_s)
+    long = op_timeout(cs.request_timeout_s)
+    futures = admin.delete_records(wanted, request_timeout=long, operation_timeout=long)
     deleted, errors = 0, []
     for tp, future in futures.items():
         try:
@@ -208,6 +211,8 @@ def _delete_records(ctx: ActionContext, plan: Plan, started: datetime) -> Result
             deleted += max(0, low - bounds[(dlq, tp.partition)][0])
         except KafkaException as exc:
             errors.append(f"{dlq}[{tp.partition}]: {error_text(exc)}")
+        except FutureTimeout:  # librdkafka may still finish it: the verification reads what is left
+            errors.append(f"{dlq}[{tp.partition}]: no answer within {cs.request_timeout_s + 1:g} s")
     if errors:
         return result(plan, "failed", f"Kafka refused to delete records of {plural(len(errors), 'partition')}: "
                                       f"{errors[0]}.", started, counts={"deleted": deleted})
@@ -225,17 +230,19 @@ def _recreate(ctx: ActionContext, plan: Plan, started: datetime) -> Result:
         return refused(plan, started, [Refusal(reason=(
             f"{plural(grown, 'message')} arrived in {dlq} since the plan (or its partitions changed); recreating "
             f"would delete them unseen: plan again."))])
-    wait(admin.delete_topics([dlq], operation_timeout=timeout, request_timeout=timeout)[dlq], timeout * 2,
+    long = op_timeout(timeout)
+    wait(admin.delete_topics([dlq], operation_timeout=long, request_timeout=long)[dlq], timeout * 2,
          f"Deleting topic {dlq}")
     deadline = time.monotonic() + max(30.0, timeout * 6)
     new = NewTopic(dlq, plan.details["partitions"], plan.details["replication"], config=plan.details["config"])
     while True:  # the broker finishes a deletion asynchronously; creating before that fails
         try:
-            admin.create_topics([new], operation_timeout=timeout, request_timeout=timeout)[dlq].result(timeout * 2)
+            admin.create_topics([new], operation_timeout=long, request_timeout=long)[dlq].result(timeout * 2)
             break
-        except KafkaException as exc:
+        except (KafkaException, FutureTimeout) as exc:
             if time.monotonic() > deadline:
-                raise ActionError(f"Topic {dlq} was deleted but could not be created again ({error_text(exc)}); "
+                why = error_text(exc) if isinstance(exc, KafkaException) else f"no answer within {timeout * 2:g} s"
+                raise ActionError(f"Topic {dlq} was deleted but could not be created again ({why}); "
                                   f"create it with {plural(plan.details['partitions'], 'partition')} and config "
                                   f"{plan.details['config']}.") from None
             time.sleep(0.5)

@@ -35,7 +35,7 @@ from bot.actions.replay_guard import kafka_headers, parks, replay_count
 from bot.actions.replay_kafka_plan import Headers, classify, destination, position
 from bot.actions.replay_spec import MARKER, matches
 from bot.actions.replay_store import ReplayRecord, beat
-from bot.probes.clients import kafka_config
+from bot.probes.clients import kafka_config, op_timeout
 
 GROUP_PREFIX = "incidentbot-replay-"  # replay consumer group and transactional id: one per replay
 def _counted(metadata: str, name: str) -> int:
@@ -75,9 +75,12 @@ class Run:
         timeout = self.cs.request_timeout_s
         if parking not in topic_partitions(self.admin, timeout):
             future = self.admin.create_topics([NewTopic(parking, self.partitions[parking])],
-                                              request_timeout=timeout)[parking]
+                                              request_timeout=op_timeout(timeout))[parking]
             try:
                 future.result(timeout + 5)
+            except FutureTimeout:
+                raise ActionError(f"Creating the parking topic {parking} got no answer within {timeout + 5:g} s.") \
+                    from None
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                     raise ActionError(f"Creating the parking topic {parking} failed: {error_text(exc)}.") from None
@@ -249,7 +252,8 @@ class Run:
         record): left behind, it would show as a group lagging on the DLQ forever."""
         timeout = self.cs.request_timeout_s
         try:
-            self.admin.delete_consumer_groups([self.group], request_timeout=timeout)[self.group].result(timeout + 1)
+            future = self.admin.delete_consumer_groups([self.group], request_timeout=op_timeout(timeout))[self.group]
+            future.result(timeout + 1)
         except (KafkaException, FutureTimeout):
             pass  # an orphan replay group is harmless; the row says completed
 

@@ -46,6 +46,7 @@ from bot.actions.base import (
 from bot.actions.kafka_util import TP, committed_offsets, log_bounds, offsets_for_time, topic_partitions, wait
 from bot.actions.reset_spec import ResetSpec, SpecError, parse_reset_spec
 from bot.probes import kafka_lag
+from bot.probes.clients import op_timeout
 from bot.probes.lag_models import GroupLag
 
 INACTIVE = ("Empty", "Dead")
@@ -284,7 +285,8 @@ def execute(ctx: ActionContext, plan: Plan, *, progress: ProgressFn | None = Non
     request = [ConsumerGroupTopicPartitions(group_id, offsets)]
     details = {"restore_point_id": point.id, "restore_point_csv": point.csv, "restore_point_file": point.filename}
     try:
-        answer = wait(admin.alter_consumer_group_offsets(request, request_timeout=timeout)[group_id], timeout + 1,
+        future = admin.alter_consumer_group_offsets(request, request_timeout=op_timeout(timeout))[group_id]
+        answer = wait(future, timeout + 1,
                       f"Altering the offsets of group {group_id}")
     except ActionError as exc:
         return result(plan, "failed", f"{exc} Restore point {point.id} holds the offsets from before.", started,

@@ -14,6 +14,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicP
 from confluent_kafka.admin import AdminClient
 
 from bot.backups.model import BackupError, Difference
+from bot.probes.clients import op_timeout
 
 TP = tuple[str, int]
 Offsets = dict[str, dict[TP, int]]  # group -> (topic, partition) -> committed offset
@@ -27,7 +28,7 @@ def _fail(what: str, exc: BaseException) -> BackupError:
 
 def group_ids(admin: AdminClient, timeout: float, only: str | None = None) -> list[str]:
     try:
-        listed = admin.list_consumer_groups(request_timeout=timeout).result(timeout=timeout + 1)
+        listed = admin.list_consumer_groups(request_timeout=op_timeout(timeout)).result(timeout=timeout + 1)
     except (KafkaException, FutureTimeout) as exc:
         raise _fail("Listing the consumer groups", exc) from None
     return sorted(g.group_id for g in listed.valid if only is None or g.group_id.startswith(only))
@@ -40,7 +41,8 @@ def collect(admin: AdminClient, timeout: float, *, only: str | None = None,
     found: Offsets = {}
     for start in range(0, len(names), _BATCH):
         batch = names[start:start + _BATCH]
-        futures = {g: admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(g)], request_timeout=timeout)[g]
+        long = op_timeout(timeout)
+        futures = {g: admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(g)], request_timeout=long)[g]
                    for g in batch}
         deadline = time.monotonic() + timeout * 2 + 1
         for group, future in futures.items():
@@ -115,7 +117,7 @@ def restore(admin: AdminClient, timeout: float, wanted: Offsets, *, rounds: int 
             for g in pending[start:start + _BATCH]:
                 request = [ConsumerGroupTopicPartitions(g, [TopicPartition(t, p, o) for (t, p), o in
                                                             sorted(wanted[g].items())])]
-                futures[g] = admin.alter_consumer_group_offsets(request, request_timeout=timeout)[g]
+                futures[g] = admin.alter_consumer_group_offsets(request, request_timeout=op_timeout(timeout))[g]
             deadline = time.monotonic() + timeout * 2 + 1
             for g, future in futures.items():
                 try:

@@ -23,6 +23,7 @@ from confluent_kafka.admin import (
 )
 
 from bot.backups.model import BackupError, Difference, compare_keyed
+from bot.probes.clients import op_timeout
 
 _BATCH = 100
 
@@ -48,7 +49,7 @@ def collect(admin: AdminClient, timeout: float, *, only: str | None = None) -> d
     names = sorted(topics)
     for start in range(0, len(names), _BATCH):
         resources = [ConfigResource(ResourceType.TOPIC, n) for n in names[start:start + _BATCH]]
-        futures = admin.describe_configs(resources, request_timeout=timeout)
+        futures = admin.describe_configs(resources, request_timeout=op_timeout(timeout))
         deadline = time.monotonic() + timeout * 2 + 1
         for resource, future in futures.items():
             try:
@@ -114,18 +115,19 @@ def restore(admin: AdminClient, timeout: float, wanted: dict[str, Any], *, creat
             except FutureTimeout:
                 failures.append(f"{what} {getattr(key, 'name', key)}: no answer.")
 
+    long = op_timeout(timeout * 3)  # librdkafka's own; settle() bounds the wait (librdkafka #4605)
     for start in range(0, len(create), _BATCH):
         new = [NewTopic(n, num_partitions=topics[n]["partitions"], replication_factor=topics[n]["replication_factor"],
                         config=dict(topics[n]["configs"])) for n in create[start:start + _BATCH]]
-        settle(admin.create_topics(new, operation_timeout=timeout * 3, request_timeout=timeout * 3), "Creating")
+        settle(admin.create_topics(new, operation_timeout=long, request_timeout=long), "Creating")
     if grow:
         settle(admin.create_partitions([NewPartitions(n, topics[n]["partitions"]) for n in grow],
-                                       operation_timeout=timeout * 3, request_timeout=timeout * 3), "Growing")
+                                       operation_timeout=long, request_timeout=long), "Growing")
     if reconfigure:
         resources = [ConfigResource(ResourceType.TOPIC, n, incremental_configs=[
             ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in topics[n]["configs"].items()])
             for n in reconfigure]
-        settle(admin.incremental_alter_configs(resources, request_timeout=timeout * 3), "Configuring")
+        settle(admin.incremental_alter_configs(resources, request_timeout=long), "Configuring")
     return failures
 
 

@@ -6,6 +6,7 @@ to the end offsets of the moment, with a cap on the messages read."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -15,9 +16,11 @@ from confluent_kafka import Message, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from bot.actions.kafka_read import read_range
+from bot.actions.kafka_util import wait
 from bot.config import KafkaClusterSettings
 from bot.digests.stats import duration
 from bot.health.verdict import Level, Verdict
+from bot.probes.clients import op_timeout
 from bot.reports.report import Report, Table
 from bot.text import parse_duration, plural
 
@@ -139,12 +142,16 @@ def window_ranges(admin: AdminClient, topic: str, since_ms: int, timeout: float)
     if info is None or info.error is not None or not info.partitions:
         raise LookupError(f"There is no topic `{topic}`.")
     tps = [TopicPartition(topic, p) for p in sorted(info.partitions)]
-    starts = admin.list_offsets({tp: OffsetSpec.for_timestamp(since_ms) for tp in tps}, request_timeout=timeout)
-    ends = admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=timeout)
+    long = op_timeout(timeout)
+    starts = admin.list_offsets({tp: OffsetSpec.for_timestamp(since_ms) for tp in tps}, request_timeout=long)
+    ends = admin.list_offsets({tp: OffsetSpec.latest() for tp in tps}, request_timeout=long)
     out = {}
+    deadline = time.monotonic() + timeout + 1  # librdkafka has a minute (op_timeout); the reply does not
     for tp in tps:
-        end = ends[tp].result(timeout=timeout + 1).offset
-        start = starts[tp].result(timeout=timeout + 1).offset
+        end = wait(ends[tp], max(0.1, deadline - time.monotonic()),
+                   f"Reading the end offset of {tp.topic}[{tp.partition}]").offset
+        start = wait(starts[tp], max(0.1, deadline - time.monotonic()),
+                     f"Looking up the window's first offset of {tp.topic}[{tp.partition}]").offset
         out[tp.partition] = (end if start < 0 else start, end)  # -1: nothing at or after the time
     return out
 

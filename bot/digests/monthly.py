@@ -5,6 +5,7 @@ month."""
 from __future__ import annotations
 
 from collections import defaultdict
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -18,7 +19,7 @@ from bot.digests.stats import DAY, duration, idle_partitions
 from bot.evidence.dlq import kafka_error
 from bot.health.verdict import Level, Verdict
 from bot.probes import kafka_lag, rabbitmq
-from bot.probes.clients import kafka_config
+from bot.probes.clients import kafka_config, op_timeout
 from bot.probes.lag_models import LagSnapshot
 from bot.reports.report import Report, Table
 from bot.text import plural
@@ -124,13 +125,17 @@ def retention_section(ctx: BotContext, cluster: str, snap: LagSnapshot, topics: 
     configs: dict[str, dict[str, Any]] = {}
     resources = [ConfigResource(ResourceType.TOPIC, t) for t in topics]
     notes: list[str] = []
-    for resource, future in (admin.describe_configs(resources, request_timeout=settings.request_timeout_s).items()
+    long = op_timeout(settings.request_timeout_s)
+    for resource, future in (admin.describe_configs(resources, request_timeout=long).items()
                              if resources else []):
         try:
             entries = future.result(timeout=settings.request_timeout_s + 1)
             configs[resource.name] = {k: entries[k].value for k in ("retention.ms", "retention.bytes") if k in entries}
         except KafkaException as exc:
             notes.append(f"{resource.name}: configuration unreadable ({kafka_error(exc)}).")
+        except FutureTimeout:
+            notes.append(f"{resource.name}: configuration unreadable (no answer within "
+                         f"{settings.request_timeout_s + 1:g} s).")
     kafka_lag.read_oldest_unread(kafka_config(settings), snap, settings.request_timeout_s,
                                  limit=max(kafka_lag.MAX_OLDEST_PARTITIONS, 500))
     ts_ms = now.timestamp() * 1000

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.chat import ChatError
 from bot.db import writable
-from bot.escalation import ownership
+from bot.escalation import attached, ownership
 from bot.evidence import checks, lag_history
 from bot.health.verdict import Level
 from bot.incidents import flows, ladder, service, store
@@ -140,6 +140,9 @@ def lag_dlq(ctx: BotContext, incident: Incident, header: str) -> None:
                 if change:
                     report.notes.insert(0, change)
             flows.post_report(ctx, incident, report, "bot", header)
+    others = attached.summary(ctx, incident, EVIDENCE_MAX_AGE)  # a root cause's incident: what hangs on it
+    if others:
+        flows.post(ctx, incident, others)
 
 
 def consumer_health(ctx: BotContext, incident: Incident, header: str) -> None:

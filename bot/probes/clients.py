@@ -17,6 +17,7 @@ from confluent_kafka.admin import AdminClient
 from bot.config import KafkaClusterSettings, RabbitMQSettings, Settings
 from bot.probes.offsets_log import OffsetsLog
 from bot.probes.schema_registry import SchemaRegistryProbe
+from bot.probes.timeouts import op_timeout  # noqa: F401 — where the probes and actions import it from
 
 log = logging.getLogger(__name__)
 _librdkafka_log = logging.getLogger("librdkafka")
@@ -50,18 +51,6 @@ def _take_failed(admin: AdminClient) -> bool:
         return False
 
 
-# librdkafka aborts the whole process (`rd_kafka_enq_once_del_source_return: Assertion
-# eonce->refcnt > 0`, librdkafka issue #4605, still open in 2.16) when an admin
-# operation's own timeout fires while its requests are out: a load drill that starved
-# the bot of CPU took it down within seconds, and one thread probing all groups with
-# 0.5 s timeouts did too, while 30 s timeouts survived. So librdkafka is given a long
-# time, and the bot's waits (`request_timeout_s`, bounded in Python) decide when a
-# person is told the cluster did not answer; an abandoned operation ends in the client.
-
-
-def op_timeout(request_timeout_s: float) -> float:
-    """The timeout handed to librdkafka for a request or admin operation."""
-    return max(60.0, 4 * request_timeout_s)
 
 
 def kafka_config(cluster: KafkaClusterSettings) -> dict[str, object]:

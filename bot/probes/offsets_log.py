@@ -29,6 +29,8 @@ from collections.abc import Iterable
 from confluent_kafka import OFFSET_BEGINNING, Consumer, IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from bot.probes.timeouts import op_timeout
+
 log = logging.getLogger(__name__)
 
 TOPIC = "__consumer_offsets"
@@ -144,7 +146,7 @@ class OffsetsLog:
             self._partitions = sorted(topic.partitions)
         request = {TopicPartition(TOPIC, p): OffsetSpec.latest() for p in self._partitions}
         futures = admin.list_offsets(request, isolation_level=IsolationLevel.READ_COMMITTED,
-                                     request_timeout=max(60.0, 4 * timeout))
+                                     request_timeout=op_timeout(timeout))
         ends: dict[int, int] = {}
         deadline = time.monotonic() + timeout
         for tp, future in futures.items():

@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING
 
 from bot.chat import Place, Posted
+from bot.db import owners
 from bot.health.brokers import kafka_cluster_verdict
 from bot.silences import maintenance_text as words
 from bot.silences import store, windows
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 POLL_LEASE = 60.0  # seconds beyond the poll interval before a poll that died is tried again
+FINISH_LEASE = 120.0  # a cluster read and three chat calls, with their retries
 
 
 def channel(ctx: BotContext) -> str:
@@ -72,27 +74,46 @@ def poll(ctx: BotContext, w: Window) -> None:
 
 
 def finish(ctx: BotContext, w: Window) -> None:
-    """The verdict and what fired while silenced, in the thread; the parent says it ended."""
+    """The verdict and what fired while silenced, in the thread; the parent says it
+    ended. Under this process's claim: each post is preceded by renewing it and
+    followed by counting it, so a process that takes over a dead one's claim posts
+    only what is missing (a post cut off between Slack and the count may repeat)."""
     settings = ctx.settings.silences.maintenance
+    me = owners.this_process()
     made = store.of_window(ctx.engine, w.id)
-    end, snap = read(ctx.clients, w.cluster, settings)
-    start = Reading.from_dict(w.baseline) if w.baseline else None
-    report = words.verdict_report(w, start, end, snap, kafka_cluster_verdict(snap, ctx.settings.thresholds),
-                                  bootstrap(ctx, w.cluster))
     where = Place(w.channel, w.thread_ts) if w.channel and w.thread_ts else Place(channel(ctx))
-    ctx.chat.post(where, report)
-    ctx.chat.post(where, words.held_lines(w, store.held(ctx.engine, [s.id for s in made])))
+
+    def ours() -> bool:
+        return windows.renew_finish(ctx.engine, w.id, owner=me, now=time.time(), lease=FINISH_LEASE)
+
+    if w.finish_step < 1:
+        end, snap = read(ctx.clients, w.cluster, settings)
+        start = Reading.from_dict(w.baseline) if w.baseline else None
+        report = words.verdict_report(w, start, end, snap, kafka_cluster_verdict(snap, ctx.settings.thresholds),
+                                      bootstrap(ctx, w.cluster))
+        if not ours():
+            return
+        ctx.chat.post(where, report)
+        windows.finished_step(ctx.engine, w.id, owner=me, step=1)
+    if w.finish_step < 2:
+        if not ours():
+            return
+        ctx.chat.post(where, words.held_lines(w, store.held(ctx.engine, [s.id for s in made])))
+        windows.finished_step(ctx.engine, w.id, owner=me, step=2)
     if w.channel and w.thread_ts:
         ctx.chat.update(Posted(w.channel, w.thread_ts), words.parent(w, made, time.time(), ended=True))
+    windows.finished_step(ctx.engine, w.id, owner=me, step=windows.DONE)
 
 
 def watch_windows(ctx: BotContext) -> None:
-    """The duty: finish windows that ended, poll the others when due (on the work pool)."""
+    """The duty: finish windows that ended (and take over the end of one whose process
+    died), poll the others when due; the work itself on the work pool."""
     now = time.time()
     lease = ctx.settings.silences.maintenance.poll_seconds + POLL_LEASE
+    me = owners.this_process()
+    for w in windows.to_finish(ctx.engine, now):
+        if windows.claim_finish(ctx.engine, w.id, owner=me, now=now, lease=FINISH_LEASE):
+            ctx.work.submit(lambda w=w: finish(ctx, w), key=key(w))
     for w in windows.unfinished(ctx.engine):
-        if w.ends_at <= now:
-            if windows.claim_finish(ctx.engine, w.id, now=now):
-                ctx.work.submit(lambda w=w: finish(ctx, w), key=key(w))
-        elif w.thread_ts and windows.claim_poll(ctx.engine, w.id, now=now, lease=lease):
+        if w.ends_at > now and w.thread_ts and windows.claim_poll(ctx.engine, w.id, now=now, lease=lease):
             ctx.work.submit(lambda w=w: poll(ctx, w), key=key(w))

@@ -102,6 +102,7 @@ class Window:
     baseline: dict[str, Any] | None
     last: dict[str, Any] | None
     finished_at: float | None
+    finish_step: int = 0  # the end's posts done (bot.silences.maintenance.finish)
 
     @property
     def ref(self) -> str:
@@ -116,4 +117,4 @@ class Window:
         return cls(id=row.id, scope=row.scope, cluster=row.cluster, broker=row.broker, reason=row.reason,
                    created_by=row.created_by, starts_at=row.starts_at, ends_at=row.ends_at, ended_by=row.ended_by,
                    channel=row.channel, thread_ts=row.thread_ts, baseline=row.baseline, last=row.last,
-                   finished_at=row.finished_at)
+                   finished_at=row.finished_at, finish_step=row.finish_step or 0)

@@ -68,6 +68,12 @@ maintenance_windows = Table(
     Column("baseline", JSON),  # the first reading
     Column("last", JSON),  # the last reading posted
     Column("next_poll_at", Float),  # claimed by moving it forward
-    Column("finished_at", Float),  # the verdict is claimed (and then posted) once
+    Column("finished_at", Float),  # when its end was first claimed
+    # The end's posts (verdict, what fired, the parent's edit) are claimed like an
+    # announcement: a process and a lease, taken over when it dies; finish_step counts
+    # the posts done, so a take-over posts only what is missing.
+    Column("finish_owner", String(64)),
+    Column("finish_until", Float),
+    Column("finish_step", Integer),
     Index("ix_maintenance_open", "finished_at"),
 )

@@ -6,16 +6,18 @@ offline-partition and leadership alerts (while one broker restarts, its partitio
 are), and consumer lag on the cluster; a cluster's window silences every broker-health
 alert of the cluster and its lag. `runbook` is the runbook routing picks for an
 alert (bot.silences.alerts), so the silences cover every rule set's names for these.
-The timer owner polls and finishes windows under claims in their rows.
+The timer owner polls and finishes windows under claims in their rows (the end under
+an owner and a lease, like an incident's announcement).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from bot import db
+from bot.db.owners import dead_here
 from bot.silences import store
 from bot.silences.matchers import Matcher
 from bot.silences.model import Silence, Window
@@ -106,8 +108,45 @@ def end_early(engine: Engine, pk: int, *, by: str, now: float) -> bool:
     return bool(ended)
 
 
-def claim_finish(engine: Engine, pk: int, *, now: float) -> bool:
-    """The verdict of a window is posted once: whoever sets finished_at posts it."""
+DONE = 3  # the end's posts: the verdict, what fired while silenced, the parent's edit
+
+
+def to_finish(engine: Engine, now: float) -> list[Window]:
+    """Windows that ended and whose end is not all posted yet (claimed or not)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(maintenance_windows).where(
+            (_w.ends_at <= now) & (_w.finish_step.is_(None) | (_w.finish_step < DONE))).order_by(_w.id))
+        return [Window.from_row(r) for r in rows]
+
+
+def claim_finish(engine: Engine, pk: int, *, owner: str, now: float, lease: float) -> bool:
+    """Take the end of a window nobody alive is posting: never claimed, its lease run
+    out, or its owner a dead process of this host. False while a live process (this
+    one included: its work is queued) holds it, or once it is all posted."""
+    pending = (_w.id == pk) & (_w.ends_at <= now) & (_w.finish_step.is_(None) | (_w.finish_step < DONE))
+    values = {"finished_at": func.coalesce(_w.finished_at, now), "finish_owner": owner, "finish_until": now + lease}
     with db.write(engine) as conn:
-        return bool(conn.execute(update(maintenance_windows).where(
-            (_w.id == pk) & _w.finished_at.is_(None) & (_w.ends_at <= now)).values(finished_at=now)).rowcount)
+        free = _w.finish_owner.is_(None) | (_w.finish_until < now)
+        if conn.execute(update(maintenance_windows).where(pending & free).values(**values)).rowcount:
+            return True
+        holder = conn.execute(select(_w.finish_owner).where(pending)).scalar()
+        if holder is None or holder == owner or not dead_here(holder):
+            return False
+        return bool(conn.execute(update(maintenance_windows).where(pending & (_w.finish_owner == holder))
+                                 .values(**values)).rowcount)
+
+
+def renew_finish(engine: Engine, pk: int, *, owner: str, now: float, lease: float) -> bool:
+    """Before each post: the claim is still ours (False: taken over meanwhile)."""
+    with db.write(engine) as conn:
+        return bool(conn.execute(update(maintenance_windows).where((_w.id == pk) & (_w.finish_owner == owner))
+                                 .values(finish_until=now + lease)).rowcount)
+
+
+def finished_step(engine: Engine, pk: int, *, owner: str, step: int) -> None:
+    """Right after a post went out: a take-over starts after it."""
+    values: dict[str, Any] = {"finish_step": step}
+    if step >= DONE:
+        values["finish_until"] = None
+    with db.write(engine) as conn:
+        conn.execute(update(maintenance_windows).where((_w.id == pk) & (_w.finish_owner == owner)).values(**values))

@@ -11,21 +11,20 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from bot import silences
-from bot.alerts.models import Alert, AlertBatch, fingerprint
+from bot import db, silences
 from bot.health.verdict import Level
-from bot.incidents import flows, service
+from bot.incidents import flows
 from bot.incidents import store as incident_store
 from bot.incidents.model import Incident, Status
-from bot.reports.markup import escape
-from bot.watch import events, look, store
+from bot.watch import events, look, recoveries, store
+from bot.watch.alert import SOURCE, batch
 from bot.watch.judge import Act, Decision, Observation, State, step
 
 if TYPE_CHECKING:
     from bot.app.context import BotContext
 
 log = logging.getLogger(__name__)
-SOURCE = "watch"
+__all__ = ["SOURCE", "Watcher", "batch", "judge_and_act"]
 
 
 def _name(key: str) -> str:
@@ -38,19 +37,6 @@ def is_paused(key: str, labels: dict[str, str], targets: set[str]) -> bool:
     names = {_name(key), cluster, f"{cluster}:{_name(key)}", key}
     names |= {v for k, v in labels.items() if k in ("consumergroup", "topic", "queue")}
     return bool(names & targets)
-
-
-def batch(state: State, seen: Observation | None, *, firing: bool) -> AlertBatch:
-    labels = dict(state.labels)
-    text = seen.text if seen else state.last_text
-    annotations = {"summary": text}
-    if seen is not None and seen.value is not None:
-        annotations["value"] = seen.value
-    alert = Alert(fingerprint=fingerprint(labels), status="firing" if firing else "resolved",
-                  name=labels.get("alertname", "Watch"), severity=state.level.name.lower(),
-                  labels={**labels, "severity": state.level.name.lower()}, annotations=annotations)
-    return AlertBatch(source=SOURCE, group_key=state.key, status=alert.status, title=text[:300], alerts=[alert],
-                      common_labels=labels, runbook=state.runbook)
 
 
 @dataclass
@@ -127,7 +113,8 @@ class Watcher:
 
 def judge_and_act(ctx: BotContext, looked: look.Looked, now: float) -> Figures:
     w = ctx.settings.watch
-    previous = _forget_closed(ctx, store.states(ctx.engine))
+    recoveries.take_over(ctx)  # decided by a process that stopped before posting them
+    previous = _reconcile(ctx, store.states(ctx.engine))
     paused = {p.target for p in store.pauses(ctx.engine, now)}
     seen = {o.key: o for o in looked.observations}
     for key in previous:  # gone since (a deleted group or DLQ) while its probe answered: OK now
@@ -151,7 +138,13 @@ def judge_and_act(ctx: BotContext, looked: look.Looked, now: float) -> Figures:
             decisions.append(decision)
     figures = Figures(watched=len(seen), breaching=[s for s in kept.values() if s.streak])
     in_force = silences.active(ctx.engine, now) if decisions else []
+    recovered: list[Decision] = []
     for decision in decisions:
+        if decision.act is Act.RECOVER:
+            recovered.append(decision)
+            kept.pop(decision.state.key, None)
+            dropped.add(decision.state.key)
+            continue
         if decision.act is Act.OPEN and held_back(ctx, decision.state, in_force, now):
             continue  # recorded on the silence; the breach opens at the first round after it ends
         try:
@@ -159,13 +152,18 @@ def judge_and_act(ctx: BotContext, looked: look.Looked, now: float) -> Figures:
         except Exception:  # the next round decides again: nothing is marked done that was not
             log.exception("watch: could not %s %s", decision.act.value, decision.state.key)
             continue
-        if after is None:
-            kept.pop(decision.state.key, None)
-            dropped.add(decision.state.key)
-        else:
-            kept[decision.state.key] = after
-            figures.opened += decision.act is Act.OPEN
-    store.save(ctx.engine, kept, dropped - set(kept))
+        kept[decision.state.key] = after
+        figures.opened += decision.act is Act.OPEN
+    # The states and the recoveries decided in one write: a process killed after it
+    # posts nothing twice (a recovery is a claimed row), one killed before it decides
+    # again from the same states (an open breach's incident is found by its alert group).
+    with db.write(ctx.engine) as conn:
+        store.save_in(conn, kept, dropped - set(kept))
+        decided = [(recoveries.record(conn, d.state, d.observation,
+                                      recoveries.text(d.observation, d.state, w.recover_minutes), now), d.state)
+                   for d in recovered]
+    for rid, state in decided:
+        recoveries.submit(ctx, rid, state.key, state.incident_id)
     return figures
 
 
@@ -174,12 +172,20 @@ def _incidents(ctx: BotContext, pks: set[int | None]) -> dict[int, Incident]:
         return incident_store.get_many(conn, {pk for pk in pks if pk is not None})
 
 
-def _forget_closed(ctx: BotContext, states: dict[str, State]) -> dict[str, State]:
-    """A breach whose incident a person resolved while it still stands opens anew
-    after the sustain rounds: the resolution said "done", the brokers say otherwise."""
-    found = _incidents(ctx, {s.incident_id for s in states.values()})
+def _reconcile(ctx: BotContext, states: dict[str, State]) -> dict[str, State]:
+    """Each breach with the incident its alert group belongs to now. One whose incident
+    a person resolved while it still stands opens anew after the sustain rounds (the
+    resolution said "done", the brokers say otherwise); one that opened an incident
+    just before its process died (the state not yet saved) feeds that incident; one
+    split off or merged follows its alerts."""
+    with ctx.engine.connect() as conn:
+        now_in = recoveries.all_now_in(conn, list(states))
+    found = _incidents(ctx, {s.incident_id for s in states.values()} | set(now_in.values()))
     out = {}
     for key, s in states.items():
+        current = now_in.get(key)
+        if current is not None and current in found and current != s.incident_id:
+            s = replace(s, incident_id=current, opened_level=s.opened_level if s.incident_id else s.level)
         incident = found.get(s.incident_id) if s.incident_id is not None else None
         if s.incident_id is not None and (incident is None or incident.status is Status.RESOLVED):
             s = replace(s, incident_id=None, opened_level=Level.OK, streak=0, ok_since=None)
@@ -205,25 +211,10 @@ def held_back(ctx: BotContext, state: State, in_force: list[silences.Silence], n
     return True
 
 
-def carry_out(ctx: BotContext, d: Decision) -> State | None:
-    """Returns the state to keep (None: forget the key)."""
+def carry_out(ctx: BotContext, d: Decision) -> State:
+    """Open or raise: the state to keep, with the incident it feeds."""
     state = d.state
-    if d.act in (Act.OPEN, Act.RAISE):
-        outcome = flows.take_alerts(ctx, batch(state, d.observation, firing=True))
-        if outcome.incident is None:
-            return state
-        return replace(state, incident_id=outcome.incident.id, opened_level=state.level)
-    incident = _incidents(ctx, {state.incident_id}).get(state.incident_id) if state.incident_id else None
-    if incident is not None and incident.status is not Status.RESOLVED:
-        minutes = ctx.settings.watch.recover_minutes
-        text = (f":white_check_mark: Recovered: {escape(d.observation.text if d.observation else state.last_text)} "
-                f"— below the recovery mark for {minutes:g} min (watch).")
-        ctx.work.submit(lambda: flows.post(ctx, incident, text), key=flows.key(incident), lane="alerts")
-        outcome = flows.take_alerts(ctx, batch(state, d.observation, firing=False))
-        fresh = outcome.incident
-        if (ctx.settings.watch.resolve_on_recovery and fresh is not None and fresh.alerts_resolved
-                and fresh.status is not Status.RESOLVED):
-            change = service.resolve(ctx.engine, fresh, actor=SOURCE, now=time.time(),
-                                     note="every watched breach recovered (watch.resolve_on_recovery)")
-            flows.announce_change(ctx, fresh, change.message)
-    return None
+    outcome = flows.take_alerts(ctx, batch(state, d.observation, firing=True))
+    if outcome.incident is None:
+        return state
+    return replace(state, incident_id=outcome.incident.id, opened_level=state.level)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy.engine import Connection
 
 from bot import db
 from bot.health.verdict import Level
@@ -23,14 +24,18 @@ def states(engine: Engine) -> dict[str, State]:
 def save(engine: Engine, kept: dict[str, State], dropped: set[str]) -> None:
     """This round's states in one write: a replica taking over reads them whole."""
     with db.write(engine) as conn:
-        keys = set(kept) | dropped
-        if keys:
-            conn.execute(delete(watch_breaches).where(watch_breaches.c.key.in_(list(keys))))
-        if kept:
-            conn.execute(insert(watch_breaches), [dict(
-                key=s.key, kind=s.kind, runbook=s.runbook, labels=s.labels, streak=s.streak, level=int(s.level),
-                first_at=s.first_at, last_text=s.last_text[:4000], incident_id=s.incident_id,
-                opened_level=int(s.opened_level), ok_since=s.ok_since) for s in kept.values()])
+        save_in(conn, kept, dropped)
+
+
+def save_in(conn: Connection, kept: dict[str, State], dropped: set[str]) -> None:
+    keys = set(kept) | dropped
+    if keys:
+        conn.execute(delete(watch_breaches).where(watch_breaches.c.key.in_(list(keys))))
+    if kept:
+        conn.execute(insert(watch_breaches), [dict(
+            key=s.key, kind=s.kind, runbook=s.runbook, labels=s.labels, streak=s.streak, level=int(s.level),
+            first_at=s.first_at, last_text=s.last_text[:4000], incident_id=s.incident_id,
+            opened_level=int(s.opened_level), ok_since=s.ok_since) for s in kept.values()])
 
 
 @dataclass(frozen=True)

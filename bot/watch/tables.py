@@ -42,3 +42,20 @@ watch_rounds = Table(
     Column("watched", Integer, nullable=False),
     Column("error", Text),
 )
+
+# A recovery the round decided, in the same write that forgot its breach: "Recovered"
+# goes out from here, claimed by one process with a lease (a process killed before
+# posting it leaves the row to the next round), and posted_at is set the moment Slack
+# took it, so a take-over resolves the watch's alert without posting it again.
+watch_recoveries = Table(
+    "watch_recoveries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(600), nullable=False),
+    Column("incident_id", Integer),  # the incident the breach fed when it was decided
+    Column("state", JSON, nullable=False),  # what the resolved alert is built from
+    Column("text", Text, nullable=False),
+    Column("decided_at", Float, nullable=False),
+    Column("owner", String(64)),
+    Column("lease_until", Float),
+    Column("posted_at", Float),
+)
