@@ -17,7 +17,7 @@ from confluent_kafka.admin import AdminClient
 from bot.config import KafkaClusterSettings, RabbitMQSettings, Settings
 from bot.probes.offsets_log import OffsetsLog
 from bot.probes.schema_registry import SchemaRegistryProbe
-from bot.probes.timeouts import op_timeout  # noqa: F401 — where the probes and actions import it from
+from bot.probes.timeouts import op_timeout
 
 log = logging.getLogger(__name__)
 _librdkafka_log = logging.getLogger("librdkafka")
