@@ -15,6 +15,8 @@ from bot.incidents.tables import incidents
 
 # Long enough for a parent message and a checklist, with the client's retries.
 TTL = 30.0
+# After a failed announcement: soon, but not at every sweep while the chat is down.
+RETRY_AFTER = 3.0
 
 _c = incidents.c
 
@@ -42,6 +44,13 @@ def renew(conn: Connection, *, incident_id: int, owner: str, now: float, ttl: fl
     """Extend our claim before the next post; False if it was taken over meanwhile."""
     return bool(conn.execute(update(incidents).where(_unannounced(incident_id) & (_c.announce_owner == owner))
                              .values(announce_until=now + ttl)).rowcount)
+
+
+def retry_soon(conn: Connection, *, incident_id: int, owner: str, now: float, after: float = RETRY_AFTER) -> bool:
+    """Our announcement failed (the chat refused it): shorten our claim so the sweep
+    takes it again in `after` seconds instead of when the lease would have run out."""
+    return bool(conn.execute(update(incidents).where(_unannounced(incident_id) & (_c.announce_owner == owner))
+                             .values(announce_until=now + after)).rowcount)
 
 
 def finish(conn: Connection, *, incident_id: int, owner: str, now: float) -> bool:

@@ -272,6 +272,16 @@ def announce(ctx: BotContext, incident: Incident, *, checks: bool = False) -> In
     with db.write(ctx.engine) as conn:
         if not claims.claim(conn, incident_id=incident.id, owner=me, now=claimed):
             return None
+    try:
+        return _announce(ctx, incident, me, claimed, checks)
+    except ChatError:
+        # What was posted is recorded on the row; the sweep takes the rest up again soon.
+        with db.write(ctx.engine) as conn:
+            claims.retry_soon(conn, incident_id=incident.id, owner=me, now=time.time())
+        raise
+
+
+def _announce(ctx: BotContext, incident: Incident, me: str, claimed: float, checks: bool) -> Incident | None:
     incident = ensure_parent(ctx, incident)  # it reads the row first: another may have posted it
     dedicated_channel(ctx, incident)
     incident = reload(ctx, incident)
