@@ -28,7 +28,10 @@ def owner_pid(url: str) -> int:
 def test_two_replicas_fire_each_step_once_and_take_over(tmp_path: Path, local_slack: LocalSlack, brokers: None,
                                                         postgres: str, unique: str) -> None:
     ports = [free_port(), free_port()]
-    bots = [serve(tmp_path, local_slack, port, postgres) for port in ports]
+    # A minute lasts half a second: the ladder's 30 minutes in 15 s (the restart test
+    # keeps a second a minute for its lateness figures).
+    fast = {"INCIDENTBOT_ESCALATION__TIME_SCALE": str(2 * SCALE)}
+    bots = [serve(tmp_path, local_slack, port, postgres, extra_env=fast) for port in ports]
     try:
         deadline = time.time() + 15
         while True:  # one of them holds the timers
@@ -45,7 +48,7 @@ def test_two_replicas_fire_each_step_once_and_take_over(tmp_path: Path, local_sl
                                json={"title": f"Replicas {unique}", "dedup_key": unique,
                                      "labels": {"consumergroup": f"replica-{unique}"}}).json()
         ref = answer["incident"]
-        minute = 60 / SCALE
+        minute = 60 / (2 * SCALE)
         deadline = time.time() + 5 * minute + 10
         while not any(s.minute == 10 and s.status == "fired" for s in steps(tmp_path, ref, postgres)):
             assert time.time() < deadline, steps(tmp_path, ref, postgres)
