@@ -4,19 +4,12 @@ Answers in milliseconds: authenticate, validate, store (one transaction), reply;
 the chat is told afterwards on the work pool. Bad input is a 4xx naming the problem
 (Alertmanager drops 4xx); a database it cannot write to is a 503 (Alertmanager
 retries 5xx), so an alert is never lost silently.
-
-Storing takes the database's one writer at a time, so in a storm the webhooks being
-stored wait for each other. At most `concurrency` of them wait in the web server's
-threads at once; the next is answered 503 with Retry-After at once, so that an alert
-storm can never hold every thread while Slack's requests, which must be answered
-within 3 seconds, queue behind it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -38,16 +31,10 @@ def _error(status: int, error: str, reason: str) -> tuple[Response, int]:
     return jsonify(error=error, reason=reason), status
 
 
-# How long a sender refused for a full intake is asked to wait before trying again.
-BUSY_RETRY_AFTER_S = 5
-
-
-def blueprint(settings: AlertSettings, take: Callable[[alerts.AlertBatch], Outcome], *,
-              concurrency: int = 8) -> Blueprint:
+def blueprint(settings: AlertSettings, take: Callable[[alerts.AlertBatch], Outcome]) -> Blueprint:
     """The endpoint; `take` stores a valid batch (raising SQLAlchemyError when it
-    cannot) and says what became of it; at most `concurrency` requests store at once."""
+    cannot) and says what became of it."""
     bp = Blueprint("alerts", __name__)
-    intake = threading.BoundedSemaphore(concurrency)
 
     @bp.post("/alerts/<source>")
     def receive(source: str) -> tuple[Response, int]:
@@ -71,11 +58,6 @@ def blueprint(settings: AlertSettings, take: Callable[[alerts.AlertBatch], Outco
             batch = alerts.parse(source, data)
         except alerts.PayloadError as exc:
             return _error(400, "invalid payload", str(exc))
-        if not intake.acquire(blocking=False):
-            response, status = _error(503, "busy", f"{concurrency} webhooks are being stored already; "
-                                                   f"retry in {BUSY_RETRY_AFTER_S} s")
-            response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
-            return response, status
         try:
             outcome = take(batch)
         except SQLAlchemyError as exc:
@@ -85,8 +67,6 @@ def blueprint(settings: AlertSettings, take: Callable[[alerts.AlertBatch], Outco
                                       + (f": the database cannot take writes ({why})" if why else "") + "; retry later")
             response.headers["Retry-After"] = "30"
             return response, status
-        finally:
-            intake.release()
         incident = outcome.incident
         answer = dict(status="accepted", incident=incident.ref if incident else None, created=outcome.created,
                       duplicate=outcome.duplicate)

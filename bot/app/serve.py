@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 
 from slack_sdk.errors import SlackApiError
@@ -24,13 +23,6 @@ log = logging.getLogger(__name__)
 # How long start-up waits for Slack's hello before going on (and saying so): the
 # client keeps trying, and /readyz answers 503 until the link is up.
 SOCKET_HELLO_WAIT_S = 10.0
-
-# How long a thread holding the interpreter runs before one waiting for it gets it
-# (CPython's default is 5 ms). An acknowledgement lets go of the interpreter at every
-# read and write and waits this long to get it back each time while reply work, the
-# alert storm and the timers are computing; at 1 ms it comes first sooner, for a few
-# percent more switching.
-SWITCH_INTERVAL_S = 0.001
 
 
 class StartupError(Exception):
@@ -74,7 +66,6 @@ def _build(settings: Settings) -> context.BotContext:
 
 def serve(settings: Settings) -> None:
     _check_credentials(settings)
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
     ctx = _build(settings)
     try:
         bolt = slack_app.build(ctx)

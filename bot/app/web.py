@@ -29,10 +29,7 @@ def create(ctx: BotContext, bolt: App | None, *, socket_link: Callable[[], str] 
     web.config["MAX_CONTENT_LENGTH"] = max(ctx.settings.http.max_body_bytes, ctx.settings.alerts.max_body_bytes) + 1
     secret = ctx.settings.slack.signing_secret
     slack = SlackHttp(bolt, secret.get_secret_value()) if bolt is not None and secret is not None else None
-    # Half the web server's threads at most may store alerts: the other half stay free
-    # for Slack's requests however long a storm lasts.
-    web.register_blueprint(web_alerts.blueprint(ctx.settings.alerts, lambda batch: flows.take_alerts(ctx, batch),
-                                                concurrency=max(1, ctx.settings.http.threads // 2)))
+    web.register_blueprint(web_alerts.blueprint(ctx.settings.alerts, lambda batch: flows.take_alerts(ctx, batch)))
     web.register_blueprint(web_paging.blueprint(ctx))  # the paging tools' acknowledge and resolve
 
     @web.post("/slack/events")

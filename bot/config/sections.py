@@ -57,9 +57,7 @@ class SlackSettings(BaseModel):
 class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(3000, ge=0, le=65535)
-    # Threads waiting for the database's writer cost no CPU; Slack's requests need
-    # free ones whatever an alert storm holds (alerts take half at most, bot.alerts.http).
-    threads: int = Field(64, ge=1, le=512)
+    threads: int = Field(16, ge=1, le=512)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
 
 
