@@ -392,6 +392,8 @@ def drill(args: argparse.Namespace, slack: Slack, process: subprocess.Popen[byte
         "ack_p99_ms_by_kind": by_kind,
         "replies_by_kind": {**Counter(url_kind[url_id] for url_id in first_reply if url_id in url_kind), "button": button_replies, "status": in_ack},
         "sender_late_p99_ms": round(percentile([late for _, late, _, _ in command_results], 99), 1),
+        # The bot's part alone: from when each request actually left the (possibly late) sender.
+        "ack_after_leaving_p99_ms": round(percentile([ms - late for ms, late, _, _ in command_results], 99), 1),
         # When the last reply arrived, counted from the end of sending: how far the work fell behind.
         "last_reply_after_s": round(last_reply - t0 - args.seconds, 1),
         # The bot's own CPU for the whole drill (commands, storm, replies) per request,
