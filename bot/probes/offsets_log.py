@@ -109,6 +109,11 @@ class OffsetsLog:
         self._thread = threading.Thread(target=self._follow, name=f"offsets-log-{cluster}", daemon=True)
         self._thread.start()
 
+    @property
+    def ready(self) -> bool:
+        """Read to the topic's end once: from now on a look is answered from here."""
+        return self._at_end_once and self.refused is None
+
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)

@@ -60,19 +60,35 @@ class Watcher:
         self.skipped = 0  # rounds not started because the previous one was still running
         self.last = Figures()
         self._last_start = -float("inf")
+        self._warm_since: float | None = None
         self._thread: threading.Thread | None = None
         self.durations: deque[tuple[float, float]] = deque(maxlen=1000)  # (monotonic start, ms) per round
 
     def tick(self, ctx: BotContext) -> bool:
         """The timer owner's duty, every tick: a round when one is due and none runs."""
         w = ctx.settings.watch
-        if not w.enabled or time.monotonic() - self._last_start < w.interval_s:
+        if not w.enabled or time.monotonic() - self._last_start < w.interval_s or self._warming(ctx):
             return False
         if self.start(ctx):
             return True
         # A round overran: this one is skipped (counted once), the next comes an interval later.
         self._last_start = time.monotonic()
         return False
+
+    def _warming(self, ctx: BotContext) -> bool:
+        """Before the first round: the followers of the watched clusters' committed
+        offsets read their topic's history (seconds on a big cluster). The first round
+        waits for them, at most an interval (10 s at most), so that it does not ask
+        thousands of groups one by one at once."""
+        if self._last_start != -float("inf"):
+            return False
+        now = time.monotonic()
+        if self._warm_since is None:
+            self._warm_since = now
+        if now - self._warm_since >= min(ctx.settings.watch.interval_s, 10.0):
+            return False
+        followers = [ctx.clients.offsets_log(cluster) for cluster in look.kafka_targets(ctx)]
+        return any(f is not None and not f.ready for f in followers)
 
     def start(self, ctx: BotContext) -> bool:
         if not self._busy.acquire(blocking=False):
