@@ -48,15 +48,11 @@ def record_and_assess(clients: Clients, engine: Engine, thresholds: Thresholds, 
     if oldest_unread if oldest_unread is not None else groups is not None:
         kafka_lag.read_oldest_unread(kafka_config(settings), snap, timeout)
     now = snap.taken_at.timestamp()
-    names = [g.group for g in snap.groups]
     if memory is None:
         lag_history.record(engine, snap)
-        history = lag_history.window(engine, cluster, names, now - window_seconds)
+        history = lag_history.window(engine, cluster, [g.group for g in snap.groups], now - window_seconds)
     else:
-        fresh = memory.unseeded(cluster, names)
-        if fresh:
-            memory.seed(cluster, fresh, lag_history.window(engine, cluster, fresh, now - memory.window_s))
-        added = memory.add(snap, forget_missing=False)
+        added = memory.add_seeded(engine, snap, forget_missing=False)
         # A look at named groups stores every sample (a person following a group charts
         # each look); a look at every group stores those a minute apart, or a few
         # looks would write hundreds of thousands of rows.

@@ -17,6 +17,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from sqlalchemy import Engine
+
+from bot.evidence import lag_history
 from bot.evidence.lag_history import PartitionKey
 from bot.health.lag_trend import MIN_SPAN_SECONDS, Sample
 from bot.probes.lag_models import LagSnapshot
@@ -59,6 +62,14 @@ class LagMemory:
                 for sample in samples:
                     if not part.kept or sample.taken_at > part.kept[-1].taken_at:
                         self._keep(part, sample)
+
+    def add_seeded(self, engine: Engine, snap: LagSnapshot, *, forget_missing: bool = True) -> Added:
+        """`add`, after reading the window of the groups not looked at before from the database."""
+        fresh = self.unseeded(snap.cluster, [g.group for g in snap.groups])
+        if fresh:
+            since = snap.taken_at.timestamp() - self.window_s
+            self.seed(snap.cluster, fresh, lag_history.window(engine, snap.cluster, fresh, since))
+        return self.add(snap, forget_missing=forget_missing)
 
     def _keep(self, part: _Partition, sample: Sample) -> bool:
         if not part.kept or sample.taken_at - part.kept[-1].taken_at >= self.spacing_s:

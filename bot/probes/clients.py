@@ -51,8 +51,6 @@ def _take_failed(admin: AdminClient) -> bool:
         return False
 
 
-
-
 def kafka_config(cluster: KafkaClusterSettings) -> dict[str, object]:
     return {
         "bootstrap.servers": cluster.bootstrap_servers,

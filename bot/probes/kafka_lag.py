@@ -50,10 +50,6 @@ STATE_NAMES = {
 # From this many groups on, one question to the offsets log beats a request per group.
 LOG_MIN_GROUPS = 10
 
-def many(groups: list[str] | None) -> bool:
-    """Whether a look at these groups (None: every group) is worth the offsets log."""
-    return groups is None or len(groups) >= LOG_MIN_GROUPS
-
 
 # How librdkafka and _wait word "the cluster did not answer".
 UNREACHABLE = ("Timed out", "no answer within", "ransport", "broker connections are down")
@@ -135,7 +131,7 @@ def snapshot(admin: AdminClient, cluster: str, groups: list[str] | None, timeout
     long = op_timeout(timeout)
     described = admin.describe_consumer_groups(to_describe, request_timeout=long) if to_describe else {}
     from_log = None
-    follower = offsets() if offsets is not None and many(ids) else None
+    follower = offsets() if offsets is not None and len(ids) >= LOG_MIN_GROUPS else None
     if follower is not None:
         try:
             from_log = follower.committed(admin, ids, timeout)

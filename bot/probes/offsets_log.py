@@ -99,7 +99,6 @@ class OffsetsLog:
         self.cluster = cluster
         self._offsets: dict[str, dict[tuple[str, int], int]] = {}
         self._reached: dict[int, int] = {}  # partition -> next offset the follower will read
-        self._partitions: list[int] = []  # of the topic: fixed once it exists
         self._changed = threading.Condition()
         self._stop = threading.Event()
         self.refused: str | None = None  # why the topic cannot be followed; the caller falls back
@@ -122,8 +121,8 @@ class OffsetsLog:
                   timeout: float) -> dict[str, dict[tuple[str, int], int]] | None:
         """The committed offsets of `groups` as of now; None when the follower cannot say
         (refused, still reading the topic's history, or not read as far as the topic goes
-        now within half of `timeout`): the caller asks the groups instead. Raises TimeoutError when the cluster did not
-        say how far the topic goes within `timeout`."""
+        now within half of `timeout`): the caller asks the groups instead. Raises
+        TimeoutError when the cluster did not say how far the topic goes within `timeout`."""
         if self.refused is not None or not self._at_end_once:
             return None  # still reading the topic's history (seconds on a big cluster): ask the groups
         started = time.monotonic()
@@ -140,25 +139,19 @@ class OffsetsLog:
             return {g: dict(self._offsets.get(g, {})) for g in groups}
 
     def _ends(self, admin: AdminClient, timeout: float) -> dict[int, int] | None:
-        """partition -> last stable offset of the topic (what a read-committed reader can reach)."""
-        if not self._partitions:
-            try:
-                topic = admin.list_topics(TOPIC, timeout=timeout).topics.get(TOPIC)
-            except KafkaException as exc:
-                raise TimeoutError(str(exc)) from None
-            if topic is None or topic.error is not None or not topic.partitions:
-                return None  # not created yet, or its leader is moving: ask the groups
-            self._partitions = sorted(topic.partitions)
-        request = {TopicPartition(TOPIC, p): OffsetSpec.latest() for p in self._partitions}
-        futures = admin.list_offsets(request, isolation_level=IsolationLevel.READ_COMMITTED,
+        """partition -> last stable offset of the topic (what a read-committed reader can
+        reach), for the partitions the follower reads; None when a partition's leader
+        could not say (moving); TimeoutError when the cluster did not answer in time."""
+        with self._changed:
+            partitions = list(self._reached)
+        futures = admin.list_offsets({TopicPartition(TOPIC, p): OffsetSpec.latest() for p in partitions},
+                                     isolation_level=IsolationLevel.READ_COMMITTED,
                                      request_timeout=op_timeout(timeout))
         ends: dict[int, int] = {}
         deadline = time.monotonic() + timeout
         for tp, future in futures.items():
             try:
                 ends[tp.partition] = future.result(timeout=max(0.01, deadline - time.monotonic())).offset
-            except TimeoutError:
-                raise
             except KafkaException:
                 return None
         return ends

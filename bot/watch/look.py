@@ -74,11 +74,7 @@ def _lag(ctx: BotContext, cluster: str, watch: KafkaWatch, memory: Memory,
                               keep=lambda g: observe.watched(g, watch.groups, watch.exclude_groups),
                               offsets=lambda: ctx.clients.offsets_log(cluster))
     taken = snap.taken_at.timestamp()
-    fresh = memory.samples.unseeded(cluster, [g.group for g in snap.groups])
-    if fresh:
-        memory.samples.seed(cluster, fresh,
-                            lag_history.window(ctx.engine, cluster, fresh, taken - memory.samples.window_s))
-    history = memory.samples.add(snap).history
+    history = memory.samples.add_seeded(ctx.engine, snap).history
     if taken - memory.stored_at.get(cluster, -float("inf")) >= ctx.settings.watch.store_samples_every_s:
         lag_history.record(ctx.engine, snap)
         memory.stored_at[cluster] = taken
