@@ -43,8 +43,8 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
                 known = kafka_lag.list_groups(admin, settings.request_timeout_s)
                 if a.group not in known:
                     return common.problem(str(args.not_found("consumer group", a.group, known)))
-            report = lag.record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, memory=ctx.lag_memory, cluster=cluster,
-                                           groups=[a.group] if a.group else None, topic=a.topic)
+            report = lag.record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, memory=ctx.lag_memory,
+                                           cluster=cluster, groups=[a.group] if a.group else None, topic=a.topic)
         except kafka_lag.KafkaUnavailable as exc:
             return common.kafka_unreachable(cluster, settings.bootstrap_servers, exc)
         if a.topic is not None and not any(g.group.partitions for g in report.groups):

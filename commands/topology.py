@@ -32,7 +32,8 @@ def handle(inv: Invocation, ctx: BotContext) -> Deferred:
 
     def run() -> Reply:
         try:
-            report = lag.record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, memory=ctx.lag_memory, cluster=cluster)
+            report = lag.record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, memory=ctx.lag_memory,
+                                           cluster=cluster)
         except kafka_lag.KafkaUnavailable as exc:
             return common.kafka_unreachable(cluster, settings.bootstrap_servers, exc)
         rows = []

@@ -6,6 +6,10 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, select, update
+from sqlalchemy.engine import Connection
 
 _name: tuple[int, str] | None = None
 
@@ -32,3 +36,22 @@ def dead_here(owner: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+def claim(conn: Connection, table: Table, where: ColumnElement[bool], *, owner_col: str, until_col: str,
+          owner: str, now: float, ttl: float, mine_too: bool = True, values: dict[str, Any] | None = None) -> bool:
+    """Compare-and-set claim, with a lease, of the row `where` selects: taken when it is
+    nobody's, its lease ran out, its owner is a dead process of this host, or (with
+    `mine_too`) it is already ours, which renews it. False while a live process holds it,
+    or once `where` no longer selects it (done). `values` are set with the claim."""
+    holder_c, until_c = table.c[owner_col], table.c[until_col]
+    taken = {owner_col: owner, until_col: now + ttl, **(values or {})}
+    free = holder_c.is_(None) | (until_c < now)
+    if mine_too:
+        free = free | (holder_c == owner)
+    if conn.execute(update(table).where(where & free).values(**taken)).rowcount:
+        return True
+    holder = conn.execute(select(holder_c).where(where)).scalar()
+    if holder is None or holder == owner or not dead_here(holder):
+        return False
+    return bool(conn.execute(update(table).where(where & (holder_c == holder)).values(**taken)).rowcount)

@@ -45,8 +45,9 @@ def _lag(ctx: BotContext, subject: Subject, membership: bool) -> Report:
             if subject.group not in known:
                 return _unavailable(f"{title}: {subject.group}",
                                     f"Consumer group `{subject.group}` does not exist on `{cluster}`.")
-        report = lag.record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, memory=ctx.lag_memory, cluster=cluster,
-                                       groups=[subject.group] if subject.group else None, topic=subject.topic)
+        report = lag.record_and_assess(ctx.clients, ctx.engine, ctx.settings.thresholds, memory=ctx.lag_memory,
+                                       cluster=cluster, groups=[subject.group] if subject.group else None,
+                                       topic=subject.topic)
     except kafka_lag.KafkaUnavailable as exc:
         return _unavailable(f"{title} ({cluster})", f"Kafka unreachable (tried {bootstrap}): {exc}")
     if subject.group and report.groups:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from bot.db import owners
 from bot.db.owners import dead_here
 from bot.incidents.model import Incident, Status
 from bot.incidents.tables import incidents
@@ -28,16 +29,8 @@ def _unannounced(incident_id: int):  # type: ignore[no-untyped-def]
 def claim(conn: Connection, *, incident_id: int, owner: str, now: float, ttl: float = TTL) -> bool:
     """Take (or renew) the announcement of an incident not yet announced; False
     while another live replica holds it, or once it is done."""
-    free = _c.announce_owner.is_(None) | (_c.announce_owner == owner) | (_c.announce_until < now)
-    taken = conn.execute(update(incidents).where(_unannounced(incident_id) & free)
-                         .values(announce_owner=owner, announce_until=now + ttl)).rowcount
-    if taken:
-        return True
-    current = conn.execute(select(_c.announce_owner).where(_unannounced(incident_id))).scalar()
-    if current is None or not dead_here(current):
-        return False
-    return bool(conn.execute(update(incidents).where(_unannounced(incident_id) & (_c.announce_owner == current))
-                             .values(announce_owner=owner, announce_until=now + ttl)).rowcount)
+    return owners.claim(conn, incidents, _unannounced(incident_id), owner_col="announce_owner",
+                        until_col="announce_until", owner=owner, now=now, ttl=ttl)
 
 
 def renew(conn: Connection, *, incident_id: int, owner: str, now: float, ttl: float = TTL) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from bot.db import owners
 from bot.db.owners import dead_here
 from bot.paging.tables import pages
 
@@ -75,16 +76,8 @@ def for_incident(conn: Connection, incident_id: int) -> list[Page]:
 
 def claim(conn: Connection, *, page_id: int, owner: str, now: float, ttl: float) -> bool:
     """Take (or renew) a pending page; False while another live process holds it, or once it is done."""
-    pending = (_c.id == page_id) & (_c.status == "pending")
-    free = _c.owner.is_(None) | (_c.owner == owner) | (_c.lease_until < now)
-    if conn.execute(update(pages).where(pending & free).values(owner=owner, lease_until=now + ttl,
-                                                                attempts=_c.attempts + 1)).rowcount:
-        return True
-    holder = conn.execute(select(_c.owner).where(pending)).scalar()
-    if holder is None or not dead_here(holder):
-        return False
-    return bool(conn.execute(update(pages).where(pending & (_c.owner == holder))
-                             .values(owner=owner, lease_until=now + ttl, attempts=_c.attempts + 1)).rowcount)
+    return owners.claim(conn, pages, (_c.id == page_id) & (_c.status == "pending"), owner_col="owner",
+                        until_col="lease_until", owner=owner, now=now, ttl=ttl, values={"attempts": _c.attempts + 1})
 
 
 def renew(conn: Connection, *, page_id: int, owner: str, now: float, ttl: float) -> bool:

@@ -13,12 +13,12 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, insert, or_, select, update
+from sqlalchemy import Engine, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from bot import db
-from bot.db.owners import dead_here
+from bot.db import owners
 from bot.silences.matchers import Matcher
 from bot.silences.model import Held, Silence, match
 from bot.silences.tables import silenced_alerts, silences
@@ -175,16 +175,9 @@ def ended_unreleased(engine: Engine, now: float) -> list[Silence]:
 def claim_release(engine: Engine, silence_id: int, *, owner: str, now: float) -> bool:
     """Take the end of a silence: nobody's, ours, a lease run out, or a dead local process's."""
     with db.write(engine) as conn:
-        free = or_(_s.release_owner.is_(None), _s.release_owner == owner, _s.release_until < now)
-        base = (_s.id == silence_id) & _s.released_at.is_(None)
-        if conn.execute(update(silences).where(base & free)
-                        .values(release_owner=owner, release_until=now + RELEASE_TTL)).rowcount:
-            return True
-        holder = conn.execute(select(_s.release_owner).where(base)).scalar()
-        if holder is None or not dead_here(holder):
-            return False
-        return bool(conn.execute(update(silences).where(base & (_s.release_owner == holder))
-                                 .values(release_owner=owner, release_until=now + RELEASE_TTL)).rowcount)
+        return owners.claim(conn, silences, (_s.id == silence_id) & _s.released_at.is_(None),
+                            owner_col="release_owner", until_col="release_until", owner=owner, now=now,
+                            ttl=RELEASE_TTL)
 
 
 def mark_released(engine: Engine, silence_id: int, *, owner: str, now: float) -> None:

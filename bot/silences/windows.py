@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, update
 
 from bot import db
-from bot.db.owners import dead_here
+from bot.db import owners
 from bot.silences import store
 from bot.silences.matchers import Matcher
 from bot.silences.model import Silence, Window
@@ -124,16 +124,10 @@ def claim_finish(engine: Engine, pk: int, *, owner: str, now: float, lease: floa
     out, or its owner a dead process of this host. False while a live process (this
     one included: its work is queued) holds it, or once it is all posted."""
     pending = (_w.id == pk) & (_w.ends_at <= now) & (_w.finish_step.is_(None) | (_w.finish_step < DONE))
-    values = {"finished_at": func.coalesce(_w.finished_at, now), "finish_owner": owner, "finish_until": now + lease}
     with db.write(engine) as conn:
-        free = _w.finish_owner.is_(None) | (_w.finish_until < now)
-        if conn.execute(update(maintenance_windows).where(pending & free).values(**values)).rowcount:
-            return True
-        holder = conn.execute(select(_w.finish_owner).where(pending)).scalar()
-        if holder is None or holder == owner or not dead_here(holder):
-            return False
-        return bool(conn.execute(update(maintenance_windows).where(pending & (_w.finish_owner == holder))
-                                 .values(**values)).rowcount)
+        return owners.claim(conn, maintenance_windows, pending, owner_col="finish_owner", until_col="finish_until",
+                            owner=owner, now=now, ttl=lease, mine_too=False,
+                            values={"finished_at": func.coalesce(_w.finished_at, now)})
 
 
 def renew_finish(engine: Engine, pk: int, *, owner: str, now: float, lease: float) -> bool:

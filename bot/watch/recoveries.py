@@ -17,6 +17,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from bot import db
+from bot.db import owners
 from bot.db.owners import dead_here, this_process
 from bot.health.verdict import Level
 from bot.incidents import flows, service
@@ -83,16 +84,9 @@ def target(ctx: BotContext, key: str, fallback: int | None) -> Incident | None:
 
 
 def _claim(conn: Connection, rid: int, owner: str, now: float) -> Any:
-    free = _r.owner.is_(None) | (_r.owner == owner) | (_r.lease_until < now)
-    taken = conn.execute(update(watch_recoveries).where((_r.id == rid) & free)
-                         .values(owner=owner, lease_until=now + LEASE_S)).rowcount
-    if not taken:
-        holder = conn.execute(select(_r.owner).where(_r.id == rid)).scalar()
-        if holder is None or not dead_here(holder):
-            return None
-        if not conn.execute(update(watch_recoveries).where((_r.id == rid) & (_r.owner == holder))
-                            .values(owner=owner, lease_until=now + LEASE_S)).rowcount:
-            return None
+    if not owners.claim(conn, watch_recoveries, _r.id == rid, owner_col="owner", until_col="lease_until",
+                        owner=owner, now=now, ttl=LEASE_S):
+        return None
     return conn.execute(select(watch_recoveries).where(_r.id == rid)).one()
 
 
