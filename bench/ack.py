@@ -58,13 +58,15 @@ def _slack(conn: Connection) -> None:
 
     slack = LocalSlack(token=SLACK_TOKEN, threads=32)
     lock = threading.Lock()
-    first_reply: dict[str, float] = {}  # response_url id -> when its first post arrived
+    first_reply: dict[str, float] = {}  # response_url id -> when its first reply (with blocks) arrived
     ephemerals: list[float] = []  # chat.postEphemeral to the button presser
     messages = [0]
 
     def seen(event: Any) -> None:
         with lock:
-            if event["kind"] == "response_url":
+            # A command's first message ("Reading the lag…") is text alone; its reply
+            # (the report, the incident's status) has blocks.
+            if event["kind"] == "response_url" and event["item"].payload.get("blocks"):
                 first_reply.setdefault(event["item"].url_id, event["time"])
             elif event["kind"] == "ephemeral" and event.get("user") == PRESSER:
                 ephemerals.append(event["time"])
@@ -146,15 +148,9 @@ def start_serve(folder: Path, slack_url: str) -> tuple[subprocess.Popen[bytes], 
     raise SystemExit(f"incidentbot serve did not start: {log.read_text()[-2000:]}")
 
 
-def cpu_s(pid: int) -> float:
-    """CPU time (user + system) the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of the process and its children (the timer process, if any)."""
-    family, total = {pid}, 0
+def family(pid: int) -> set[int]:
+    """The process and its children (the HTTP front, the timer process)."""
+    members = {pid}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
@@ -162,8 +158,26 @@ def rss_mb(pid: int) -> float:
             except (OSError, IndexError, ValueError):
                 continue
             if ppid == pid:
-                family.add(int(entry.name))
-    for member in family:
+                members.add(int(entry.name))
+    return members
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system) the process and its children have used so far."""
+    total = 0
+    for member in family(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of the process and its children."""
+    total = 0
+    for member in family(pid):
         try:
             for line in Path(f"/proc/{member}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -354,7 +368,7 @@ def drill(args: argparse.Namespace, slack: Slack, process: subprocess.Popen[byte
     sent_wall = time.time() - t0
 
     in_ack = sum(1 for (_, _, _, answered), k in zip(command_results, kinds) if answered and k == "status")
-    expected_commands = sum(1 for k in kinds if k not in ("button", "status"))
+    expected_commands = sum(1 for k in kinds if k != "button") - in_ack
     expected_presses = total - expected_commands
     deadline = time.monotonic() + args.drain_s
     while True:
@@ -390,7 +404,8 @@ def drill(args: argparse.Namespace, slack: Slack, process: subprocess.Popen[byte
         "alert_p99_ms": round(percentile([ms for ms, _, _, _ in alert_results], 99), 1),
         "rss_mb": round(max(peak), 1),
         "ack_p99_ms_by_kind": by_kind,
-        "replies_by_kind": {**Counter(url_kind[url_id] for url_id in first_reply if url_id in url_kind), "button": button_replies, "status": in_ack},
+        "replies_by_kind": dict(Counter(url_kind[url_id] for url_id in first_reply if url_id in url_kind)
+                                + Counter(status=in_ack, button=button_replies)),
         "sender_late_p99_ms": round(percentile([late for _, late, _, _ in command_results], 99), 1),
         # The bot's part alone: from when each request actually left the (possibly late) sender.
         "ack_after_leaving_p99_ms": round(percentile([ms - late for ms, late, _, _ in command_results], 99), 1),

@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import DBAPIError
 
 from bot.app import context, people, web
+from bot.app.front_process import Front, FrontConfig, FrontError
 from bot.config import Settings
 from bot.httpserver import HttpServer
 from bot.incidents import flows
@@ -26,7 +27,7 @@ SOCKET_HELLO_WAIT_S = 10.0
 
 
 class StartupError(Exception):
-    """Why the service cannot start, in one line."""
+    """Why the service cannot start (or had to stop), in one line."""
 
 
 def _check_credentials(settings: Settings) -> None:
@@ -64,13 +65,32 @@ def _build(settings: Settings) -> context.BotContext:
         raise StartupError(f"database_url: cannot use the database ({why})") from None
 
 
+def _front_config(settings: Settings, backend: str) -> FrontConfig:
+    assert settings.slack.signing_secret is not None  # _check_credentials
+    return FrontConfig(host=settings.http.host, port=settings.http.port, backend=backend,
+                       signing_secret=settings.slack.signing_secret.get_secret_value(),
+                       max_body_bytes=settings.http.max_body_bytes,
+                       passthrough_max_body_bytes=max(settings.http.max_body_bytes, settings.alerts.max_body_bytes),
+                       log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()))
+
+
 def serve(settings: Settings) -> None:
     _check_credentials(settings)
-    ctx = _build(settings)
+    # Slack over HTTP is answered by the front (bot/app/front.py), started first so that
+    # its start overlaps the bot's; the bot then listens on the loopback behind it.
+    front = Front() if settings.http.front and not settings.slack.socket_mode else None
+    try:
+        ctx = _build(settings)
+    except StartupError:
+        if front is not None:
+            front.kill()
+        raise
     try:
         bolt = slack_app.build(ctx)
     except Exception as exc:  # Bolt raises BoltError on a token Slack rejects
         ctx.close()
+        if front is not None:
+            front.kill()
         raise StartupError(f"slack.bot_token: Slack did not accept it ({exc})") from None
     socket: SocketTransport | None = None
     if settings.slack.socket_mode:
@@ -78,17 +98,34 @@ def serve(settings: Settings) -> None:
         socket = SocketTransport(bolt, settings.slack.app_token.get_secret_value(),
                                  ping_interval=settings.slack.socket_ping_interval_s)
     app = web.create(ctx, None if socket else bolt, socket_link=socket.status if socket else None)
-    server = HttpServer(app, settings.http.host, settings.http.port, settings.http.threads)
+    if front is None:
+        server = HttpServer(app, settings.http.host, settings.http.port, settings.http.threads)
+    else:
+        server = HttpServer(app, "127.0.0.1", 0, settings.http.threads)
     stop = threading.Event()
+    front_died: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     try:
         server.start()
-    except OSError as exc:
+        url = server.url if front is None else front.start(_front_config(settings, server.url))
+    except (OSError, FrontError) as exc:
+        server.stop()
+        if front is not None:
+            front.kill()
         if socket is not None:
             socket.close()
         ctx.close()
+        if isinstance(exc, FrontError):
+            raise StartupError(str(exc)) from None
         raise StartupError(f"http: cannot listen on {settings.http.host}:{settings.http.port} ({exc.strerror})") from None
+    if front is not None:
+        def front_ended(code: int) -> None:
+            log.error("the HTTP front process ended (exit code %d); stopping, so that a supervisor restarts the bot",
+                      code)
+            front_died.append(code)
+            stop.set()
+        front.watch(front_ended)
     if socket is not None:
         try:
             open_socket(socket)
@@ -101,10 +138,10 @@ def serve(settings: Settings) -> None:
             log.warning("Slack has not said hello on the Socket Mode connection yet; retrying "
                         "(/readyz answers 503 until it does)")
         log.info("incidentbot receiving Slack over Socket Mode; listening on %s (POST /alerts/<source>, "
-                 "GET /healthz /readyz /metrics)", server.url)
+                 "GET /healthz /readyz /metrics)", url)
     else:
         log.info("incidentbot listening on %s (POST /slack/events, POST /alerts/<source>, GET /healthz /readyz /metrics)",
-                 server.url)
+                 url)
     ctx.start_timers()
     # Asked of Slack in the background: a slow Slack must not hold up start-up.
     ctx.work.submit(lambda: people.warn_unknown(ctx.chat, settings))
@@ -115,5 +152,9 @@ def serve(settings: Settings) -> None:
     log.info("shutting down: finishing requests and background work")
     if socket is not None:
         socket.close()  # no new Slack requests first; the handlers already running finish
+    if front is not None:
+        front.stop()  # no new requests; what it answered is handed to the bot first
     server.stop()
     ctx.close()
+    if front_died:
+        raise StartupError(f"the HTTP front process ended (exit code {front_died[0]})")

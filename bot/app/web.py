@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from bot import metrics
 from bot.alerts import http as web_alerts
 from bot.app.context import BotContext
+from bot.app.front_process import ACKED_HEADER
 from bot.incidents import flows
 from bot.paging import http as web_paging
 from bot.slack.http import SlackHttp
@@ -42,7 +43,8 @@ def create(ctx: BotContext, bolt: App | None, *, socket_link: Callable[[], str] 
         if (request.content_length or 0) > ctx.settings.http.max_body_bytes:
             return jsonify(error="Request Entity Too Large",
                            reason=f"the limit is {ctx.settings.http.max_body_bytes} bytes"), 413
-        answer = slack.handle(request.get_data(), request.headers, request.query_string.decode("latin-1"))
+        answer = slack.handle(request.get_data(), request.headers, request.query_string.decode("latin-1"),
+                              acked=request.headers.get(ACKED_HEADER) == "1")
         response = Response(answer.body, status=answer.status)
         for name, values in answer.headers.items():
             response.headers.setlist(name, list(values))

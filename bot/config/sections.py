@@ -59,6 +59,10 @@ class HttpSettings(BaseModel):
     port: int = Field(3000, ge=0, le=65535)
     threads: int = Field(16, ge=1, le=512)
     max_body_bytes: int = Field(1024 * 1024, ge=1024)
+    # `serve` answers Slack from a small process of its own in front of the bot
+    # (bot/app/front.py), so an alert storm in the bot cannot delay the answer.
+    # Off: the bot's process listens on the port itself.
+    front: bool = True
 
 
 class KafkaClusterSettings(BaseModel):

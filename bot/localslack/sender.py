@@ -4,8 +4,6 @@ The payloads themselves are built by functions that Socket Mode's envelopes shar
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from typing import Any
@@ -13,10 +11,7 @@ from urllib.parse import urlencode
 
 import requests
 
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    base = b"v0:" + timestamp.encode() + b":" + body
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+from bot.slack.signing import signature
 
 
 def slash_payload(command: str, text: str = "", *, user_id: str, channel_id: str, team_id: str = "T0LOCAL",

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack, App, BoltResponse
+from slack_bolt import Ack, App, BoltContext, BoltResponse
 from slack_bolt.error import BoltUnhandledRequestError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -28,6 +28,7 @@ from bot.reports.markup import escape
 from bot.reports.report import Report
 from bot.slack import approval_actions, client, inbound, incident_actions, modals
 from bot.slack.chat import render
+from bot.slack.http import ACKED
 from bot.slack.ids import Callback
 from commands import router
 from commands import schema as schema_command
@@ -81,10 +82,25 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
         raise_error_for_unhandled_request=True,
     )
 
-    def on_command(ack: Ack, command: dict[str, str]) -> None:
+    def on_command(ack: Ack, command: dict[str, str], context: BoltContext) -> None:
         started = time.perf_counter()
         slash, text = command.get("command", ""), command.get("text", "")
+        response_url = command.get("response_url")
         name = "unknown"
+
+        def answer(message: dict[str, Any] | None = None) -> None:
+            if message and context.get(ACKED):
+                # Slack has had its answer from the HTTP front: the message goes where the
+                # reply will, before the work is queued, so the two arrive in order.
+                ack()
+                try:
+                    client.respond(response_url, message)
+                except Exception as exc:  # no response_url, Slack unreachable: the person sees nothing
+                    log.warning("could not post the answer of /%s to its response_url (%s)", name, type(exc).__name__)
+            else:
+                ack(**(message or {}))
+            metrics.command_latency.labels(name, "ack").observe(time.perf_counter() - started)
+
         try:
             spec, rest = router.resolve(REGISTRY, settings.umbrella_command, slash, text)
             name = spec.name
@@ -92,29 +108,22 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
             inv = router.invocation(command, spec, rest)
             outcome = spec.handle(inv, ctx)
         except UsageError as exc:
-            ack(text=str(exc), response_type="ephemeral")
-            metrics.command_latency.labels(name, "ack").observe(time.perf_counter() - started)
+            answer({"text": str(exc), "response_type": "ephemeral"})
             return
         except SQLAlchemyError as exc:
             # New work the database could not take (disk full, read-only): said, not a 500.
             why = writable.storage_problem(exc) or "it did not answer"
             log.warning("/%s refused: the database cannot take it (%s)", name, type(exc).__name__)
-            ack(text=f"Nothing was done: the bot's database cannot take it ({why}). Tell whoever runs the bot.",
-                response_type="ephemeral")
+            answer({"text": f"Nothing was done: the bot's database cannot take it ({why}). Tell whoever runs the bot.",
+                    "response_type": "ephemeral"})
             return
         if isinstance(outcome, Reply):
-            ack(**_message(outcome))
-            metrics.command_latency.labels(name, "ack").observe(time.perf_counter() - started)
+            answer(_message(outcome))
             return
-        if outcome.ack:
-            ack(**_message(outcome.ack))
-        else:
-            ack()
-        metrics.command_latency.labels(name, "ack").observe(time.perf_counter() - started)
+        answer(_message(outcome.ack) if outcome.ack else None)
         if spec.shared:
             key, work = (name, " ".join(text.split())), outcome.run
             outcome = Deferred(run=lambda: ctx.caches.answers.run(key, work, SHARE_S), ack=outcome.ack)
-        response_url = command.get("response_url")
         _run_later(ctx, name, outcome, lambda **message: client.respond(response_url, message), started, inv)
 
     # One listener for every command, registered first: Bolt asks each listener in turn

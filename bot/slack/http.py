@@ -15,11 +15,14 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.context import BoltContext
 from slack_bolt.request import BoltRequest
 from slack_bolt.request.internals import build_context
-from slack_sdk.signature import SignatureVerifier
 
+from bot.slack import signing
 from bot.slack.inbound import BadRequest, check_body
 
 log = logging.getLogger(__name__)
+
+# Set in a request's Bolt context when Slack has had its answer (bot.slack.app reads it).
+ACKED = "incidentbot_acked"
 
 
 def _refusal(status: int, error: str, reason: str) -> BoltResponse:
@@ -30,16 +33,14 @@ def _refusal(status: int, error: str, reason: str) -> BoltResponse:
 class SlackHttp:
     def __init__(self, bolt: App, signing_secret: str) -> None:
         self.bolt = bolt
-        self.verifier = SignatureVerifier(signing_secret)
+        self.signing_secret = signing_secret
 
-    def handle(self, body: bytes, headers: Mapping[str, str], query: str = "") -> BoltResponse:
-        timestamp = headers.get("X-Slack-Request-Timestamp", "")
-        signature = headers.get("X-Slack-Signature", "")
-        if not (timestamp.isascii() and timestamp.isdigit()) or not signature:
-            return _refusal(401, "Unauthorized", "X-Slack-Request-Timestamp or X-Slack-Signature is missing")
-        if not self.verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
-            return _refusal(401, "Unauthorized", "X-Slack-Signature does not match, or the timestamp is "
-                                                 "more than five minutes away")
+    def handle(self, body: bytes, headers: Mapping[str, str], query: str = "", *, acked: bool = False) -> BoltResponse:
+        """``acked``: the HTTP front (bot/app/front.py) has answered Slack already, so
+        an acknowledgement that carries a message goes to the request's response_url."""
+        refused = signing.refusal(self.signing_secret, body, headers)
+        if refused:
+            return _refusal(401, "Unauthorized", refused)
         try:
             parsed = check_body(body, headers.get("Content-Type"))
         except BadRequest as exc:
@@ -55,4 +56,6 @@ class SlackHttp:
         request.raw_body = body.decode("utf-8")
         request.body = parsed
         request.context = build_context(BoltContext(), parsed)
+        if acked:
+            request.context[ACKED] = True
         return self.bolt.dispatch(request)
