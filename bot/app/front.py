@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -218,7 +219,8 @@ async def run(config: FrontConfig, stop: asyncio.Event) -> int:
         try:
             await site.start()
         except OSError as exc:
-            _say(error=f"http: cannot listen on {config.host}:{config.port} ({exc.strerror})")
+            why = os.strerror(exc.errno) if exc.errno else str(exc)
+            _say(error=f"http: cannot listen on {config.host}:{config.port} ({why})")
             await runner.cleanup()
             return 2
         host, port = runner.addresses[0][:2]
@@ -254,7 +256,9 @@ def main() -> int:
 
         def watch_stdin() -> None:
             # The bot closes the pipe to stop the front, and so does the kernel when the bot dies.
-            while sys.stdin.buffer.read(4096):
+            # The raw descriptor: a buffered reader's lock held by this daemon thread at exit
+            # is a fatal error for the interpreter.
+            while os.read(0, 4096):
                 pass
             loop.call_soon_threadsafe(stop.set)
 

@@ -33,6 +33,8 @@ class WorkPool:
         self._idle = threading.Condition()
         self._in_flight = 0
         self._queues: dict[str, deque[Callable[[], None]]] = {}
+        self._closed = False
+        self._dropped = 0
 
     def submit(
         self, fn: Callable[[], None], *, on_error: Callable[[str], None] | None = None, key: str | None = None,
@@ -45,6 +47,11 @@ class WorkPool:
         key's queue runs in the lane of the job that started it."""
         pool = self._lanes[lane]
         with self._idle:
+            if self._closed:
+                # Stopping: what a job still running wants done next is left; an incident
+                # not yet announced is announced by the next start's sweep.
+                self._dropped += 1
+                return
             self._in_flight += 1
             job = self._guarded(fn, on_error)
             if key is None:
@@ -97,6 +104,16 @@ class WorkPool:
         with self._idle:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout)
 
-    def shutdown(self, wait: bool = True) -> None:
+    def shutdown(self, wait: bool = True, timeout: float = 20.0) -> None:
+        """``wait``: let queued work (and what it queues in turn) finish first, for at
+        most ``timeout`` seconds; what is left then is not started."""
+        if wait and not self.wait_idle(timeout):
+            log.warning("stopping with background work still queued after %.0f s", timeout)
+        with self._idle:
+            self._closed = True
         for pool in self._lanes.values():
-            pool.shutdown(wait=wait, cancel_futures=not wait)
+            pool.shutdown(wait=wait, cancel_futures=True)
+        left = self._dropped + self._in_flight  # cancelled in the pools' queues: never run
+        if left:
+            log.warning("%d background jobs were not started: the bot was stopping (an incident not yet announced "
+                        "is announced at the next start)", left)
