@@ -119,6 +119,16 @@ def start_bot(settings: Settings, slack: LocalSlack, transport: Transport = "htt
 
 
 @pytest.fixture
+def quiet_bot(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> Iterator[LocalBot]:
+    """A bot taking generic alerts, with no first checks (they would only slow the test down)."""
+    settings = make_settings(tmp_path, alerts={"sources": {"generic": {"bearer_token": TOKEN}}},
+                             incidents={"first_checks": 0})
+    running = start_bot(settings, local_slack)
+    yield running
+    running.close()
+
+
+@pytest.fixture
 def bot(tmp_path: Path, local_slack: LocalSlack, brokers: None, transport: Transport) -> Iterator[LocalBot]:
     running = start_bot(make_settings(tmp_path), local_slack, transport)
     yield running

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,17 +23,7 @@ from bot.incidents import flows, ingest, service
 from bot.incidents.model import Incident
 from bot.incidents.tables import incidents
 from bot.localslack.server import LocalSlack
-from tests.conftest import TOKEN, free_port, make_settings, start_bot
-
-
-@pytest.fixture
-def quiet_bot(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> Iterator[LocalBot]:
-    """A bot taking generic alerts, with no first checks (they would only slow this down)."""
-    settings = make_settings(tmp_path, alerts={"sources": {"generic": {"bearer_token": TOKEN}}},
-                             incidents={"first_checks": 0})
-    running = start_bot(settings, local_slack)
-    yield running
-    running.close()
+from tests.conftest import TOKEN, free_port
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> None:

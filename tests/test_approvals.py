@@ -4,6 +4,8 @@ double clicks, and a restart between approval and execution."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -12,9 +14,12 @@ from pathlib import Path
 import pika
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions
+from sqlalchemy import select, update
 
+from bot import db
 from bot.app.localbot import LocalBot, Transport
 from bot.approvals import flow, store
+from bot.db import owners
 from bot.incidents import service
 from bot.localslack.server import LocalSlack
 from bot.slack import render_approval
@@ -244,34 +249,59 @@ def test_restart_between_approval_and_execution_executes_once(tmp_path: Path, lo
     assert [t[2] for t in store.trail(second.ctx.engine, request_id)].count("executing") == 1
 
 
-def test_taking_the_timers_over_leaves_this_processs_own_execution_running(tmp_path: Path, local_slack: LocalSlack,
-                                                                           brokers: None, unique: str) -> None:
-    """A replica executing a request takes the timers over from one that died: the
-    resume duty fails what the dead one left, never what this one is running."""
+def test_taking_the_timers_over_leaves_live_executions_alone(tmp_path: Path, local_slack: LocalSlack,
+                                                             brokers: None, unique: str,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replica takes the timers over: the resume duty fails what a dead process left
+    executing (its claim ran out, or it was a process of this host that is gone, or
+    the row predates claims), never what this process or another live one is running."""
     topic, group = f"own-{unique}", f"own-g-{unique}"
     kf.create_topic(topic, 1)
     kf.produce(topic, {0: 12})
     kf.commit(group, {(topic, 0): 12})
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    now = time.time()
+    executors = {"mine": (None, None), "live elsewhere": ("otherhost:4242:abcdef", now + 100),
+                 "ran out elsewhere": ("otherhost:4242:abcdef", now - 1),
+                 "dead here": (f"{socket.gethostname()}:{gone.pid}:abcdef", now + 100), "before claims": (None, None)}
     running = start_bot(approvals_settings(tmp_path), local_slack)
+    ids: dict[str, str] = {}
     try:
         _, thread = incident_thread(running, "Own execution")
-        running.slash(f"/reset-offsets {group} --topic {topic} --shift-by -2 --reason 'test run'", thread=thread)
-        mine, theirs = last_request(running), None
-        running.slash(f"/reset-offsets {group} --topic {topic} --shift-by -1 --reason 'test run'", thread=thread)
-        theirs = last_request(running)
-        for request_id in (mine, theirs):
-            request = store.get(running.ctx.engine, request_id)
+        for n, (name, (executor, until)) in enumerate(executors.items(), start=1):
+            running.slash(f"/reset-offsets {group} --topic {topic} --shift-by -{n} --reason 'test run'", thread=thread)
+            ids[name] = last_request(running)
+            request = store.get(running.ctx.engine, ids[name])
             assert request is not None and store.move(running.ctx.engine, request, frm="requested", to="approved",
                                                       actor="U0BOB", now=time.time(), decided_by="U0BOB")
             assert store.move(running.ctx.engine, request, frm="approved", to="executing", actor="bot",
-                              now=time.time())
-        running.ctx.running.start(mine)
+                              now=time.time(), executor=executor, executor_until=until)
+        running.ctx.running.start(ids["mine"])
         flow.resume(running.ctx)
-        assert store.get(running.ctx.engine, mine).state == "executing"  # type: ignore[union-attr]
-        assert store.get(running.ctx.engine, theirs).state == "failed"  # type: ignore[union-attr]
+        states = {name: store.get(running.ctx.engine, i).state for name, i in ids.items()}  # type: ignore[union-attr]
+        assert states == {"mine": "executing", "live elsewhere": "executing", "ran out elsewhere": "failed",
+                          "dead here": "failed", "before claims": "failed"}
+        # The executing process renews its claim while the action runs.
+        monkeypatch.setattr(store, "EXECUTOR_TTL_S", 1.0)
+        me = owners.this_process()
+        with db.write(running.ctx.engine) as conn:
+            conn.execute(update(store.requests_table).where(store.requests_table.c.id == ids["mine"])
+                         .values(executor=me, executor_until=time.time() + 1.0))
+        with flow._holding(running.ctx, ids["mine"], me):
+            time.sleep(1.5)
+            with running.ctx.engine.connect() as conn:
+                until = conn.execute(select(store.requests_table.c.executor_until)
+                                     .where(store.requests_table.c.id == ids["mine"])).scalar()
+            assert until > time.time() + 0.5, "the claim was not renewed"
+            # Another replica's resume (a name of its own; this one not in its running set).
+            running.ctx.running.finish(ids["mine"])
+            monkeypatch.setattr(owners, "this_process", lambda: "otherhost:77:replica")
+            flow.resume(running.ctx)
     finally:
-        running.ctx.running.finish(mine)
+        running.ctx.running.finish(ids.get("mine", ""))
         running.close()
+    assert store.get(running.ctx.engine, ids["mine"]).state == "executing"  # type: ignore[union-attr]
 
 
 def test_destructive_commands_outside_an_incident_or_disabled(tmp_path: Path, local_slack: LocalSlack,

@@ -137,6 +137,15 @@ def test_a_bot_that_drops_the_connection_is_not_sent_the_request_again() -> None
                               "Check before trying again."]
 
 
+def test_a_request_the_bot_finds_stale_is_told_not_done() -> None:
+    async def stale(request: web.Request) -> web.Response:
+        return web.json_response({"error": "Unauthorized"}, status=401)
+
+    result = run(stale)
+    assert result["told"] == ["The bot was too busy to get to this request within five minutes; nothing was done. "
+                              "Try again."]
+
+
 def test_past_the_queue_limit_slack_is_told_to_try_again() -> None:
     result = run(lambda request: _ok(), commands=3, queue_limit=2)
     assert result["answered"][:2] == [(200, ""), (200, "")]

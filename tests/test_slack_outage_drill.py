@@ -6,27 +6,13 @@ the parent's thread after it; the command is acknowledged at once meanwhile."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from bot.app.localbot import LocalBot
-from bot.localslack.server import LocalSlack
-from tests.conftest import TOKEN, make_settings, send, start_bot
+from tests.conftest import send
 
 ALERTS = 3
 RATE_LIMITED = 10  # calls answered 429 with Retry-After: 1, about ten seconds of them
 SERVER_ERRORS = 4
-
-
-@pytest.fixture
-def quiet_bot(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> Iterator[LocalBot]:
-    settings = make_settings(tmp_path, alerts={"sources": {"generic": {"bearer_token": TOKEN}}},
-                             incidents={"first_checks": 0})
-    running = start_bot(settings, local_slack)
-    yield running
-    running.close()
 
 
 def test_slack_rate_limiting_then_failing_then_recovering_loses_and_repeats_nothing(

@@ -30,8 +30,9 @@ def prune_samples(ctx: BotContext) -> None:
 
 
 DUTIES: tuple[Duty, ...] = (
-    # Approvals a stopped timer owner left half-done: approved ones run, interrupted ones fail or resume.
-    Duty("resume-approvals", None, flow.resume),
+    # Approvals a stopped process left half-done: approved ones run, interrupted ones (their
+    # executor's claim ran out) fail or resume: at taking the lease, then every 30 s.
+    Duty("resume-approvals", 30.0, flow.resume),
     # Requests nobody decided in time expire, and their cards say so: every tick (a second).
     Duty("expire-approvals", 0.0, flow.expire_due),
     Duty("prune-samples", 3600.0, prune_samples),

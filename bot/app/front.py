@@ -9,8 +9,8 @@ load (100 Slack requests and 50 alert webhooks a second) answers from inside it
 waited 46 ms at the median and 238 ms at the 99th percentile, whatever each cost.
 An answer from here waits for nothing the bot does.
 
-Answered here: slash commands and button presses (`block_actions`), whose answer
-is an empty 200; the bot then runs them as before and posts a command's first
+Answered here: slash commands, button presses (`block_actions`) and events, whose
+answer is an empty 200; the bot then runs them as before and posts a command's first
 message to its response_url (bot/slack/app.py). Passed through and answered by
 the bot: everything else, alert webhooks included (they are answered only once
 stored), and Slack's requests whose answer carries content (view submissions with
@@ -65,7 +65,8 @@ class Handover:
 def answered_here(parsed: dict[str, Any]) -> bool:
     """Whether Slack's answer to this request is empty, whatever the bot does with it."""
     if "type" in parsed:
-        return parsed["type"] == "block_actions"
+        # Events too: Slack sends one again when its 200 is more than 3 s away.
+        return parsed["type"] in ("block_actions", "event_callback")
     return "command" in parsed
 
 
@@ -173,6 +174,12 @@ class Front:
             # The bot logged the traceback; the person hears what Slack would have said.
             await self.tell(handover, "Sorry, that failed inside the bot before it could answer; the error is "
                                       "in its log.")
+        elif status == 401:
+            # The front checked the signature, so the bot found the request too old: it
+            # waited over five minutes in the queue, and doing it now would surprise.
+            log.warning("a %s waited too long for the bot and was refused as stale", handover.what)
+            await self.tell(handover, "The bot was too busy to get to this request within five minutes; nothing "
+                                      "was done. Try again.")
         elif status >= 400:
             log.info("the bot refused a %s the front answered (%d)", handover.what, status)
 

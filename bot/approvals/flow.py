@@ -6,8 +6,13 @@ trail and the incident's timeline."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import actions
 from bot.actions.base import ActionContext, Plan, Progress
@@ -16,6 +21,7 @@ from bot.approvals.rules import State
 from bot.approvals.store import Request
 from bot.approvals.views import ApprovalCard, ExecutionProgress
 from bot.chat import Attachment, ChatError, Place, Posted
+from bot.db import owners
 from bot.incidents import flows, service
 from bot.incidents import store as incident_store
 from bot.reports.markup import escape, user
@@ -179,12 +185,42 @@ def deny(ctx: BotContext, request_id: str, actor: str, reason: str, now: float |
 def execute(ctx: BotContext, request_id: str, actor: str) -> None:
     """Run an approved request once: approved -> executing is the gate."""
     request = store.get(ctx.engine, request_id)
+    me, now = owners.this_process(), time.time()
     if request is None or not store.move(ctx.engine, request, frm=State.APPROVED, to=State.EXECUTING, actor="bot",
-                                         now=time.time()):
+                                         now=now, executor=me, executor_until=now + store.EXECUTOR_TTL_S):
         return
     incident = _incident(ctx, request)
     actx = action_context(ctx, request.requester, incident)
     abort = ctx.running.start(request.id)
+    try:
+        with _holding(ctx, request.id, me):
+            _run(ctx, request, actx, abort)
+    finally:
+        ctx.running.finish(request.id)
+
+
+@contextmanager
+def _holding(ctx: BotContext, request_id: str, me: str) -> Iterator[None]:
+    """Renew this process's claim on the request while its action runs, so that another
+    replica taking the timers over leaves it alone (bot.approvals.flow.resume)."""
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(store.EXECUTOR_TTL_S / 10):
+            try:
+                store.renew_executor(ctx.engine, request_id, me, time.time())
+            except SQLAlchemyError as exc:  # the action goes on; the claim has time to spare
+                log.warning("could not renew the claim on %s: %s", request_id, type(exc).__name__)
+
+    keeper = threading.Thread(target=renew, name=f"claim-{request_id}", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        done.set()
+
+
+def _run(ctx: BotContext, request: Request, actx: ActionContext, abort: threading.Event) -> None:
     try:
         fresh = actions.replan(actx, request.plan)
         if fresh.plan_hash != request.plan.plan_hash:
@@ -198,8 +234,6 @@ def execute(ctx: BotContext, request_id: str, actor: str) -> None:
     except actions.ActionError as exc:
         _finish(ctx, request, State.FAILED, str(exc), None, None)
         return
-    finally:
-        ctx.running.finish(request.id)
     state = State.EXECUTED if result.ok and (verification is None or verification.ok) else State.FAILED
     lines = [f"*Result*: {escape(result.message)}"]
     if verification is not None:
@@ -264,8 +298,9 @@ def expire_due(ctx: BotContext, now: float | None = None) -> int:
 
 
 def resume(ctx: BotContext) -> None:
-    """At start: approved requests a stopped process never executed run now; ones it
-    was executing are failed with a sentence (a replay resumes from its progress)."""
+    """Approved requests a stopped process never executed run now; ones it was
+    executing (its claim ran out) are failed with a sentence (a replay resumes from
+    its progress). Ones a live process executes are its own."""
     # Both lists first: an approved request submitted below may be executing by the
     # time the second list would be read, and must not be taken for an interrupted one.
     approved = store.in_state(ctx.engine, State.APPROVED)
@@ -275,8 +310,15 @@ def resume(ctx: BotContext) -> None:
             # This process runs it now: it took the timers over from a replica that
             # stopped while this one was executing a request of its own.
             continue
+        if not store.take_over(ctx.engine, request.id, owners.this_process(), time.time()):
+            continue  # another replica runs it and renews its claim; it finishes it
         if request.plan.kind == "replay_dlq":
-            _resume_replay(ctx, request)
+            ctx.running.start(request.id)
+            try:
+                with _holding(ctx, request.id, owners.this_process()):
+                    _resume_replay(ctx, request)
+            finally:
+                ctx.running.finish(request.id)
             continue
         _finish(ctx, request, State.FAILED, "The bot stopped while executing this. Check the current state with the "
                                         "read-only commands before asking again.", None, None)

@@ -30,7 +30,7 @@ from sqlalchemy import (
 from bot import db
 from bot.actions.base import Plan, short_id
 from bot.approvals.rules import MOVES, State
-from bot.db import metadata
+from bot.db import metadata, owners
 
 requests_table = Table(
     "approval_requests", metadata,
@@ -55,6 +55,9 @@ requests_table = Table(
     Column("verification", JSON),
     Column("request_reason", Text),  # why the requester asks (the denial's reason is `reason`)
     Column("approvals_needed", Integer),  # different approvers needed; NULL (older rows): 1
+    # The process executing it ("host:pid:tag") and until when that holds unless renewed.
+    Column("executor", String(64)),
+    Column("executor_until", Float),
 )
 
 # One row per approval an approver gave: the unique key is what keeps one person from
@@ -150,6 +153,27 @@ def move(engine: Engine, request: Request, *, frm: State, to: State, actor: str,
             conn.execute(insert(audit).values(request_id=request.id, at=now, actor=actor, transition=to,
                                               plan_hash=request.plan.plan_hash, detail=detail))
     return bool(changed)
+
+
+# How long an executor's claim holds unless renewed (bot.approvals.flow renews it every
+# tenth of this while the action runs): past it another process takes the request over.
+EXECUTOR_TTL_S = 120.0
+
+
+def renew_executor(engine: Engine, request_id: str, owner: str, now: float) -> bool:
+    with db.write(engine) as conn:
+        return bool(conn.execute(update(requests_table).where(
+            (requests_table.c.id == request_id) & (requests_table.c.state == State.EXECUTING)
+            & (requests_table.c.executor == owner)).values(executor_until=now + EXECUTOR_TTL_S)).rowcount)
+
+
+def take_over(engine: Engine, request_id: str, owner: str, now: float) -> bool:
+    """Claim a request left executing by a process that is gone (its claim ran out, or
+    it was a process of this host that no longer runs); False while its executor lives."""
+    with db.write(engine) as conn:
+        return owners.claim(conn, requests_table, (requests_table.c.id == request_id)
+                            & (requests_table.c.state == State.EXECUTING), owner_col="executor",
+                            until_col="executor_until", owner=owner, now=now, ttl=EXECUTOR_TTL_S, mine_too=False)
 
 
 def set_card(engine: Engine, request_id: str, *, channel: str, card_ts: str, thread_ts: str | None) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from bot.db import step_correlate, step_paging, step_watch, step_watch_claims
-from bot.db.step_approval_policy import approval_policy
+from bot.db.step_approval_policy import approval_executors, approval_policy
 from bot.db.step_digests import digests as _8_digests
 from bot.db.step_oncall import step_oncall
 from bot.db.step_silences import silences_and_maintenance
@@ -280,4 +280,5 @@ STEPS: list[Migration] = [_1_lag_samples, _2_incidents, _3_depth_samples, _4_act
                           _6_approvals, _7_announce_claims, step_watch.watch_tables, step_oncall,
                           step_paging.paging_outbox, approval_policy,
                           silences_and_maintenance, _8_digests, step_correlate.subjects,
-                          step_watch_claims.watch_recoveries, step_watch_claims.maintenance_finish_claims]
+                          step_watch_claims.watch_recoveries, step_watch_claims.maintenance_finish_claims,
+                          approval_executors]

@@ -1,6 +1,6 @@
-"""Migration step: approval policies (bot.approvals.policy). A request keeps its
+"""Migration steps of approvals: policies (bot.approvals.policy; a request keeps its
 requester's reason and how many approvals it needs; each approval is a row of its own,
-one per approver and request."""
+one per approver and request), and who executes a request (a process name and a lease)."""
 
 from __future__ import annotations
 
@@ -21,3 +21,8 @@ def approval_policy(conn: Connection) -> None:
         UniqueConstraint("request_id", "actor", name="uq_approval_vote"),
     )
     m.tables["approval_votes"].create(conn, checkfirst=True)
+
+
+def approval_executors(conn: Connection) -> None:
+    for column in ("executor VARCHAR(64)", "executor_until FLOAT"):
+        conn.exec_driver_sql(f"ALTER TABLE approval_requests ADD COLUMN {column}")
