@@ -61,6 +61,7 @@ def _slack(conn: Connection) -> None:
     first_reply: dict[str, float] = {}  # response_url id -> when its first reply (with blocks) arrived
     ephemerals: list[float] = []  # chat.postEphemeral to the button presser
     messages = [0]
+    notes = [0]  # response_url posts without blocks: a command's "Reading…" note, a usage error
 
     def seen(event: Any) -> None:
         with lock:
@@ -68,6 +69,8 @@ def _slack(conn: Connection) -> None:
             # (the report, the incident's status) has blocks.
             if event["kind"] == "response_url" and event["item"].payload.get("blocks"):
                 first_reply.setdefault(event["item"].url_id, event["time"])
+            elif event["kind"] == "response_url":
+                notes[0] += 1
             elif event["kind"] == "ephemeral" and event.get("user") == PRESSER:
                 ephemerals.append(event["time"])
             elif event["kind"] in ("message", "reply"):
@@ -88,7 +91,7 @@ def _slack(conn: Connection) -> None:
                        and m.blocks])
         elif ask == "replies":
             with lock:
-                conn.send((dict(first_reply), list(ephemerals), messages[0]))
+                conn.send((dict(first_reply), list(ephemerals), notes[0]))
         elif ask == "stop":
             slack.stop()
             conn.send(None)
@@ -116,13 +119,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_serve(folder: Path, slack_url: str) -> tuple[subprocess.Popen[bytes], str, Path]:
+def start_serve(folder: Path, slack_url: str, front: bool = True) -> tuple[subprocess.Popen[bytes], str, Path]:
     port = _free_port()
     kafka = os.environ.get("INCIDENTBOT_TEST_KAFKA", "127.0.0.1:" + os.environ.get("KAFKA_PORT", "9092"))
     settings = {
         "database_url": f"sqlite:///{folder / 'bot.db'}",
         "slack": {"bot_token": SLACK_TOKEN, "signing_secret": SECRET, "api_url": slack_url},
-        "http": {"port": port},
+        "http": {"port": port, "front": front},
         "kafka": {"local": {"bootstrap_servers": kafka, "request_timeout_s": 5}},
         "rabbitmq": {"local": {"port": int(os.environ.get("RABBITMQ_PORT", "5672")),
                                "management_url": f"http://127.0.0.1:{os.environ.get('RABBITMQ_MANAGEMENT_PORT', '15672')}"}},
@@ -265,10 +268,12 @@ def main() -> None:
     parser.add_argument("--incidents", type=int, default=20, help="incidents the buttons and /incident status use")
     parser.add_argument("--drain-s", type=float, default=300, help="how long to wait for the last replies")
     parser.add_argument("--keep-log", help="copy the bot's log here")
+    parser.add_argument("--front", action=argparse.BooleanOptionalAction, default=True,
+                        help="answer Slack from the HTTP front process (http.front); --no-front for the bot alone")
     args = parser.parse_args()
     slack = Slack()
     with tempfile.TemporaryDirectory() as tmp:
-        process, url, log = start_serve(Path(tmp), slack.url)
+        process, url, log = start_serve(Path(tmp), slack.url, args.front)
         try:
             line = drill(args, slack, process, url)
             line["serve_exit"] = process.poll()  # None: still running, as it should be
@@ -324,6 +329,7 @@ def drill(args: argparse.Namespace, slack: Slack, process: subprocess.Popen[byte
     plan: list[tuple[bytes, dict[str, str]]] = []
     kinds: list[str] = []
     url_kind: dict[str, str] = {}
+    url_due: dict[str, float] = {}  # when the command was due, from the start of sending
     for i in range(total):
         kind = KINDS[i % len(KINDS)]
         kinds.append(kind)
@@ -338,7 +344,8 @@ def drill(args: argparse.Namespace, slack: Slack, process: subprocess.Popen[byte
         else:
             plan.append(slash(f"/{kind}", "", next(command_urls)))
         if kind != "button":
-            url_kind[form_field(plan[-1][0], "response_url").rsplit("/", 1)[1]] = kind
+            url_id = form_field(plan[-1][0], "response_url").rsplit("/", 1)[1]
+            url_kind[url_id], url_due[url_id] = kind, i / args.rate
 
     run = f"ack{random.randrange(10**6)}"
     storm_total = int(args.alert_rate * args.seconds)
@@ -372,7 +379,7 @@ def drill(args: argparse.Namespace, slack: Slack, process: subprocess.Popen[byte
     expected_presses = total - expected_commands
     deadline = time.monotonic() + args.drain_s
     while True:
-        first_reply, ephemerals, _ = slack.ask("replies")
+        first_reply, ephemerals, notes = slack.ask("replies")
         command_replies = sum(1 for url_id in first_reply if url_id in url_kind)  # not the set-up's
         button_replies = sum(1 for t in ephemerals if t >= t0)
         if (command_replies >= expected_commands and button_replies >= expected_presses) \
@@ -385,10 +392,12 @@ def drill(args: argparse.Namespace, slack: Slack, process: subprocess.Popen[byte
     sampler.join()
 
     acks = [ms for ms, _, _, _ in command_results]
+    reply_ms = [(first_reply[u] - t0 - url_due[u]) * 1000 for u in url_due if u in first_reply]
     by_kind = {kind: round(percentile([ms for (ms, _, _, _), k in zip(command_results, kinds) if k == kind], 99), 1)
                for kind in KINDS}
     alert_ok = sum(1 for _, _, status, _ in alert_results if status == 200)
     return {
+        "front": args.front,
         "rate": args.rate,
         "sent": total,
         "ack_p50_ms": round(percentile(acks, 50), 1),
@@ -404,6 +413,12 @@ def drill(args: argparse.Namespace, slack: Slack, process: subprocess.Popen[byte
         "alert_p99_ms": round(percentile([ms for ms, _, _, _ in alert_results], 99), 1),
         "rss_mb": round(max(peak), 1),
         "ack_p99_ms_by_kind": by_kind,
+        # From a command's due time to its reply at the stand-in (the work, not the answer).
+        "reply_p50_ms": round(percentile(reply_ms, 50), 1) if reply_ms else None,
+        "reply_p99_ms": round(percentile(reply_ms, 99), 1) if reply_ms else None,
+        # Posts to response_urls besides the replies: each command's "Reading…" note (left
+        # out when its answer is already at hand), usage errors (none in this mix).
+        "notes_posted": notes,
         "replies_by_kind": dict(Counter(url_kind[url_id] for url_id in first_reply if url_id in url_kind)
                                 + Counter(status=in_ack, button=button_replies)),
         "sender_late_p99_ms": round(percentile([late for _, late, _, _ in command_results], 99), 1),

@@ -31,6 +31,13 @@ class SingleFlight(Generic[K, V]):
         self._answers: dict[K, tuple[float, V]] = {}
         self._limit = limit
 
+    def fresh(self, key: K, max_age: float) -> bool:
+        """Whether an answer at most `max_age` seconds old is kept for `key` (the next
+        `run` returns it at once)."""
+        with self._lock:
+            kept = self._answers.get(key)
+            return kept is not None and time.monotonic() - kept[0] <= max_age
+
     def run(self, key: K, work: Callable[[], V], max_age: float) -> V:
         """`work()`'s answer, or the answer of the same `key` in progress, or one at
         most `max_age` seconds old when others shared it. An error is raised to everyone

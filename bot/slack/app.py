@@ -120,9 +120,14 @@ def build(ctx: BotContext, *, verify_token: bool = True) -> App:
         if isinstance(outcome, Reply):
             answer(_message(outcome))
             return
-        answer(_message(outcome.ack) if outcome.ack else None)
+        key = (name, " ".join(text.split()))
+        note = _message(outcome.ack) if outcome.ack else None
+        if note and context.get(ACKED) and spec.shared and ctx.caches.answers.fresh(key, SHARE_S):
+            # Its reply is ready: a "Reading…" note a moment before it would be a post for nothing.
+            note = None
+        answer(note)
         if spec.shared:
-            key, work = (name, " ".join(text.split())), outcome.run
+            work = outcome.run
             outcome = Deferred(run=lambda: ctx.caches.answers.run(key, work, SHARE_S), ack=outcome.ack)
         _run_later(ctx, name, outcome, lambda **message: client.respond(response_url, message), started, inv)
 

@@ -40,6 +40,7 @@ def test_asked_alone_twice_in_a_row_runs_twice() -> None:
     flight: SingleFlight[str, int] = SingleFlight()
     runs: list[int] = []
     for _ in range(2):
+        assert not flight.fresh("k", 60)  # nothing kept for a lone asker
         flight.run("k", lambda: runs.append(1) or len(runs), 60)
     assert len(runs) == 2
 
@@ -66,6 +67,7 @@ def test_after_a_burst_the_answer_is_reused_within_max_age(max_age: float, runs_
     release.set()
     first.join(5)
     second.join(5)
+    assert flight.fresh("k", max_age) is (runs_expected == 1)  # what the next asker would get at once
     flight.run("k", work, max_age)
     assert len(runs) == runs_expected
 
