@@ -83,9 +83,11 @@ def _headers(given: Any) -> dict[str, str]:
 
 
 class Front:
-    def __init__(self, config: FrontConfig, session: aiohttp.ClientSession) -> None:
+    def __init__(self, config: FrontConfig, session: aiohttp.ClientSession,
+                 slack: aiohttp.ClientSession | None = None) -> None:
         self.config = config
-        self.session = session
+        self.session = session  # to the bot, on the loopback: never through a proxy
+        self.outside = slack or session  # to Slack's response_urls: through HTTPS_PROXY when one is set
         self.queue: asyncio.Queue[Handover] = asyncio.Queue(QUEUE_LIMIT)
         self.stopping = False
 
@@ -187,7 +189,7 @@ class Front:
         if handover.response_url is None:
             return
         try:
-            async with self.session.post(handover.response_url, json={"text": text, "response_type": "ephemeral"},
+            async with self.outside.post(handover.response_url, json={"text": text, "response_type": "ephemeral"},
                                          timeout=aiohttp.ClientTimeout(total=10)) as answer:
                 await answer.read()
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
@@ -218,8 +220,9 @@ def _say(**what: str) -> None:
 
 async def run(config: FrontConfig, stop: asyncio.Event) -> int:
     connector = aiohttp.TCPConnector(limit=64)
-    async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
-        front = Front(config, session)
+    async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session, \
+            aiohttp.ClientSession(trust_env=True) as slack:
+        front = Front(config, session, slack)
         runner = web.AppRunner(front.app(), access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, config.host, config.port, backlog=256)
