@@ -127,7 +127,7 @@ def _read_all(topic: str, partitions: int, committed: bool = True, settle: bool 
             break
         time.sleep(0.1)
     consumer = Consumer({"bootstrap.servers": KAFKA, "group.id": f"t-{uuid.uuid4().hex}", "enable.auto.commit": False,
-                         "enable.partition.eof": True, "auto.offset.reset": "earliest",
+                         "enable.partition.eof": True, "auto.offset.reset": "earliest", "fetch.wait.max.ms": 10,
                          "isolation.level": "read_committed" if committed else "read_uncommitted"})
     consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     got, eof, deadline = [], set(), time.monotonic() + 30

@@ -51,7 +51,8 @@ def kafka_dlq(brokers: None, unique: str) -> Iterator[tuple[str, str]]:
 def _read(topic: str, start: dict[int, int] | None = None) -> list:  # type: ignore[type-arg]
     """Every committed message of `topic` from `start` (per partition) to its end."""
     consumer = Consumer({"bootstrap.servers": KAFKA, "group.id": "unused", "enable.auto.commit": False,
-                         "isolation.level": "read_committed", "enable.partition.eof": True})
+                         "isolation.level": "read_committed", "enable.partition.eof": True,
+                         "fetch.wait.max.ms": 10})  # the end is an empty fetch: not 500 ms each
     try:
         parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
         got = []

@@ -32,6 +32,10 @@ def read_range(cluster: KafkaClusterSettings, ranges: dict[TP, tuple[int, int]],
         "enable.partition.eof": True,  # how a range that ends in control records is seen to end
         "isolation.level": "read_committed",
         "auto.offset.reset": "earliest",  # retention may have passed the start since it was read
+        # A range ends at a partition's end, seen only when a fetch comes back empty, which
+        # the broker holds up to this long (500 ms by default): each plan and each
+        # verification waited that much per read.
+        "fetch.wait.max.ms": 20,
     })
     stall_s = max(10.0, cluster.request_timeout_s * 4)
     last = time.monotonic()

@@ -151,7 +151,8 @@ class Run:
         assert producer is not None, "fence() first"
         consumer = Consumer({**kafka_config(self.cs), "group.id": self.group, "enable.auto.commit": False,
                              "enable.auto.offset.store": False, "enable.partition.eof": True,
-                             "isolation.level": "read_committed", "auto.offset.reset": "earliest"})
+                             "isolation.level": "read_committed", "auto.offset.reset": "earliest",
+                             "fetch.wait.max.ms": 20})  # the end is an empty fetch (bot.actions.kafka_read)
         try:
             consumer.assign([TopicPartition(self.dlq, p, frm[p]) for p in sorted(active)])
             reported, quiet_since = moved_total, time.monotonic()
