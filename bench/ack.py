@@ -40,6 +40,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.process_family import cpu_s, rss_mb  # noqa: E402
 from bench.slack_process import SLACK_TOKEN, SPAWN  # noqa: E402
 from bot.localslack.sender import block_action_payload, signature, slash_payload  # noqa: E402
 
@@ -149,45 +150,6 @@ def start_serve(folder: Path, slack_url: str, front: bool = True) -> tuple[subpr
         time.sleep(0.2)
     process.kill()
     raise SystemExit(f"incidentbot serve did not start: {log.read_text()[-2000:]}")
-
-
-def family(pid: int) -> set[int]:
-    """The process and its children (the HTTP front, the timer process)."""
-    members = {pid}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            if ppid == pid:
-                members.add(int(entry.name))
-    return members
-
-
-def cpu_s(pid: int) -> float:
-    """CPU time (user + system) the process and its children have used so far."""
-    total = 0
-    for member in family(pid):
-        try:
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of the process and its children."""
-    total = 0
-    for member in family(pid):
-        try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
 
 
 def alert_payload(run: str, n: int) -> bytes:

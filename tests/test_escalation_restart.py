@@ -71,6 +71,19 @@ def running(pid: int) -> bool:
         return False
 
 
+def kill_with_children(process: subprocess.Popen[bytes], what: str) -> None:
+    """SIGKILL `process` and wait for the processes it started (the HTTP front, the
+    timer process) to end with it: none may outlive the bot."""
+    children = descendants(process.pid)
+    assert children, what
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    gone_by = time.time() + 10
+    while any(running(pid) for pid in children):
+        assert time.time() < gone_by, f"left running after SIGKILL: {children}"
+        time.sleep(0.05)
+
+
 def steps(tmp_path: Path, ref: str, database_url: str | None = None) -> list[ladder.Step]:
     engine = db.create(database_url or f"sqlite:///{tmp_path / 'bot.db'}")
     incident = service.get(engine, ref)
@@ -97,15 +110,8 @@ def test_killed_bot_fires_missed_steps_once_and_late(tmp_path: Path, local_slack
         while not any(s.minute == 5 and s.status == "fired" for s in steps(tmp_path, ref)):
             assert time.time() < deadline, "the 5-minute step did not fire"
             time.sleep(0.05)
-        helpers = descendants(bot.pid)
-        assert helpers, "the timer process should run beside the bot"
-        bot.send_signal(signal.SIGKILL)
-        bot.wait(10)
         # The timer process must not outlive the bot and keep claiming steps nobody posts.
-        gone_by = time.time() + 10
-        while any(running(pid) for pid in helpers):
-            assert time.time() < gone_by, f"left running after SIGKILL: {helpers}"
-            time.sleep(0.05)
+        kill_with_children(bot, "the timer process should run beside the bot")
         time.sleep(max(0.0, opened + 16 * minute - time.time()))  # 10 and 15 fall due while it is down
         bot = serve(tmp_path, local_slack, port)
         ready_at = time.time()

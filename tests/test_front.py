@@ -27,7 +27,7 @@ from bot.incidents import service
 from bot.localslack.sender import SlackSender
 from bot.localslack.server import LocalSlack
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, TOKEN, free_port
-from tests.test_escalation_restart import descendants, running, serve
+from tests.test_escalation_restart import kill_with_children, serve
 
 CHANNEL, ALICE, BOB = "C0INCIDENTS", "U0ALICE", "U0BOB"
 
@@ -174,14 +174,7 @@ def test_a_stopping_bot_first_does_what_the_front_answered(tmp_path: Path, local
 def test_the_front_ends_with_a_killed_bot(tmp_path: Path, local_slack: LocalSlack, brokers: None) -> None:
     port = free_port()
     process = serve(tmp_path, local_slack, port)
-    children = descendants(process.pid)
-    assert children, "no front process"
-    process.send_signal(signal.SIGKILL)
-    process.wait(10)
-    deadline = time.time() + 10
-    while any(running(pid) for pid in children):
-        assert time.time() < deadline, "the front outlived the bot"
-        time.sleep(0.1)
+    kill_with_children(process, "no front process")
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
 

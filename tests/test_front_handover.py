@@ -68,7 +68,7 @@ def run(bot: Handler | None, commands: int = 1, *, queue_limit: int | None = Non
             await bot_runner.cleanup()  # the port is free again: nothing listens there
         async with aiohttp.ClientSession() as session:
             config = FrontConfig(host="127.0.0.1", port=0, backend=bot_url, signing_secret=SECRET,
-                                 max_body_bytes=65536, passthrough_max_body_bytes=65536)
+                                 max_body_bytes=65536, max_request_bytes=65536)
             front = Front(config, session)
             if queue_limit is not None:
                 front.queue = asyncio.Queue(queue_limit)

@@ -198,7 +198,7 @@ class Front:
     # -- running ------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        limit = max(self.config.max_body_bytes, self.config.passthrough_max_body_bytes)
+        limit = self.config.max_request_bytes
 
         @web.middleware
         async def too_large(request: web.Request, handler: Any) -> web.StreamResponse:

@@ -31,7 +31,7 @@ class FrontConfig(BaseModel):
     backend: str  # the bot's own HTTP server, on the loopback
     signing_secret: str = Field(repr=False)
     max_body_bytes: int  # Slack's requests
-    passthrough_max_body_bytes: int  # anything else; the bot holds each route's own limit
+    max_request_bytes: int  # any request (Settings.max_request_bytes); the bot holds each route's own limit
     log_level: str = "INFO"
 
 
@@ -45,10 +45,6 @@ class Front:
         self.process = subprocess.Popen([sys.executable, "-m", "bot.app.front"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, close_fds=True)
         self._stopping = threading.Event()
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
 
     def start(self, config: FrontConfig, timeout: float = 30.0) -> str:
         """Hand the front its settings; the URL it listens on, once it does."""

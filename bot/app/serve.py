@@ -69,9 +69,8 @@ def _front_config(settings: Settings, backend: str) -> FrontConfig:
     assert settings.slack.signing_secret is not None  # _check_credentials
     return FrontConfig(host=settings.http.host, port=settings.http.port, backend=backend,
                        signing_secret=settings.slack.signing_secret.get_secret_value(),
-                       max_body_bytes=settings.http.max_body_bytes,
-                       passthrough_max_body_bytes=max(settings.http.max_body_bytes, settings.alerts.max_body_bytes),
-                       log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()))
+                       max_body_bytes=settings.http.max_body_bytes, max_request_bytes=settings.max_request_bytes,
+                       log_level=settings.log_level)
 
 
 def serve(settings: Settings) -> None:

@@ -27,7 +27,7 @@ def create(ctx: BotContext, bolt: App | None, *, socket_link: Callable[[], str] 
     ctx.socket_link = socket_link
     web = Flask("incidentbot")
     # The larger limit here; each route holds its own (alerts have theirs).
-    web.config["MAX_CONTENT_LENGTH"] = max(ctx.settings.http.max_body_bytes, ctx.settings.alerts.max_body_bytes) + 1
+    web.config["MAX_CONTENT_LENGTH"] = ctx.settings.max_request_bytes + 1
     secret = ctx.settings.slack.signing_secret
     slack = SlackHttp(bolt, secret.get_secret_value()) if bolt is not None and secret is not None else None
     web.register_blueprint(web_alerts.blueprint(ctx.settings.alerts, lambda batch: flows.take_alerts(ctx, batch)))

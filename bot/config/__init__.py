@@ -122,6 +122,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"paging.teams: {team!r} is not under teams")
         return self
 
+    @property
+    def max_request_bytes(self) -> int:
+        """The largest body any HTTP route takes (Slack's or an alert webhook's); each
+        route then holds its own limit."""
+        return max(self.http.max_body_bytes, self.alerts.max_body_bytes)
+
     @field_validator("database_url")
     @classmethod
     def _db_url(cls, v: str) -> str:
